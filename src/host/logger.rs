@@ -1,0 +1,40 @@
+//! Routes the `log` crate to the host's log, without the SDK logger (which panics on a failed hostcall).
+
+use super::abi::{self, LogLevel};
+
+struct HostLogger;
+
+static LOGGER: HostLogger = HostLogger;
+
+impl log::Log for HostLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            log::Level::Error => LogLevel::Error,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Trace => LogLevel::Trace,
+        };
+        abi::log(level, &record.args().to_string());
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger (Info and above: nothing is logged per request) and a panic hook that reports a
+/// panic at critical level before the VM aborts, so an operator sees why a worker started failing.
+pub fn install() {
+    // `set_logger` fails only if a logger is already set, which then keeps working.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Info);
+    std::panic::set_hook(Box::new(|info| {
+        abi::log(LogLevel::Critical, &format!("panic: {info}"))
+    }));
+}

@@ -1,0 +1,15 @@
+//! The proxy-wasm adapter (wasm32 only): reads the request for the core, applies its decisions, keeps
+//! metrics. Thin on purpose: every rule lives in `crate::router`.
+
+mod abi;
+mod http_context;
+mod logger;
+mod random;
+mod request;
+mod root_context;
+mod state;
+
+proxy_wasm::main! {{
+    logger::install();
+    proxy_wasm::set_root_context(|_| Box::new(root_context::PredictorRouterRoot::default()));
+}}

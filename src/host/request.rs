@@ -1,0 +1,23 @@
+//! The decision core's view of the request ([`RequestPort`]), read from Envoy's request headers.
+
+use super::abi::{self, Map};
+use super::random::SharedRng;
+use crate::router::decision::RequestPort;
+
+pub struct HostRequest<'a> {
+    pub rng: &'a SharedRng,
+}
+
+impl RequestPort for HostRequest<'_> {
+    fn header(&mut self, name: &str) -> Option<Vec<u8>> {
+        abi::header(Map::RequestHeaders, name).ok().flatten()
+    }
+
+    fn header_values(&mut self, name: &str) -> Vec<Vec<u8>> {
+        abi::header_values(Map::RequestHeaders, name).unwrap_or_default()
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        self.rng.next_u32()
+    }
+}

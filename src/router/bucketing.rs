@@ -1,0 +1,65 @@
+//! Buckets: how a user id or a random draw becomes a predictor.
+//!
+//! `bucket = floor(murmur3_x86_32("<experiment>:<user id>", seed 0) * 10000 / 2^32)`; predictor `i`, with
+//! cumulative weight `C_i` of total `W`, owns buckets `[floor(C_(i-1)*10000/W), floor(C_i*10000/W))`.
+//! Anyone can recompute an assignment offline, and growing one predictor at the expense of its
+//! neighbour never moves a user of the growing one.
+
+pub const BUCKETS: u32 = 10_000;
+
+/// The MurmurHash3 x86_32 of `bytes` with seed 0.
+pub fn murmur3_32(bytes: &[u8]) -> u32 {
+    // Reading from a byte slice cannot fail; the fallback is unreachable but keeps the filter panic-free.
+    murmur3::murmur3_32(&mut { bytes }, 0).unwrap_or(0)
+}
+
+/// Maps a uniformly distributed 32-bit value onto `[0, BUCKETS)`.
+pub fn bucket_of_u32(value: u32) -> u32 {
+    ((u64::from(value) * u64::from(BUCKETS)) >> 32) as u32
+}
+
+/// The bucket of a user: `experiment` and `user_id` joined by `:`.
+pub fn user_bucket(experiment: &str, user_id: &[u8]) -> u32 {
+    let mut key = Vec::with_capacity(experiment.len() + 1 + user_id.len());
+    key.extend_from_slice(experiment.as_bytes());
+    key.push(b':');
+    key.extend_from_slice(user_id);
+    bucket_of_u32(murmur3_32(&key))
+}
+
+/// For each predictor, the end (exclusive) of its bucket range; ranges are contiguous from 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketTable {
+    ends: Vec<u32>,
+}
+
+impl BucketTable {
+    /// `weights` in predictor order; their sum must be > 0 (validated before).
+    pub fn new(weights: impl Iterator<Item = u32> + Clone) -> Self {
+        let total: u64 = weights.clone().map(u64::from).sum::<u64>().max(1);
+        let mut cumulative = 0u64;
+        let ends = weights
+            .map(|w| {
+                cumulative += u64::from(w);
+                (cumulative * u64::from(BUCKETS) / total) as u32
+            })
+            .collect();
+        BucketTable { ends }
+    }
+
+    /// The predictor owning `bucket` (any `bucket >= BUCKETS` is clamped into the last bucket).
+    pub fn predictor_of(&self, bucket: u32) -> usize {
+        let bucket = bucket.min(BUCKETS - 1);
+        self.ends
+            .iter()
+            .position(|end| bucket < *end)
+            .unwrap_or(self.ends.len().saturating_sub(1))
+    }
+
+    /// The bucket range `[start, end)` of predictor `i`.
+    pub fn range_of(&self, i: usize) -> Option<(u32, u32)> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? };
+        Some((start, end))
+    }
+}

@@ -1,0 +1,104 @@
+//! Plugin configuration: one pure function, [`parse`], from the bytes Envoy hands over to a validated
+//! [`Config`] or a [`ConfigError`] that names the JSON path.
+
+mod error;
+mod model;
+mod schema;
+mod validate;
+
+pub use error::ConfigError;
+pub use model::{
+    Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
+    DEFAULT_ROUTING_HEADER,
+};
+pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
+
+use crate::router::matching::ExperimentIndex;
+
+/// A validated configuration, ready to serve requests.
+#[derive(Debug)]
+pub struct Config {
+    experiments: Vec<Experiment>,
+    /// Every distinct routing header, in first-use order: all are removed from every request.
+    routing_headers: Vec<String>,
+    index: ExperimentIndex,
+}
+
+impl Config {
+    pub fn experiments(&self) -> &[Experiment] {
+        &self.experiments
+    }
+
+    pub fn experiment(&self, index: usize) -> Option<&Experiment> {
+        self.experiments.get(index)
+    }
+
+    pub fn routing_headers(&self) -> &[String] {
+        &self.routing_headers
+    }
+
+    /// Valid but probably unintended settings, for the log: a predictor with weight > 0 that owns no
+    /// bucket (its share is below 1/10000 of the total) receives no random or hashed traffic.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (i, exp) in self.experiments.iter().enumerate() {
+            for (j, p) in exp.predictors.iter().enumerate() {
+                let empty = exp.buckets.range_of(j).is_some_and(|(start, end)| start == end);
+                if p.weight > 0 && empty {
+                    warnings.push(format!(
+                        "experiments[{i}].predictors[{j}].weight: {} is less than 1/10000 of the total, so \"{}\" \
+                         gets no random or hashed traffic (only sticky and forced)",
+                        p.weight, p.name
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
+    /// The first experiment (in configuration order) whose hosts and path prefix fit the request.
+    /// `authority` is the raw `:authority` (port and case are dealt with here); `path` the raw `:path`.
+    pub fn match_request(&self, authority: &[u8], path: &[u8]) -> Option<usize> {
+        self.index.find(&self.experiments, authority, path)
+    }
+}
+
+/// Parses and validates the plugin configuration.
+///
+/// The JSON is first read into a generic value (syntax errors then carry line and column), then into the
+/// typed schema with the path of any type error, then validated field by field.
+pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ConfigError::new(
+            "$",
+            "the configuration is empty; expected a JSON object such as {\"experiments\": [...]}",
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ConfigError::new("$", format!("not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ConfigError::new(
+            "$",
+            "must be a JSON object with an `experiments` list",
+        ));
+    }
+    let raw: schema::RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_string() } else { path };
+        ConfigError::new(path, e.into_inner().to_string())
+    })?;
+    let experiments = validate::experiments(raw)?;
+
+    let mut routing_headers: Vec<String> = Vec::new();
+    for exp in &experiments {
+        if !routing_headers.contains(&exp.routing_header) {
+            routing_headers.push(exp.routing_header.clone());
+        }
+    }
+    let index = ExperimentIndex::new(&experiments);
+    Ok(Config {
+        experiments,
+        routing_headers,
+        index,
+    })
+}

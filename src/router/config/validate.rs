@@ -1,0 +1,386 @@
+//! From the configuration as written (`schema`) to the validated model, or the first error with its JSON path.
+//!
+//! Errors are reported in document order, so the user fixes them top to bottom.
+
+use std::collections::BTreeMap;
+
+use serde_json::Number;
+
+use super::error::ConfigError;
+use super::model::{
+    Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
+    DEFAULT_ROUTING_HEADER,
+};
+use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSticky};
+use crate::router::bucketing::BucketTable;
+
+pub const MAX_EXPERIMENTS: usize = 1000;
+pub const MAX_PREDICTORS: usize = 64;
+pub const MAX_WEIGHT: u32 = 1_000_000;
+pub const MAX_AGE_LIMIT_SECONDS: u32 = 34_560_000;
+const MAX_NAME_LEN: usize = 63;
+const MAX_TOKEN_LEN: usize = 64;
+
+/// Headers a routing header may not be: the filter removes routing headers from every request,
+/// and removing one of these would break the request itself.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "cookie",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "authorization",
+];
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
+    if raw.experiments.is_empty() || raw.experiments.len() > MAX_EXPERIMENTS {
+        return Err(ConfigError::new(
+            "experiments",
+            format!(
+                "must list 1 to {MAX_EXPERIMENTS} experiments, found {}",
+                raw.experiments.len()
+            ),
+        ));
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(raw.experiments.len());
+    for (i, exp) in raw.experiments.into_iter().enumerate() {
+        let path = format!("experiments[{i}]");
+        let experiment = experiment(&path, exp)?;
+        if let Some(first) = seen.insert(experiment.name.clone(), i) {
+            return Err(ConfigError::new(
+                format!("{path}.name"),
+                format!(
+                    "\"{}\" is already the name of experiments[{first}]",
+                    experiment.name
+                ),
+            ));
+        }
+        out.push(experiment);
+    }
+    check_headers_are_not_routing_headers(&out)?;
+    Ok(out)
+}
+
+fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
+    dns_label(&format!("{path}.name"), &raw.name)?;
+    let (hosts, path_prefix) = match_rule(&format!("{path}.match"), raw.match_)?;
+    let predictors = predictors(&format!("{path}.predictors"), raw.predictors)?;
+    let buckets = BucketTable::new(predictors.iter().map(|p| p.weight));
+
+    let routing_header = match raw.routing_header {
+        None => DEFAULT_ROUTING_HEADER.to_string(),
+        Some(h) => {
+            let at = format!("{path}.routing_header");
+            header_name(&at, &h)?;
+            if RESERVED_HEADERS.contains(&h.as_str()) {
+                return Err(ConfigError::new(
+                    at,
+                    format!("\"{h}\" cannot be a routing header: the filter removes routing headers from every request"),
+                ));
+            }
+            h
+        }
+    };
+    let response_header = match raw.response_header {
+        None => Some(routing_header.clone()),
+        Some(h) if h.is_empty() => None,
+        Some(h) => {
+            header_name(&format!("{path}.response_header"), &h)?;
+            Some(h)
+        }
+    };
+    let sticky = sticky(&format!("{path}.sticky"), &raw.name, raw.sticky)?;
+    let override_ = override_rule(&format!("{path}.override"), raw.override_)?;
+
+    Ok(Experiment {
+        name: raw.name,
+        hosts,
+        path_prefix,
+        predictors,
+        buckets,
+        routing_header,
+        response_header,
+        sticky,
+        override_,
+    })
+}
+
+fn match_rule(path: &str, raw: Option<RawMatch>) -> Result<(Vec<HostPattern>, String)> {
+    let Some(raw) = raw else {
+        return Ok((vec![HostPattern::Any], "/".to_string()));
+    };
+    let hosts = match raw.hosts {
+        None => vec![HostPattern::Any],
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{path}.hosts"),
+                "must list at least one host; leave `hosts` out to match any host",
+            ))
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, h)| host_pattern(&format!("{path}.hosts[{i}]"), h))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let path_prefix = match raw.path_prefix {
+        None => "/".to_string(),
+        Some(p) if p.starts_with('/') => p,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{path}.path_prefix"),
+                "must start with \"/\"",
+            ))
+        }
+    };
+    Ok((hosts, path_prefix))
+}
+
+fn host_pattern(path: &str, host: &str) -> Result<HostPattern> {
+    if host.is_empty() {
+        return Err(ConfigError::new(path, "must not be empty"));
+    }
+    if host == "*" {
+        return Ok(HostPattern::Any);
+    }
+    let (suffix, wildcard) = match host.strip_prefix("*.") {
+        Some(rest) => (rest, true),
+        None => (host, false),
+    };
+    if suffix.contains('*') || (!wildcard && host.starts_with('*')) {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "\"{host}\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")"
+            ),
+        ));
+    }
+    if suffix.contains(':') {
+        return Err(ConfigError::new(
+            path,
+            format!("\"{host}\" must not contain a port: hosts are compared with :authority minus its port"),
+        ));
+    }
+    let valid = !suffix.is_empty()
+        && !suffix.starts_with('.')
+        && !suffix.ends_with('.')
+        && !suffix.contains("..")
+        && suffix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !valid {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "\"{host}\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)"
+            ),
+        ));
+    }
+    let lower = suffix.to_ascii_lowercase();
+    Ok(if wildcard {
+        HostPattern::Subdomain(lower)
+    } else {
+        HostPattern::Exact(lower)
+    })
+}
+
+fn predictors(path: &str, raw: Vec<RawPredictor>) -> Result<Vec<Predictor>> {
+    if raw.is_empty() || raw.len() > MAX_PREDICTORS {
+        return Err(ConfigError::new(
+            path,
+            format!("must list 1 to {MAX_PREDICTORS} predictors, found {}", raw.len()),
+        ));
+    }
+    let mut out: Vec<Predictor> = Vec::with_capacity(raw.len());
+    for (i, p) in raw.into_iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        dns_label(&format!("{at}.name"), &p.name)?;
+        if let Some(first) = out.iter().position(|q| q.name == p.name) {
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                format!("\"{}\" is already the name of {path}[{first}]", p.name),
+            ));
+        }
+        let weight = integer_in(&p.weight, 0, MAX_WEIGHT).ok_or_else(|| {
+            ConfigError::new(
+                format!("{at}.weight"),
+                format!("must be an integer from 0 to {MAX_WEIGHT}"),
+            )
+        })?;
+        out.push(Predictor { name: p.name, weight });
+    }
+    if out.iter().all(|p| p.weight == 0) {
+        return Err(ConfigError::new(
+            path,
+            "at least one weight must be greater than 0",
+        ));
+    }
+    Ok(out)
+}
+
+fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky> {
+    let raw = raw.unwrap_or(RawSticky {
+        cookie: None,
+        max_age_seconds: None,
+        user_header: None,
+    });
+    let cookie = match raw.cookie {
+        None => Some(format!("pr-{experiment}")),
+        Some(c) if c.is_empty() => None,
+        Some(c) => {
+            token(
+                &format!("{path}.cookie"),
+                &c,
+                "a cookie name",
+                |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
+                "[A-Za-z0-9_-]",
+            )?;
+            Some(c)
+        }
+    };
+    let max_age_seconds = match raw.max_age_seconds {
+        None => DEFAULT_MAX_AGE_SECONDS,
+        Some(n) => integer_in(&n, 1, MAX_AGE_LIMIT_SECONDS).ok_or_else(|| {
+            ConfigError::new(
+                format!("{path}.max_age_seconds"),
+                format!("must be an integer from 1 to {MAX_AGE_LIMIT_SECONDS} (400 days)"),
+            )
+        })?,
+    };
+    let user_header = match raw.user_header {
+        None => None,
+        Some(h) => {
+            header_name(&format!("{path}.user_header"), &h)?;
+            Some(h)
+        }
+    };
+    Ok(Sticky {
+        cookie,
+        max_age_seconds,
+        user_header,
+    })
+}
+
+fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override>> {
+    let raw = raw.unwrap_or(RawOverride {
+        header: None,
+        query_param: None,
+        enabled: None,
+    });
+    let header = match raw.header {
+        None => DEFAULT_OVERRIDE_HEADER.to_string(),
+        Some(h) => {
+            header_name(&format!("{path}.header"), &h)?;
+            h
+        }
+    };
+    let query_param = match raw.query_param {
+        None => None,
+        Some(q) => {
+            token(
+                &format!("{path}.query_param"),
+                &q,
+                "a query parameter name",
+                |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-',
+                "[A-Za-z0-9_.-]",
+            )?;
+            Some(q)
+        }
+    };
+    // Validate the fields even when disabled, so that enabling it later cannot surface a latent error.
+    Ok(if raw.enabled == Some(false) {
+        None
+    } else {
+        Some(Override { header, query_param })
+    })
+}
+
+/// The override and user-id headers are read after every routing header has been removed,
+/// so a configuration where they coincide could never work: refuse it.
+fn check_headers_are_not_routing_headers(experiments: &[Experiment]) -> Result<()> {
+    for (i, exp) in experiments.iter().enumerate() {
+        let read_headers = [
+            (
+                exp.override_.as_ref().map(|o| o.header.as_str()),
+                "override.header",
+            ),
+            (exp.sticky.user_header.as_deref(), "sticky.user_header"),
+        ];
+        for (header, field) in read_headers {
+            let Some(header) = header else { continue };
+            if let Some(j) = experiments.iter().position(|e| e.routing_header == header) {
+                return Err(ConfigError::new(
+                    format!("experiments[{i}].{field}"),
+                    format!(
+                        "\"{header}\" is the routing_header of experiments[{j}]; routing headers are removed from \
+                         every request before it is read, so it must be another header"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An integral JSON number within `[min, max]`; `50.0` counts as 50, `50.5` and `-1` do not.
+fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
+    let value = match n.as_u64() {
+        Some(u) => u,
+        None => {
+            let f = n.as_f64()?;
+            if !f.is_finite() || f.fract() != 0.0 || f < 0.0 || f > f64::from(max) {
+                return None;
+            }
+            f as u64
+        }
+    };
+    u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
+}
+
+fn dns_label(path: &str, name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    let ok_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    let valid = !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes.iter().all(ok_char)
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            path,
+            format!(
+                "\"{name}\" is not a DNS label: 1 to {MAX_NAME_LEN} characters of [a-z0-9-], \
+                 starting and ending with a letter or digit"
+            ),
+        ))
+    }
+}
+
+fn header_name(path: &str, name: &str) -> Result<()> {
+    token(
+        path,
+        name,
+        "a lowercase header name",
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
+        "[a-z0-9-]",
+    )
+}
+
+fn token(path: &str, value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &str) -> Result<()> {
+    if !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            path,
+            format!("\"{value}\" is not {what}: 1 to {MAX_TOKEN_LEN} characters of {charset}"),
+        ))
+    }
+}

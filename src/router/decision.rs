@@ -1,0 +1,140 @@
+//! The decision for one request of a matched experiment: forced → sticky → hashed → random.
+//!
+//! The core reads the request through [`RequestPort`] so that it reads only what the decision needs
+//! (each read is a call into the host) and can be tested without a host.
+
+use crate::router::bucketing::{bucket_of_u32, user_bucket};
+use crate::router::config::Experiment;
+use crate::router::{cookies, query};
+
+/// What the decision reads from the request. Values are bytes: header values need not be UTF-8.
+pub trait RequestPort {
+    /// The first value of request header `name` (lowercase), or `None` when absent.
+    fn header(&mut self, name: &str) -> Option<Vec<u8>>;
+    /// Every value of request header `name`, in order (several `cookie` lines, for instance).
+    fn header_values(&mut self, name: &str) -> Vec<Vec<u8>>;
+    /// A uniformly distributed random number; called only for a random decision.
+    fn random_u32(&mut self) -> u32;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Forced,
+    Sticky,
+    Hashed,
+    Random,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 4] = [Reason::Forced, Reason::Sticky, Reason::Hashed, Reason::Random];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Forced => "forced",
+            Reason::Sticky => "sticky",
+            Reason::Hashed => "hashed",
+            Reason::Random => "random",
+        }
+    }
+
+    /// Only new assignments are written to the cookie: forced requests must not pin a tester,
+    /// and a sticky one already carries it.
+    pub fn sets_cookie(self) -> bool {
+        matches!(self, Reason::Hashed | Reason::Random)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Index into the experiment's predictors.
+    pub predictor: usize,
+    pub reason: Reason,
+    /// The request carried a non-empty override value that named no predictor of this experiment.
+    pub override_rejected: bool,
+}
+
+pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPort) -> Decision {
+    let mut override_rejected = false;
+    if let Some(rule) = &experiment.override_ {
+        // Header first, then the query parameter: the first value that names a predictor wins.
+        let header = request.header(&rule.header);
+        match named_predictor(experiment, header) {
+            Named::Predictor(predictor) => {
+                return Decision {
+                    predictor,
+                    reason: Reason::Forced,
+                    override_rejected: false,
+                }
+            }
+            Named::Unknown => override_rejected = true,
+            Named::Absent => {}
+        }
+        if let Some(param) = &rule.query_param {
+            match named_predictor(experiment, query::first_value(path, param)) {
+                Named::Predictor(predictor) => {
+                    return Decision {
+                        predictor,
+                        reason: Reason::Forced,
+                        override_rejected: false,
+                    }
+                }
+                Named::Unknown => override_rejected = true,
+                Named::Absent => {}
+            }
+        }
+    }
+    let decided = |predictor, reason| Decision {
+        predictor,
+        reason,
+        override_rejected,
+    };
+
+    if let Some(cookie) = &experiment.sticky.cookie {
+        if let Some(predictor) = sticky_predictor(experiment, cookie, request) {
+            return decided(predictor, Reason::Sticky);
+        }
+    }
+    if let Some(user_header) = &experiment.sticky.user_header {
+        if let Some(user_id) = request.header(user_header).filter(|v| !v.is_empty()) {
+            let bucket = user_bucket(&experiment.name, &user_id);
+            return decided(experiment.buckets.predictor_of(bucket), Reason::Hashed);
+        }
+    }
+    let bucket = bucket_of_u32(request.random_u32());
+    decided(experiment.buckets.predictor_of(bucket), Reason::Random)
+}
+
+enum Named {
+    /// No value, or an empty one (which counts as absent).
+    Absent,
+    Predictor(usize),
+    /// A non-empty value that names no predictor of the experiment.
+    Unknown,
+}
+
+fn named_predictor(experiment: &Experiment, value: Option<Vec<u8>>) -> Named {
+    match value {
+        None => Named::Absent,
+        Some(v) if v.is_empty() => Named::Absent,
+        Some(v) => experiment
+            .predictor_named(&v)
+            .map_or(Named::Unknown, Named::Predictor),
+    }
+}
+
+/// The predictor named by the sticky cookie, if it exists and still takes traffic (weight > 0).
+fn sticky_predictor(experiment: &Experiment, cookie: &str, request: &mut impl RequestPort) -> Option<usize> {
+    // Most requests carry a single `cookie` line: read it alone first, and read every line only when
+    // the first one lacks the cookie (the first occurrence across all lines counts).
+    let first_line = request.header("cookie")?;
+    let value = match cookies::find_in_line(&first_line, cookie.as_bytes()) {
+        Some(value) => value.to_vec(),
+        None => cookies::find_in_lines(&request.header_values("cookie"), cookie.as_bytes())?,
+    };
+    let predictor = experiment.predictor_named(&value)?;
+    experiment
+        .predictors
+        .get(predictor)
+        .filter(|p| p.weight > 0)
+        .map(|_| predictor)
+}

@@ -1,0 +1,3 @@
+//! Support code shared by the test suites in `tests/tests/`.
+
+pub mod fake_request;

@@ -1,0 +1,357 @@
+//! Configuration: defaults, validation, and the exact JSON path and reason of every error.
+
+use predictor_router::router::config::{parse, HostPattern};
+use serde_json::json;
+
+fn error_of(config: serde_json::Value) -> String {
+    match parse(config.to_string().as_bytes()) {
+        Ok(_) => panic!("accepted an invalid configuration: {config}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A valid single-experiment configuration with `patch` merged into the experiment.
+fn experiment_with(patch: serde_json::Value) -> serde_json::Value {
+    let mut exp = json!({
+        "name": "fraud-detection",
+        "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]
+    });
+    if let (Some(e), Some(p)) = (exp.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            e.insert(k.clone(), v.clone());
+        }
+    }
+    json!({ "experiments": [exp] })
+}
+
+#[test]
+fn minimal_config_gets_every_default() {
+    let config = parse(experiment_with(json!({})).to_string().as_bytes()).unwrap();
+    let exp = &config.experiments()[0];
+    assert_eq!(exp.hosts, vec![HostPattern::Any]);
+    assert_eq!(exp.path_prefix, "/");
+    assert_eq!(exp.routing_header, "x-predictor");
+    assert_eq!(exp.response_header.as_deref(), Some("x-predictor"));
+    assert_eq!(exp.sticky.cookie.as_deref(), Some("pr-fraud-detection"));
+    assert_eq!(exp.sticky.max_age_seconds, 2_592_000);
+    assert_eq!(exp.sticky.user_header, None);
+    let ov = exp.override_.as_ref().unwrap();
+    assert_eq!(ov.header, "x-predictor-override");
+    assert_eq!(ov.query_param, None);
+    assert_eq!(config.routing_headers(), ["x-predictor"]);
+}
+
+#[test]
+fn full_config_is_taken_as_written() {
+    let config = parse(
+        json!({"experiments": [{
+            "name": "fraud-detection",
+            "match": {"hosts": ["Models.Example.com", "*.example.org", "*"], "path_prefix": "/seldon/"},
+            "predictors": [{"name": "xgb", "weight": 90.0}, {"name": "rf", "weight": 10}],
+            "routing_header": "x-model",
+            "response_header": "x-served-by",
+            "sticky": {"cookie": "Fraud_AB", "max_age_seconds": 60, "user_header": "x-user-id"},
+            "override": {"header": "x-force", "query_param": "predictor", "enabled": true}
+        }]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let exp = &config.experiments()[0];
+    assert_eq!(
+        exp.hosts,
+        vec![
+            HostPattern::Exact("models.example.com".into()),
+            HostPattern::Subdomain("example.org".into()),
+            HostPattern::Any
+        ]
+    );
+    assert_eq!(exp.path_prefix, "/seldon/");
+    assert_eq!(exp.predictors[0].weight, 90, "integral doubles are accepted");
+    assert_eq!(exp.routing_header, "x-model");
+    assert_eq!(exp.response_header.as_deref(), Some("x-served-by"));
+    assert_eq!(exp.sticky.cookie.as_deref(), Some("Fraud_AB"));
+    assert_eq!(exp.sticky.max_age_seconds, 60);
+    assert_eq!(exp.sticky.user_header.as_deref(), Some("x-user-id"));
+    assert_eq!(
+        exp.override_.as_ref().unwrap().query_param.as_deref(),
+        Some("predictor")
+    );
+}
+
+#[test]
+fn empty_strings_disable_cookie_and_response_header_and_enabled_false_disables_override() {
+    let config = parse(
+        experiment_with(json!({
+            "response_header": "",
+            "sticky": {"cookie": ""},
+            "override": {"enabled": false, "query_param": "p"}
+        }))
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let exp = &config.experiments()[0];
+    assert_eq!(exp.response_header, None);
+    assert_eq!(exp.sticky.cookie, None);
+    assert!(exp.override_.is_none());
+}
+
+#[test]
+fn weight_zero_is_valid_and_limits_are_inclusive() {
+    let config = parse(
+        experiment_with(json!({
+            "predictors": [{"name": "a", "weight": 0}, {"name": "b", "weight": 1000000}],
+            "sticky": {"max_age_seconds": 34560000}
+        }))
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(config.experiments()[0].predictors[1].weight, 1_000_000);
+    assert_eq!(config.experiments()[0].sticky.max_age_seconds, 34_560_000);
+}
+
+#[test]
+fn distinct_routing_headers_are_collected_once() {
+    let config = parse(
+        json!({"experiments": [
+            {"name": "a", "match": {"path_prefix": "/a"}, "predictors": [{"name": "x", "weight": 1}]},
+            {"name": "b", "routing_header": "x-other", "predictors": [{"name": "x", "weight": 1}]},
+            {"name": "c", "predictors": [{"name": "x", "weight": 1}]}
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(config.routing_headers(), ["x-predictor", "x-other"]);
+}
+
+#[test]
+fn a_thousand_experiments_are_accepted_and_one_more_is_not() {
+    let exps: Vec<_> = (0..1000)
+        .map(|i| json!({"name": format!("e{i}"), "predictors": [{"name": "p", "weight": 1}]}))
+        .collect();
+    assert!(parse(json!({ "experiments": exps }).to_string().as_bytes()).is_ok());
+    let mut too_many = exps.clone();
+    too_many.push(json!({"name": "one-more", "predictors": [{"name": "p", "weight": 1}]}));
+    assert_eq!(
+        error_of(json!({ "experiments": too_many })),
+        "experiments: must list 1 to 1000 experiments, found 1001"
+    );
+}
+
+#[test]
+fn invalid_configs_name_the_json_path_and_the_reason() {
+    let p2 = |a: serde_json::Value, b: serde_json::Value| json!([a, b]);
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (json!({}), "$: missing field `experiments`"),
+        (json!({"experiments": []}), "experiments: must list 1 to 1000 experiments, found 0"),
+        (json!({"experiments": {}}), "experiments: invalid type: map, expected a sequence"),
+        (json!({"experiments": [], "extra": 1}), "extra: unknown field `extra`, expected `experiments`"),
+        (json!({"experiments": [{"predictors": [{"name": "a", "weight": 1}]}]}), "experiments[0]: missing field `name`"),
+        (
+            experiment_with(json!({"name": "Fraud"})),
+            "experiments[0].name: \"Fraud\" is not a DNS label: 1 to 63 characters of [a-z0-9-], starting and ending with a letter or digit",
+        ),
+        (
+            experiment_with(json!({"name": "-fraud"})),
+            "experiments[0].name: \"-fraud\" is not a DNS label: 1 to 63 characters of [a-z0-9-], starting and ending with a letter or digit",
+        ),
+        (
+            experiment_with(json!({"name": "a".repeat(64)})),
+            &*Box::leak(format!("experiments[0].name: \"{}\" is not a DNS label: 1 to 63 characters of [a-z0-9-], starting and ending with a letter or digit", "a".repeat(64)).into_boxed_str()),
+        ),
+        (
+            json!({"experiments": [
+                {"name": "dup", "predictors": [{"name": "a", "weight": 1}]},
+                {"name": "dup", "predictors": [{"name": "a", "weight": 1}]}
+            ]}),
+            "experiments[1].name: \"dup\" is already the name of experiments[0]",
+        ),
+        (experiment_with(json!({"predictors": []})), "experiments[0].predictors: must list 1 to 64 predictors, found 0"),
+        (
+            experiment_with(json!({"predictors": (0..65).map(|i| json!({"name": format!("p{i}"), "weight": 1})).collect::<Vec<_>>()})),
+            "experiments[0].predictors: must list 1 to 64 predictors, found 65",
+        ),
+        (
+            experiment_with(json!({"predictors": p2(json!({"name": "xgb", "weight": 1}), json!({"name": "xgb", "weight": 1}))})),
+            "experiments[0].predictors[1].name: \"xgb\" is already the name of experiments[0].predictors[0]",
+        ),
+        (
+            experiment_with(json!({"predictors": p2(json!({"name": "xgb", "weight": 1}), json!({"name": "rf", "weight": 1.5}))})),
+            "experiments[0].predictors[1].weight: must be an integer from 0 to 1000000",
+        ),
+        (
+            experiment_with(json!({"predictors": p2(json!({"name": "xgb", "weight": 1}), json!({"name": "rf", "weight": -1}))})),
+            "experiments[0].predictors[1].weight: must be an integer from 0 to 1000000",
+        ),
+        (
+            experiment_with(json!({"predictors": p2(json!({"name": "xgb", "weight": 1}), json!({"name": "rf", "weight": 1000001}))})),
+            "experiments[0].predictors[1].weight: must be an integer from 0 to 1000000",
+        ),
+        (
+            experiment_with(json!({"predictors": p2(json!({"name": "xgb", "weight": 1}), json!({"name": "rf", "weight": 1e300}))})),
+            "experiments[0].predictors[1].weight: must be an integer from 0 to 1000000",
+        ),
+        (
+            experiment_with(json!({"predictors": [{"name": "xgb", "weight": "50"}]})),
+            "experiments[0].predictors[0].weight: invalid type: string \"50\", expected a JSON number",
+        ),
+        (
+            experiment_with(json!({"predictors": [{"name": "xgb", "weight": 0}, {"name": "rf", "weight": 0.0}]})),
+            "experiments[0].predictors: at least one weight must be greater than 0",
+        ),
+        (
+            experiment_with(json!({"predictors": [{"name": "xgb", "weight": 1, "traffic": 5}]})),
+            "experiments[0].predictors[0].traffic: unknown field `traffic`, expected `name` or `weight`",
+        ),
+        (
+            experiment_with(json!({"match": {"hosts": []}})),
+            "experiments[0].match.hosts: must list at least one host; leave `hosts` out to match any host",
+        ),
+        (experiment_with(json!({"match": {"hosts": ["a.com", ""]}})), "experiments[0].match.hosts[1]: must not be empty"),
+        (
+            experiment_with(json!({"match": {"hosts": ["models.example.com:443"]}})),
+            "experiments[0].match.hosts[0]: \"models.example.com:443\" must not contain a port: hosts are compared with :authority minus its port",
+        ),
+        (
+            experiment_with(json!({"match": {"hosts": ["models.*.com"]}})),
+            "experiments[0].match.hosts[0]: \"models.*.com\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")",
+        ),
+        (
+            experiment_with(json!({"match": {"hosts": ["*example.org"]}})),
+            "experiments[0].match.hosts[0]: \"*example.org\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")",
+        ),
+        (
+            experiment_with(json!({"match": {"hosts": ["*."]}})),
+            "experiments[0].match.hosts[0]: \"*.\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)",
+        ),
+        (
+            experiment_with(json!({"match": {"hosts": ["bad host"]}})),
+            "experiments[0].match.hosts[0]: \"bad host\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)",
+        ),
+        (experiment_with(json!({"match": {"path_prefix": "seldon/"}})), "experiments[0].match.path_prefix: must start with \"/\""),
+        (
+            experiment_with(json!({"match": {"host": ["a.com"]}})),
+            "experiments[0].match.host: unknown field `host`, expected `hosts` or `path_prefix`",
+        ),
+        (
+            experiment_with(json!({"routing_header": "X-Predictor"})),
+            "experiments[0].routing_header: \"X-Predictor\" is not a lowercase header name: 1 to 64 characters of [a-z0-9-]",
+        ),
+        (
+            experiment_with(json!({"routing_header": ""})),
+            "experiments[0].routing_header: \"\" is not a lowercase header name: 1 to 64 characters of [a-z0-9-]",
+        ),
+        (
+            experiment_with(json!({"routing_header": "cookie"})),
+            "experiments[0].routing_header: \"cookie\" cannot be a routing header: the filter removes routing headers from every request",
+        ),
+        (
+            experiment_with(json!({"response_header": "x_served"})),
+            "experiments[0].response_header: \"x_served\" is not a lowercase header name: 1 to 64 characters of [a-z0-9-]",
+        ),
+        (
+            experiment_with(json!({"sticky": {"cookie": "pr;x"}})),
+            "experiments[0].sticky.cookie: \"pr;x\" is not a cookie name: 1 to 64 characters of [A-Za-z0-9_-]",
+        ),
+        (
+            experiment_with(json!({"sticky": {"max_age_seconds": 0}})),
+            "experiments[0].sticky.max_age_seconds: must be an integer from 1 to 34560000 (400 days)",
+        ),
+        (
+            experiment_with(json!({"sticky": {"max_age_seconds": 34560001}})),
+            "experiments[0].sticky.max_age_seconds: must be an integer from 1 to 34560000 (400 days)",
+        ),
+        (
+            experiment_with(json!({"sticky": {"user_header": "X-User"}})),
+            "experiments[0].sticky.user_header: \"X-User\" is not a lowercase header name: 1 to 64 characters of [a-z0-9-]",
+        ),
+        (
+            experiment_with(json!({"sticky": {"cookies": "x"}})),
+            "experiments[0].sticky.cookies: unknown field `cookies`, expected one of `cookie`, `max_age_seconds`, `user_header`",
+        ),
+        (
+            experiment_with(json!({"override": {"query_param": "pre dictor"}})),
+            "experiments[0].override.query_param: \"pre dictor\" is not a query parameter name: 1 to 64 characters of [A-Za-z0-9_.-]",
+        ),
+        (
+            experiment_with(json!({"override": {"header": ""}})),
+            "experiments[0].override.header: \"\" is not a lowercase header name: 1 to 64 characters of [a-z0-9-]",
+        ),
+        (
+            experiment_with(json!({"override": {"enabled": "no"}})),
+            "experiments[0].override.enabled: invalid type: string \"no\", expected a boolean",
+        ),
+        (
+            experiment_with(json!({"override": {"header": "x-predictor"}})),
+            "experiments[0].override.header: \"x-predictor\" is the routing_header of experiments[0]; routing headers are removed from every request before it is read, so it must be another header",
+        ),
+        (
+            json!({"experiments": [
+                {"name": "a", "routing_header": "x-user-id", "predictors": [{"name": "p", "weight": 1}]},
+                {"name": "b", "sticky": {"user_header": "x-user-id"}, "predictors": [{"name": "p", "weight": 1}]}
+            ]}),
+            "experiments[1].sticky.user_header: \"x-user-id\" is the routing_header of experiments[0]; routing headers are removed from every request before it is read, so it must be another header",
+        ),
+    ];
+    assert!(cases.len() >= 20);
+    for (config, expected) in cases {
+        assert_eq!(error_of(config.clone()), expected, "config: {config}");
+    }
+}
+
+#[test]
+fn malformed_bytes_are_errors_at_the_root() {
+    let cases: Vec<(&[u8], &str)> = vec![
+        (
+            b"",
+            "$: the configuration is empty; expected a JSON object such as {\"experiments\": [...]}",
+        ),
+        (
+            b"  \n",
+            "$: the configuration is empty; expected a JSON object such as {\"experiments\": [...]}",
+        ),
+        (
+            b"{",
+            "$: not valid JSON: EOF while parsing an object at line 1 column 1",
+        ),
+        (
+            b"\xff\xfe",
+            "$: not valid JSON: expected value at line 1 column 1",
+        ),
+        (b"[]", "$: must be a JSON object with an `experiments` list"),
+        (b"null", "$: must be a JSON object with an `experiments` list"),
+        (
+            b"{\"experiments\": [\"fraud\"]}",
+            "experiments[0]: invalid type: string \"fraud\", expected an experiment object",
+        ),
+    ];
+    for (bytes, expected) in cases {
+        match parse(bytes) {
+            Ok(_) => panic!("accepted {bytes:?}"),
+            Err(e) => assert_eq!(e.to_string(), expected),
+        }
+    }
+}
+
+#[test]
+fn warns_about_a_positive_weight_that_owns_no_bucket() {
+    let config = parse(
+        experiment_with(
+            json!({"predictors": [{"name": "tiny", "weight": 1}, {"name": "big", "weight": 1000000}]}),
+        )
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("experiments[0].predictors[0].weight: 1 is less than 1/10000"),
+        "{warnings:?}"
+    );
+    let fine = parse(experiment_with(json!({})).to_string().as_bytes()).unwrap();
+    assert!(fine.warnings().is_empty());
+}
