@@ -45,7 +45,7 @@ fmt:
 
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy
-	cargo run --release --locked -p predictor-router-tests --bin demo
+	cargo run --locked -p predictor-router-tests --bin demo
 
 tools: wasm-target wasm-opt envoy
 

@@ -1,3 +1,19 @@
-//! Support code shared by the test suites in `tests/tests/`.
+//! Support code shared by the test suites in `tests/tests/` and the demo (`src/bin/demo.rs`).
+//!
+//! - [`fake_request`]: an in-memory request for native tests of the decision core
+//! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/wasmplugin.yaml`
+//! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
+//! - [`envoy`]: a real Envoy process with the compiled module, and its admin interface
+//! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
+//! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
+//! - [`http`]: a small HTTP/1.1 client that can send any bytes
+//! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
+pub mod bootstrap;
+pub mod envoy;
 pub mod fake_request;
+pub mod gateway;
+pub mod http;
+pub mod scenario;
+pub mod stats;
+pub mod upstream;

@@ -1,0 +1,270 @@
+//! `make demo`: the seed's fraud-detection experiment in a real Envoy, traffic from three kinds of
+//! client, and a report a person can read. Exits non-zero if anything looked wrong.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use predictor_router::router::bucketing::{user_bucket, BucketTable};
+use predictor_router_tests::envoy::{envoy_binary, wasm_module};
+use predictor_router_tests::gateway::{Gateway, GatewayOptions};
+use predictor_router_tests::http::{HttpClient, Request, Response};
+use predictor_router_tests::scenario::{predictor_names, seed_plugin_config, wasmplugin_manifest};
+use predictor_router_tests::stats::{chi_square, chi_square_critical_p001, wilson_interval};
+
+const USERS: usize = 2000;
+const VISITORS: usize = 1000;
+const RETURNS_PER_VISITOR: usize = 2;
+const TESTER_REQUESTS: usize = 200;
+const THREADS: usize = 4;
+const Z_999: f64 = 3.29;
+
+#[derive(Default)]
+struct Tally {
+    non_2xx: u64,
+    requests: u64,
+}
+
+fn main() {
+    let started = Instant::now();
+    let config = seed_plugin_config();
+    let experiment = &config["experiments"][0];
+    let exp_name = experiment["name"].as_str().unwrap().to_string();
+    let path = format!(
+        "{}api/v1.0/predictions",
+        experiment["match"]["path_prefix"].as_str().unwrap_or("/")
+    );
+    let names = predictor_names(&config);
+    let weights: Vec<u32> = experiment["predictors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["weight"].as_f64().unwrap() as u32)
+        .collect();
+    let forced = names.get(1).cloned().unwrap_or_else(|| names[0].clone());
+
+    let gw = Gateway::start_with(
+        config.clone(),
+        GatewayOptions {
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    let port = gw.envoy.listener_port;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let record = {
+        let tally = tally.clone();
+        move |r: &std::io::Result<Response>| -> Option<String> {
+            let mut t = tally.lock().unwrap();
+            t.requests += 1;
+            match r {
+                Ok(r) if r.status / 100 == 2 => r.served_by().map(str::to_string),
+                _ => {
+                    t.non_2xx += 1;
+                    None
+                }
+            }
+        }
+    };
+    let index_of = |p: &str| names.iter().position(|n| n == p);
+
+    println!("predictor-router demo");
+    println!(
+        "  Envoy   {} (runtime envoy.wasm.runtime.v8, 2 workers)",
+        envoy_binary().display()
+    );
+    println!(
+        "  module  {} ({} bytes)",
+        wasm_module().display(),
+        std::fs::metadata(wasm_module()).map(|m| m.len()).unwrap_or(0)
+    );
+    println!(
+        "  config  {} (WasmPlugin pluginConfig), delivered over ECDS",
+        wasmplugin_manifest().display()
+    );
+    println!(
+        "  experiment \"{exp_name}\": {}",
+        names
+            .iter()
+            .zip(&weights)
+            .map(|(n, w)| format!("{n} {w}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!();
+
+    // 1. Users with a stable id: hashed assignment, checked against the offline formula.
+    let table = BucketTable::new(weights.iter().copied());
+    let hashed = run_parallel(
+        USERS,
+        |i, client| {
+            let id = format!("user-{i:05}");
+            let served = record(&client.send(&Request::predict(&path).header("x-user-id", &id)));
+            let expected = names[table.predictor_of(user_bucket(&exp_name, id.as_bytes()))].clone();
+            (served, expected)
+        },
+        port,
+    );
+    let mut counts = vec![0u64; names.len()];
+    let mut matches_formula = 0;
+    for (served, expected) in &hashed {
+        if let Some(i) = served.as_deref().and_then(index_of) {
+            counts[i] += 1;
+        }
+        if served.as_deref() == Some(expected.as_str()) {
+            matches_formula += 1;
+        }
+    }
+    println!("1. {USERS} users sending x-user-id (hashed: same answer on every replica)");
+    let split_ok = print_split(&names, &weights, &counts);
+    println!("   {matches_formula} of {USERS} match the offline formula murmur3(\"{exp_name}:<id>\") → bucket → predictor");
+    println!();
+
+    // 2. Anonymous visitors with a cookie jar: random first visit, sticky afterwards.
+    let visits = run_parallel(
+        VISITORS,
+        |_, client| {
+            let first = client.send(&Request::predict(&path));
+            let jar = first
+                .as_ref()
+                .ok()
+                .and_then(|r| r.header("set-cookie"))
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string);
+            let assigned = record(&first);
+            let mut stayed = 0;
+            for _ in 0..RETURNS_PER_VISITOR {
+                let mut request = Request::predict(&path);
+                if let Some(jar) = &jar {
+                    request = request.header("cookie", jar);
+                }
+                let served = record(&client.send(&request));
+                if served.is_some() && served == assigned {
+                    stayed += 1;
+                }
+            }
+            (assigned, stayed)
+        },
+        port,
+    );
+    let mut first_counts = vec![0u64; names.len()];
+    let mut stayed = 0;
+    for (assigned, s) in &visits {
+        if let Some(i) = assigned.as_deref().and_then(index_of) {
+            first_counts[i] += 1;
+        }
+        stayed += s;
+    }
+    let returns = VISITORS * RETURNS_PER_VISITOR;
+    println!("2. {VISITORS} anonymous visitors with a cookie jar (random first visit, then {RETURNS_PER_VISITOR} returns each)");
+    let first_ok = print_split(&names, &weights, &first_counts);
+    println!(
+        "   returning visits that stayed on their predictor: {stayed} of {returns} ({:.1} %)",
+        100.0 * stayed as f64 / returns as f64
+    );
+    println!();
+
+    // 3. Testers forcing a predictor.
+    let forced_results = run_parallel(
+        TESTER_REQUESTS,
+        |_, client| record(&client.send(&Request::predict(&path).header("x-predictor-override", &forced))),
+        port,
+    );
+    let honoured = forced_results
+        .iter()
+        .filter(|s| s.as_deref() == Some(forced.as_str()))
+        .count();
+    println!("3. {TESTER_REQUESTS} tester requests with x-predictor-override: {forced}");
+    println!(
+        "   served by {forced}: {honoured} of {TESTER_REQUESTS} ({:.1} %)",
+        100.0 * honoured as f64 / TESTER_REQUESTS as f64
+    );
+    println!();
+
+    println!("Envoy's counters (/stats/prometheus):");
+    for line in gw.envoy.prometheus() {
+        println!("   {line}");
+    }
+    let wasm_errors = gw.envoy.wasm_errors();
+    let t = tally.lock().unwrap();
+    println!();
+    println!(
+        "{} requests, {} non-2xx, {} wasm errors in Envoy's log, {:.1} s",
+        t.requests,
+        t.non_2xx,
+        wasm_errors.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let healthy = t.non_2xx == 0
+        && wasm_errors.is_empty()
+        && matches_formula == USERS
+        && stayed == returns
+        && honoured == TESTER_REQUESTS
+        && split_ok
+        && first_ok;
+    if !healthy {
+        eprintln!("demo: something was off (see above)");
+        for e in wasm_errors {
+            eprintln!("  {e}");
+        }
+        std::process::exit(1);
+    }
+}
+
+/// Runs `job` for 0..n over a few threads, each with its own keep-alive connection; results in order.
+fn run_parallel<T: Send>(n: usize, job: impl Fn(usize, &mut HttpClient) -> T + Sync, port: u16) -> Vec<T> {
+    let job = &job;
+    let mut all: Vec<(usize, T)> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut client = HttpClient::new(port);
+                    (t..n)
+                        .step_by(THREADS)
+                        .map(|i| (i, job(i, &mut client)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Prints configured vs observed shares with a 99.9 % interval; true when consistent (chi-square, p = 0.001).
+fn print_split(names: &[String], weights: &[u32], counts: &[u64]) -> bool {
+    let n: u64 = counts.iter().sum();
+    let total: u32 = weights.iter().sum();
+    println!(
+        "   {:<10} {:>10} {:>18} {:>22}",
+        "predictor", "configured", "observed", "99.9 % interval"
+    );
+    for ((name, w), c) in names.iter().zip(weights).zip(counts) {
+        let (lo, hi) = wilson_interval(*c, n, Z_999);
+        println!(
+            "   {:<10} {:>9.1} % {:>9.1} % ({:>5}) {:>10.1} – {:.1} %",
+            name,
+            100.0 * f64::from(*w) / f64::from(total),
+            100.0 * *c as f64 / n.max(1) as f64,
+            c,
+            100.0 * lo,
+            100.0 * hi
+        );
+    }
+    let shares: Vec<f64> = weights.iter().map(|w| f64::from(*w)).collect();
+    let chi2 = chi_square(counts, &shares);
+    let df = weights
+        .iter()
+        .filter(|w| **w > 0)
+        .count()
+        .saturating_sub(1)
+        .max(1);
+    let bound = chi_square_critical_p001(df);
+    let ok = chi2 < bound && counts.iter().zip(weights).all(|(c, w)| *w > 0 || *c == 0);
+    println!(
+        "   chi-square {chi2:.2} (df {df}); a split this far off happens by chance under 0.1 % of the time above {bound:.2}: {}",
+        if ok { "consistent with the weights" } else { "NOT consistent" }
+    );
+    ok
+}

@@ -1,0 +1,80 @@
+//! A gateway under test: one predictor upstream per predictor of the first experiment, and Envoy with
+//! the compiled module in front of them.
+
+use serde_json::Value;
+
+use crate::bootstrap::Delivery;
+use crate::envoy::{Envoy, EnvoyOptions};
+use crate::http::HttpClient;
+use crate::scenario::predictor_names;
+use crate::upstream::PredictorServer;
+
+pub struct Gateway {
+    pub upstreams: Vec<PredictorServer>,
+    pub envoy: Envoy,
+}
+
+pub struct GatewayOptions {
+    pub delivery: Delivery,
+    pub concurrency: u32,
+    pub failure_policy: String,
+    pub validate: bool,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            delivery: Delivery::Ecds,
+            concurrency: 1,
+            failure_policy: "FAIL_CLOSED".into(),
+            validate: true,
+        }
+    }
+}
+
+impl Gateway {
+    pub fn start(plugin_config: Value) -> Gateway {
+        Gateway::start_with(plugin_config, GatewayOptions::default())
+    }
+
+    pub fn start_with(plugin_config: Value, options: GatewayOptions) -> Gateway {
+        let upstreams: Vec<PredictorServer> = predictor_names(&plugin_config)
+            .iter()
+            .map(|name| PredictorServer::start(name))
+            .collect();
+        let envoy = Gateway::start_envoy(plugin_config, &upstreams, options).unwrap_or_else(|failure| {
+            panic!(
+                "Envoy did not start (exit {:?}):\n{}",
+                failure.exit_code, failure.log
+            )
+        });
+        Gateway { upstreams, envoy }
+    }
+
+    pub fn start_envoy(
+        plugin_config: Value,
+        upstreams: &[PredictorServer],
+        options: GatewayOptions,
+    ) -> Result<Envoy, crate::envoy::StartFailure> {
+        let mut envoy_options = EnvoyOptions::new(
+            plugin_config,
+            upstreams.iter().map(|u| (u.name.clone(), u.port)).collect(),
+        );
+        envoy_options.delivery = options.delivery;
+        envoy_options.concurrency = options.concurrency;
+        envoy_options.failure_policy = options.failure_policy;
+        envoy_options.validate = options.validate;
+        Envoy::start(envoy_options)
+    }
+
+    pub fn client(&self) -> HttpClient {
+        HttpClient::new(self.envoy.listener_port)
+    }
+
+    pub fn upstream(&self, name: &str) -> &PredictorServer {
+        self.upstreams
+            .iter()
+            .find(|u| u.name == name)
+            .unwrap_or_else(|| panic!("no upstream {name}"))
+    }
+}

@@ -1,0 +1,190 @@
+//! A predictor upstream on 127.0.0.1: answers like a Seldon model server and says which predictor
+//! answered (`x-served-by` header and the JSON body), remembering the headers it received.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// What the upstream received: method, path and headers (names lowercased, values as bytes).
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReceivedRequest {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// How the upstream answers; changeable while it runs.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub status: u16,
+    /// A `Set-Cookie` of the upstream's own (to check the filter never replaces it).
+    pub set_cookie: Option<String>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            status: 200,
+            set_cookie: None,
+        }
+    }
+}
+
+pub struct PredictorServer {
+    pub name: String,
+    pub port: u16,
+    received: Arc<Mutex<Vec<ReceivedRequest>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    stop: Arc<AtomicBool>,
+    /// Keep received requests (tests) or only count them (long demo and soak runs).
+    pub record: Arc<AtomicBool>,
+}
+
+impl PredictorServer {
+    pub fn start(name: &str) -> PredictorServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let server = PredictorServer {
+            name: name.to_string(),
+            port,
+            received: Arc::default(),
+            behaviour: Arc::default(),
+            stop: Arc::default(),
+            record: Arc::new(AtomicBool::new(true)),
+        };
+        let (name, received, behaviour, stop, record) = (
+            server.name.clone(),
+            server.received.clone(),
+            server.behaviour.clone(),
+            server.stop.clone(),
+            server.record.clone(),
+        );
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (name, received, behaviour, record) =
+                    (name.clone(), received.clone(), behaviour.clone(), record.clone());
+                thread::spawn(move || serve_connection(stream, &name, &received, &behaviour, &record));
+            }
+        });
+        server
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn clear_received(&self) {
+        self.received.lock().unwrap().clear();
+    }
+}
+
+impl Drop for PredictorServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    name: &str,
+    received: &Mutex<Vec<ReceivedRequest>>,
+    behaviour: &Mutex<Behaviour>,
+    record: &AtomicBool,
+) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        let b = behaviour.lock().unwrap().clone();
+        if record.load(Ordering::Relaxed) {
+            received.lock().unwrap().push(request.clone());
+        }
+        let body = if request.path.starts_with("/v2/") {
+            format!(
+                r#"{{"model_name":"{name}","outputs":[{{"name":"proba","datatype":"FP32","shape":[1],"data":[0.12]}}]}}"#
+            )
+        } else {
+            format!(
+                r#"{{"data":{{"names":["proba"],"ndarray":[[0.12]]}},"meta":{{"requestPath":{{"{name}":"model"}}}},"predictor":"{name}"}}"#
+            )
+        };
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-served-by: {name}\r\n",
+            b.status,
+            body.len()
+        );
+        if let Some(cookie) = &b.set_cookie {
+            head.push_str(&format!("set-cookie: {cookie}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(&body);
+        // One write per response: two small writes would meet Nagle's algorithm and a delayed ACK (40 ms).
+        if writer.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<ReceivedRequest> {
+    let mut line = Vec::new();
+    if reader.read_until(b'\n', &mut line).ok()? == 0 {
+        return None;
+    }
+    let request_line = String::from_utf8_lossy(&line).trim_end().to_string();
+    let mut parts = request_line.split(' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    let mut content_length = 0usize;
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        if line.is_empty() {
+            break;
+        }
+        let colon = line.iter().position(|b| *b == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon]).to_ascii_lowercase();
+        let value = line[colon + 1..].trim_ascii().to_vec();
+        if name == "content-length" {
+            content_length = String::from_utf8_lossy(&value).parse().ok()?;
+        }
+        headers.push((name, value));
+    }
+    let mut body = vec![0u8; content_length];
+    reader.read_exact(&mut body).ok()?;
+    Some(ReceivedRequest {
+        method,
+        path,
+        headers,
+    })
+}
