@@ -16,7 +16,9 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --ena
 export ENVOY_BIN ?= $(abspath $(ENVOY))
 export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
-.PHONY: build test test-native test-e2e lint fmt demo clean tools wasm-target wasm-opt envoy
+IMAGE ?= predictor-router:dev
+
+.PHONY: build test lint fmt demo image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -46,6 +48,20 @@ fmt:
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy
 	cargo run --locked -p predictor-router-tests --bin demo
+
+## image: the OCI image Istio pulls (`FROM scratch`, plugin.wasm at the root); IMAGE=registry/name:tag
+image: build
+	@engine=$$(for e in docker podman buildah; do \
+	    if [ $$e = buildah ] && command -v buildah >/dev/null; then echo buildah; break; fi; \
+	    if command -v $$e >/dev/null && $$e info >/dev/null 2>&1; then echo $$e; break; fi; done); \
+	if [ -z "$$engine" ]; then \
+	  echo "make image needs a running container engine: docker (with its daemon), podman or buildah."; \
+	  echo "None is usable here. The image is only envoyfilter/oci/Dockerfile with dist/predictor_router.wasm"; \
+	  echo "copied next to it as plugin.wasm; any OCI builder (kaniko, ko, oras push) can produce it."; \
+	  exit 1; fi; \
+	ctx=$$(mktemp -d) && cp envoyfilter/oci/Dockerfile $$ctx/ && cp $(DIST_WASM) $$ctx/plugin.wasm && \
+	if [ $$engine = buildah ]; then buildah bud -t $(IMAGE) $$ctx; else $$engine build -t $(IMAGE) $$ctx; fi; \
+	status=$$?; rm -rf $$ctx; exit $$status
 
 tools: wasm-target wasm-opt envoy
 

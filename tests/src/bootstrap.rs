@@ -25,16 +25,9 @@ pub const FILTER_NAME: &str = "istio-system.predictor-router";
 pub const ROOT_ID: &str = "predictor_router";
 
 /// Envoy `stats_tags` that turn the filter's counter names into labels (experiment, predictor, reason,
-/// class). The same regexes are documented in the README for Istio.
+/// class): the ones shipped for Istio in `envoyfilter/istio-metrics.yaml`.
 pub fn stats_tags() -> Value {
-    json!([
-        {"tag_name": "experiment",
-         "regex": r"^wasmcustom\.predictor_router\.(([a-z0-9-]+)\.)(?:[a-z0-9-]+\.(?:decision|response)\.[a-z0-9]+|override_rejected)$"},
-        {"tag_name": "predictor",
-         "regex": r"^wasmcustom\.predictor_router\.[a-z0-9-]+\.(([a-z0-9-]+)\.)(?:decision|response)\.[a-z0-9]+$"},
-        {"tag_name": "reason", "regex": r"^wasmcustom\.predictor_router\..*\.decision(\.(forced|sticky|hashed|random))$"},
-        {"tag_name": "class", "regex": r"^wasmcustom\.predictor_router\..*\.response(\.([2-5]xx))$"}
-    ])
+    crate::scenario::shipped_stats_tags()
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The repository root (this crate lives in `<root>/tests`).
@@ -41,4 +42,88 @@ pub fn predictor_names(plugin_config: &Value) -> Vec<String> {
         .iter()
         .map(|p| p["name"].as_str().expect("predictor name").to_string())
         .collect()
+}
+
+/// The `shared/` folder beside the repository (CRD schemas): `$PREDICTOR_ROUTER_SHARED` or `<root>/../shared`.
+pub fn shared_dir() -> PathBuf {
+    let path = std::env::var_os("PREDICTOR_ROUTER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"));
+    assert!(
+        path.join("crds").is_dir(),
+        "no CRD schemas at {}/crds: the project's shared/ folder must sit beside the repository \
+         (or set PREDICTOR_ROUTER_SHARED)",
+        path.display()
+    );
+    path
+}
+
+/// Every YAML document of every `.yaml` file under `envoyfilter/`, with its file name.
+pub fn manifest_documents() -> Vec<(PathBuf, serde_yaml_ng::Value)> {
+    let mut files = Vec::new();
+    collect_yaml(&repo_root().join("envoyfilter"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(&file).unwrap();
+            serde_yaml_ng::Deserializer::from_str(&text)
+                .map(|doc| {
+                    serde_yaml_ng::Value::deserialize(doc)
+                        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+                })
+                .filter(|v| !v.is_null())
+                .map(|v| (file.clone(), v))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_yaml(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+/// The manifest of the given kind (exactly one must exist under `envoyfilter/`).
+pub fn manifest_of_kind(kind: &str) -> Value {
+    let docs: Vec<_> = manifest_documents()
+        .into_iter()
+        .filter(|(_, d)| d["kind"].as_str() == Some(kind))
+        .collect();
+    assert_eq!(
+        docs.len(),
+        1,
+        "expected one {kind} under envoyfilter/, found {}",
+        docs.len()
+    );
+    serde_json::to_value(&docs[0].1).unwrap()
+}
+
+/// The Envoy failure policy matching the WasmPlugin's `failStrategy` (Istio's translation).
+pub fn seed_failure_policy() -> String {
+    let wasmplugin = manifest_of_kind("WasmPlugin");
+    match wasmplugin["spec"]["failStrategy"]
+        .as_str()
+        .unwrap_or("FAIL_CLOSE")
+    {
+        "FAIL_OPEN" => "FAIL_OPEN",
+        "FAIL_RELOAD" => "FAIL_RELOAD",
+        _ => "FAIL_CLOSED",
+    }
+    .to_string()
+}
+
+/// The `stats_tags` shipped for Istio in `envoyfilter/istio-metrics.yaml` (a bootstrap override).
+pub fn shipped_stats_tags() -> Value {
+    let config_map = manifest_of_kind("ConfigMap");
+    let bootstrap: Value =
+        serde_json::from_str(config_map["data"]["custom_bootstrap.json"].as_str().unwrap())
+            .expect("custom_bootstrap.json is JSON");
+    bootstrap["stats_config"]["stats_tags"].clone()
 }

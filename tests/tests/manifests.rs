@@ -1,0 +1,459 @@
+//! The Istio and Kubernetes manifests under envoyfilter/: valid against the CRD schemas, and consistent
+//! with the plugin configuration they ship.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use predictor_router::router::config::parse;
+use predictor_router_tests::scenario::{
+    manifest_documents, manifest_of_kind, repo_root, seed_plugin_config, shared_dir,
+};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// `(group, kind, version)` → the version's `openAPIV3Schema`, from every CRD in shared/crds.
+fn crd_schemas() -> HashMap<(String, String, String), Value> {
+    let mut schemas = HashMap::new();
+    for entry in std::fs::read_dir(shared_dir().join("crds")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            use serde::Deserialize;
+            let crd: Value = serde_json::to_value(serde_yaml_ng::Value::deserialize(doc).unwrap()).unwrap();
+            if crd["kind"] != "CustomResourceDefinition" {
+                continue;
+            }
+            let (group, kind) = (
+                crd["spec"]["group"].as_str().unwrap(),
+                crd["spec"]["names"]["kind"].as_str().unwrap(),
+            );
+            for version in crd["spec"]["versions"].as_array().unwrap() {
+                let schema = version["schema"]["openAPIV3Schema"].clone();
+                schemas.insert(
+                    (
+                        group.into(),
+                        kind.into(),
+                        version["name"].as_str().unwrap().into(),
+                    ),
+                    schema,
+                );
+            }
+        }
+    }
+    schemas
+}
+
+/// Kubernetes rejects unknown fields under strict field validation (`kubectl apply --validate=strict`,
+/// the default since 1.27): make every object schema with declared properties closed, except where the
+/// CRD preserves unknown fields.
+fn strict_root(schema: &mut Value) {
+    // The API server supplies these for every kind; CRD schemas leave them out.
+    if let Some(properties) = schema["properties"].as_object_mut() {
+        properties
+            .entry("apiVersion")
+            .or_insert(json!({"type": "string"}));
+        properties.entry("kind").or_insert(json!({"type": "string"}));
+        properties.entry("metadata").or_insert(json!({"type": "object"}));
+    }
+    strict(schema);
+}
+
+fn strict(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else { return };
+    let preserves = obj.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") && !preserves {
+        obj.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for (key, child) in obj.iter_mut() {
+        match key.as_str() {
+            "properties" | "patternProperties" => child
+                .as_object_mut()
+                .into_iter()
+                .flatten()
+                .for_each(|(_, s)| strict(s)),
+            "items" | "additionalProperties" | "not" => strict(child),
+            "allOf" | "anyOf" | "oneOf" => child.as_array_mut().into_iter().flatten().for_each(strict),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_manifest_validates_against_its_crd_schema() {
+    let schemas = crd_schemas();
+    assert!(
+        schemas.keys().any(|(_, k, _)| k == "SeldonDeployment"),
+        "the Seldon CRD is loaded"
+    );
+    let docs = manifest_documents();
+    assert!(docs.len() >= 8, "found only {} manifests", docs.len());
+    let mut kinds = BTreeSet::new();
+    for (file, doc) in &docs {
+        let doc = serde_json::to_value(doc).unwrap();
+        let (api_version, kind) = (
+            doc["apiVersion"].as_str().unwrap_or(""),
+            doc["kind"].as_str().unwrap_or(""),
+        );
+        let name = format!("{} ({kind} {})", file.display(), doc["metadata"]["name"]);
+        assert!(doc["metadata"]["name"].is_string(), "{name}: metadata.name");
+        kinds.insert(kind.to_string());
+        if api_version == "v1" && kind == "ConfigMap" {
+            // A core kind (no CRD): its data must be strings; the bootstrap override must be JSON.
+            let data = doc["data"].as_object().unwrap_or_else(|| panic!("{name}: data"));
+            assert!(
+                data.values().all(Value::is_string),
+                "{name}: data values are strings"
+            );
+            continue;
+        }
+        let (group, version) = api_version
+            .split_once('/')
+            .unwrap_or_else(|| panic!("{name}: apiVersion {api_version}"));
+        let mut schema = schemas
+            .get(&(group.to_string(), kind.to_string(), version.to_string()))
+            .unwrap_or_else(|| panic!("{name}: no CRD schema for {api_version} {kind} in shared/crds"))
+            .clone();
+        strict_root(&mut schema);
+        let validator = jsonschema::draft4::new(&schema).unwrap_or_else(|e| panic!("{name}: schema: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name} does not validate:\n{}",
+            errors.join("\n")
+        );
+    }
+    for expected in [
+        "WasmPlugin",
+        "Gateway",
+        "VirtualService",
+        "DestinationRule",
+        "SeldonDeployment",
+        "EnvoyFilter",
+        "ConfigMap",
+    ] {
+        assert!(kinds.contains(expected), "no {expected} under envoyfilter/");
+    }
+}
+
+#[test]
+fn the_strict_schemas_catch_a_misspelt_field() {
+    let schemas = crd_schemas();
+    let mut schema = schemas[&(
+        "extensions.istio.io".into(),
+        "WasmPlugin".into(),
+        "v1alpha1".into(),
+    )]
+        .clone();
+    strict_root(&mut schema);
+    let validator = jsonschema::draft4::new(&schema).unwrap();
+    let mut doc = manifest_of_kind("WasmPlugin");
+    assert!(validator.is_valid(&doc));
+    doc["spec"]["failStrategie"] = json!("FAIL_OPEN");
+    assert!(!validator.is_valid(&doc), "an unknown field must be rejected");
+    let mut doc = manifest_of_kind("WasmPlugin");
+    doc["spec"]["failStrategy"] = json!("FAIL_SOMETIMES");
+    assert!(
+        !validator.is_valid(&doc),
+        "an unknown enum value must be rejected"
+    );
+}
+
+#[test]
+fn the_wasmplugin_configuration_passes_the_filters_own_parser() {
+    let wasmplugin = manifest_of_kind("WasmPlugin");
+    assert_eq!(
+        wasmplugin["spec"]["pluginName"], "predictor_router",
+        "the module's root id"
+    );
+    let config =
+        parse(wasmplugin["spec"]["pluginConfig"].to_string().as_bytes()).expect("pluginConfig is valid");
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+}
+
+#[test]
+fn the_virtualservice_routes_exactly_the_predictors_of_the_plugin_configuration() {
+    let config = parse(seed_plugin_config().to_string().as_bytes()).unwrap();
+    let experiment = &config.experiments()[0];
+    let vs = manifest_of_kind("VirtualService");
+    let routes = vs["spec"]["http"].as_array().unwrap();
+    let mut header_routes = BTreeSet::new();
+    let mut default_route = None;
+    for route in routes {
+        let matches = route["match"].as_array().unwrap();
+        assert_eq!(matches.len(), 1);
+        assert_eq!(
+            matches[0]["uri"]["prefix"],
+            experiment.path_prefix.as_str(),
+            "routes match the experiment's path"
+        );
+        let destination = &route["route"][0]["destination"];
+        match matches[0]["headers"].as_object() {
+            Some(headers) => {
+                assert_eq!(headers.len(), 1);
+                let value = &headers[&experiment.routing_header]["exact"];
+                let predictor = value
+                    .as_str()
+                    .unwrap_or_else(|| panic!("header match on {}", experiment.routing_header));
+                assert_eq!(
+                    destination["subset"], predictor,
+                    "route for {predictor} goes to its subset"
+                );
+                assert!(
+                    header_routes.insert(predictor.to_string()),
+                    "{predictor} routed twice"
+                );
+            }
+            None => default_route = Some(destination["subset"].as_str().unwrap().to_string()),
+        }
+    }
+    let predictors: BTreeSet<String> = experiment.predictors.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(
+        header_routes, predictors,
+        "one header route per predictor, no more"
+    );
+    assert_eq!(
+        default_route.as_deref(),
+        Some(experiment.predictors[0].name.as_str()),
+        "default route to the baseline"
+    );
+    assert!(
+        routes.last().unwrap()["match"][0]["headers"].is_null(),
+        "the default route comes last"
+    );
+}
+
+#[test]
+fn destination_rules_and_seldon_predictors_match_the_routes() {
+    let config = parse(seed_plugin_config().to_string().as_bytes()).unwrap();
+    let predictors: BTreeSet<String> = config.experiments()[0]
+        .predictors
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let docs: Vec<Value> = manifest_documents()
+        .into_iter()
+        .map(|(_, d)| serde_json::to_value(d).unwrap())
+        .collect();
+    let subsets: BTreeSet<(String, String)> = docs
+        .iter()
+        .filter(|d| d["kind"] == "DestinationRule")
+        .flat_map(|d| {
+            let host = d["spec"]["host"].as_str().unwrap().to_string();
+            d["spec"]["subsets"].as_array().unwrap().iter().map(move |s| {
+                assert_eq!(
+                    s["labels"]["version"], s["name"],
+                    "subset {} selects version={}",
+                    s["name"], s["name"]
+                );
+                (host.clone(), s["name"].as_str().unwrap().to_string())
+            })
+        })
+        .collect();
+    let vs = manifest_of_kind("VirtualService");
+    for route in vs["spec"]["http"].as_array().unwrap() {
+        let destination = &route["route"][0]["destination"];
+        let short_host = destination["host"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string();
+        let subset = destination["subset"].as_str().unwrap().to_string();
+        assert!(
+            subsets.contains(&(short_host.clone(), subset.clone())),
+            "no DestinationRule subset {short_host}/{subset}"
+        );
+    }
+    let canary = docs
+        .iter()
+        .find(|d| d["kind"] == "SeldonDeployment" && d["spec"]["predictors"].as_array().unwrap().len() > 1)
+        .expect("the canary SeldonDeployment");
+    let seldon_predictors: BTreeSet<String> = canary["spec"]["predictors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seldon_predictors, predictors);
+    for p in canary["spec"]["predictors"].as_array().unwrap() {
+        assert_eq!(
+            p["labels"]["version"], p["name"],
+            "pods carry version=<predictor> for the subsets"
+        );
+    }
+    let total: i64 = canary["spec"]["predictors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["traffic"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 100, "Seldon requires traffic to sum to 100");
+    assert!(
+        canary["metadata"]["annotations"]["seldon.io/istio-host"].is_string(),
+        "Seldon's own VirtualService is moved off the public hosts"
+    );
+}
+
+#[test]
+fn the_legacy_envoyfilter_carries_the_same_configuration() {
+    let envoy_filter = manifest_of_kind("EnvoyFilter");
+    let config = &envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"];
+    assert_eq!(config["root_id"], "predictor_router");
+    assert_eq!(config["vm_config"]["runtime"], "envoy.wasm.runtime.v8");
+    let embedded: Value = serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        embedded,
+        seed_plugin_config(),
+        "EnvoyFilter and WasmPlugin configurations drifted apart"
+    );
+}
+
+fn plugin_schema() -> jsonschema::Validator {
+    let path: PathBuf = repo_root().join("envoyfilter/plugin-config.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+fn experiment(patch: Value) -> Value {
+    let mut exp = json!({"name": "fraud-detection", "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]});
+    for (k, v) in patch.as_object().unwrap() {
+        exp[k] = v.clone();
+    }
+    json!({ "experiments": [exp] })
+}
+
+#[test]
+fn the_json_schema_agrees_with_the_parser() {
+    let schema = plugin_schema();
+    let valid = [
+        seed_plugin_config(),
+        experiment(json!({})),
+        experiment(json!({"predictors": [{"name": "a", "weight": 50.0}, {"name": "b", "weight": 0}]})),
+        experiment(json!({"match": {"hosts": ["*", "a.com", "*.b.org", "X_Y.z"], "path_prefix": "/"}})),
+        experiment(json!({"response_header": "", "sticky": {"cookie": "", "max_age_seconds": 34560000}})),
+        experiment(json!({"override": {"enabled": false, "header": "x-force", "query_param": "p.q-r_s"}})),
+    ];
+    for config in &valid {
+        assert!(
+            parse(config.to_string().as_bytes()).is_ok(),
+            "parser rejects {config}"
+        );
+        let errors: Vec<String> = schema.iter_errors(config).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "schema rejects a valid config {config}: {errors:?}"
+        );
+    }
+    let invalid = [
+        json!({}),
+        json!({"experiments": []}),
+        json!({"experiments": [], "extra": 1}),
+        experiment(json!({"name": "Fraud"})),
+        experiment(json!({"predictors": [{"name": "a", "weight": 1.5}]})),
+        experiment(json!({"predictors": [{"name": "a", "weight": -1}]})),
+        experiment(json!({"predictors": [{"name": "a", "weight": 1000001}]})),
+        experiment(json!({"predictors": [{"name": "a", "weight": 0}]})),
+        experiment(json!({"predictors": []})),
+        experiment(json!({"predictors": [{"name": "a", "weight": 1, "traffic": 5}]})),
+        experiment(json!({"match": {"hosts": []}})),
+        experiment(json!({"match": {"hosts": ["a.com:80"]}})),
+        experiment(json!({"match": {"hosts": ["a.*.com"]}})),
+        experiment(json!({"match": {"path_prefix": "api"}})),
+        experiment(json!({"routing_header": "X-Predictor"})),
+        experiment(json!({"routing_header": "cookie"})),
+        experiment(json!({"response_header": "x_y"})),
+        experiment(json!({"sticky": {"cookie": "a;b"}})),
+        experiment(json!({"sticky": {"max_age_seconds": 0}})),
+        experiment(json!({"sticky": {"user_header": ""}})),
+        experiment(json!({"override": {"query_param": "a b"}})),
+        experiment(json!({"override": {"enabled": "no"}})),
+    ];
+    for config in &invalid {
+        assert!(
+            parse(config.to_string().as_bytes()).is_err(),
+            "parser accepts {config}"
+        );
+        assert!(
+            !schema.is_valid(config),
+            "schema accepts an invalid config {config}"
+        );
+    }
+    // What JSON Schema cannot express is left to the filter, and documented in the schema.
+    let parser_only = [
+        json!({"experiments": [
+            {"name": "a", "predictors": [{"name": "p", "weight": 1}]},
+            {"name": "a", "predictors": [{"name": "p", "weight": 1}]}]}),
+        experiment(json!({"predictors": [{"name": "a", "weight": 1}, {"name": "a", "weight": 1}]})),
+        experiment(json!({"override": {"header": "x-predictor"}})),
+    ];
+    for config in &parser_only {
+        assert!(parse(config.to_string().as_bytes()).is_err());
+        assert!(
+            schema.is_valid(config),
+            "now expressible in the schema? update this test: {config}"
+        );
+    }
+}
+
+fn generated_config() -> impl Strategy<Value = Value> {
+    let name = "[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?";
+    let predictor = (name, 0u32..=1_000_000, any::<bool>())
+        .prop_map(|(n, w, as_float)| json!({"name": n, "weight": if as_float { json!(f64::from(w)) } else { json!(w) }}));
+    let host = prop_oneof![
+        Just("*".to_string()),
+        "[a-z]{1,5}(\\.[a-z]{1,5}){0,2}",
+        "\\*\\.[a-z]{1,5}\\.[a-z]{2,3}"
+    ];
+    (
+        name,
+        prop::collection::vec(predictor, 1..5),
+        prop::option::of(prop::collection::vec(host, 1..3)),
+        prop::option::of("/[a-z/]{0,10}"),
+        prop::option::of("[a-z0-9-]{1,10}"),
+        prop::option::of(1u32..=34_560_000),
+    )
+        .prop_map(|(name, predictors, hosts, prefix, header, max_age)| {
+            let mut exp = json!({"name": name, "predictors": predictors});
+            if hosts.is_some() || prefix.is_some() {
+                exp["match"] = json!({});
+                if let Some(h) = hosts {
+                    exp["match"]["hosts"] = json!(h);
+                }
+                if let Some(p) = prefix {
+                    exp["match"]["path_prefix"] = json!(p);
+                }
+            }
+            if let Some(h) = header {
+                exp["routing_header"] = json!(h);
+            }
+            if let Some(m) = max_age {
+                exp["sticky"] = json!({"max_age_seconds": m});
+            }
+            json!({ "experiments": [exp] })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever the parser accepts, the schema accepts; a field-level rejection by the schema is one
+    /// the parser makes too.
+    #[test]
+    fn schema_and_parser_agree_on_generated_configs(config in generated_config()) {
+        let schema = plugin_schema();
+        let parsed = parse(config.to_string().as_bytes());
+        let by_schema = schema.is_valid(&config);
+        let names: Vec<&str> = config["experiments"][0]["predictors"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let unique_names = names.iter().collect::<BTreeSet<_>>().len() == names.len();
+        let reserved = ["host", "cookie", "content-length", "content-type", "transfer-encoding", "connection", "upgrade", "te", "authorization"];
+        let header = config["experiments"][0]["routing_header"].as_str();
+        if parsed.is_ok() {
+            prop_assert!(by_schema, "schema rejects a config the parser accepts: {}", config);
+        } else if unique_names && !header.is_some_and(|h| reserved.contains(&h) || h == "x-predictor-override") {
+            prop_assert!(!by_schema, "parser rejects ({}) but schema accepts: {}", parsed.unwrap_err(), config);
+        }
+    }
+}
