@@ -7,6 +7,7 @@
 //! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
 //! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
+//! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
 pub mod bootstrap;
@@ -14,6 +15,7 @@ pub mod envoy;
 pub mod fake_request;
 pub mod gateway;
 pub mod http;
+pub mod module;
 pub mod scenario;
 pub mod stats;
 pub mod upstream;
