@@ -9,27 +9,36 @@ VENV          := .venv
 ENVOY_VERSION := 1.40.0
 ENVOY         := $(VENV)/bin/envoy
 # Rust >= 1.87 emits these wasm features by default; binaryen 108 (Debian 12) must be told to accept them.
-WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-sign-ext \
-                  --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
-                  --enable-reference-types
+WASM_FEATURES  := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                  --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
+WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers $(WASM_FEATURES)
+# The exports the filter uses. Envoy enters V8 for every callback a module exports, even one that does
+# nothing (the SDK exports them all): wasm-metadce removes the rest, and the code only they reach.
+WASM_EXPORTS   := src/host/kept-exports.json
+
+# finish_wasm(raw, out): strip unused exports, then optimise for size. Without binaryen: copy as is.
+define finish_wasm
+	@mkdir -p $(dir $(2))
+	@if command -v wasm-metadce >/dev/null && command -v wasm-opt >/dev/null; then \
+	  wasm-metadce $(WASM_FEATURES) --graph-file $(WASM_EXPORTS) $(1) -o $(2).dce >/dev/null && \
+	  wasm-opt $(WASM_OPT_FLAGS) $(2).dce -o $(2) && rm -f $(2).dce; \
+	else \
+	  echo "note: binaryen (wasm-metadce, wasm-opt) not found: $(2) is neither stripped nor optimised"; \
+	  cp $(1) $(2); \
+	fi
+endef
 
 export ENVOY_BIN ?= $(abspath $(ENVOY))
 export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
 
-.PHONY: build test lint fmt demo image clean tools wasm-target wasm-opt envoy
+.PHONY: build test lint fmt demo bench image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
 	cargo build --release --target $(WASM_TARGET) -p predictor-router
-	@mkdir -p dist
-	@if command -v wasm-opt >/dev/null; then \
-	  wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(DIST_WASM); \
-	else \
-	  echo "note: wasm-opt not found (Debian package binaryen): dist/ holds the unoptimised module"; \
-	  cp $(WASM_RAW) $(DIST_WASM); \
-	fi
+	$(call finish_wasm,$(WASM_RAW),$(DIST_WASM))
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
 ## test: every test (native core, and the compiled module inside a real Envoy)
@@ -48,6 +57,17 @@ fmt:
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy
 	cargo run --locked -p predictor-router-tests --bin demo
+
+## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
+## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
+BENCH_DIR := dist/bench
+bench: build envoy
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+	cargo build --release --target $(WASM_TARGET) -p floor-noop -p floor-set-header
+	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_noop.wasm,$(BENCH_DIR)/floor_noop.wasm)
+	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)
+	wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(BENCH_DIR)/predictor_router_all_exports.wasm
+	cargo run --release --locked -p predictor-router-tests --bin bench -- --out BENCHMARKS.md
 
 ## image: the OCI image Istio pulls (`FROM scratch`, plugin.wasm at the root); IMAGE=registry/name:tag
 image: build

@@ -1,5 +1,6 @@
 //! Support code shared by the test suites in `tests/tests/` and the demo (`src/bin/demo.rs`).
 //!
+//! - [`bench`]: `make bench`, Envoy and harness measurements and BENCHMARKS.md
 //! - [`fake_request`]: an in-memory request for native tests of the decision core
 //! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/wasmplugin.yaml`
 //! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
@@ -10,6 +11,7 @@
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
+pub mod bench;
 pub mod bootstrap;
 pub mod envoy;
 pub mod fake_request;

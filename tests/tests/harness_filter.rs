@@ -6,7 +6,7 @@ use predictor_router_tests::module::module_bytes;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
 use serde_json::{json, Value};
-use wasm_test_harness::{module_imports, Exchange, Host, LogLevel, StartError, IMPORTS};
+use wasm_test_harness::{module_exports, module_imports, Exchange, Host, LogLevel, StartError, IMPORTS};
 
 const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
@@ -53,6 +53,43 @@ fn every_import_of_the_module_is_implemented() {
             "{import} is not implemented by the harness"
         );
     }
+}
+
+#[test]
+fn the_module_exports_only_the_callbacks_it_uses() {
+    // Envoy enters V8 for every exported callback; `make build` strips the SDK's unused ones.
+    let kept: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../../src/host/kept-exports.json")).unwrap();
+    let mut expected: Vec<String> = kept
+        .iter()
+        .map(|k| k["export"].as_str().unwrap().to_string())
+        .collect();
+    let mut exports = module_exports(module_bytes()).unwrap();
+    expected.sort();
+    exports.sort();
+    assert_eq!(
+        exports, expected,
+        "dist/predictor_router.wasm was not stripped by `make build` (binaryen missing?)"
+    );
+    let e = Host::new(module_bytes())
+        .with_config(seed_plugin_config().to_string())
+        .start()
+        .unwrap()
+        .request()
+        .path(PREDICT)
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(
+        e.fuel.callbacks(),
+        [
+            "proxy_on_context_create",
+            "proxy_on_request_headers",
+            "proxy_on_response_headers",
+            "proxy_on_delete"
+        ],
+        "four entries into the VM per request, bodies or not"
+    );
 }
 
 #[test]

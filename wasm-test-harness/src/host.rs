@@ -101,23 +101,44 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// Fuel (wasm instructions, roughly) consumed per callback of one exchange, in call order.
+/// Fuel (about one unit per wasm instruction) and wall time of each callback of one exchange, in
+/// call order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FuelReport {
-    pub by_callback: Vec<(String, u64)>,
+    pub by_callback: Vec<CallbackCost>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackCost {
+    pub callback: String,
+    pub fuel: u64,
+    /// Wall time in the harness (wasmtime), not in Envoy's V8: for relative comparisons only.
+    pub nanos: u64,
 }
 
 impl FuelReport {
     pub fn total(&self) -> u64 {
-        self.by_callback.iter().map(|(_, f)| f).sum()
+        self.by_callback.iter().map(|c| c.fuel).sum()
     }
 
     pub fn of(&self, callback: &str) -> u64 {
         self.by_callback
             .iter()
-            .filter(|(c, _)| c == callback)
-            .map(|(_, f)| f)
+            .filter(|c| c.callback == callback)
+            .map(|c| c.fuel)
             .sum()
+    }
+
+    pub fn nanos_of(&self, callback: &str) -> u64 {
+        self.by_callback
+            .iter()
+            .filter(|c| c.callback == callback)
+            .map(|c| c.nanos)
+            .sum()
+    }
+
+    pub fn callbacks(&self) -> Vec<&str> {
+        self.by_callback.iter().map(|c| c.callback.as_str()).collect()
     }
 }
 
@@ -575,9 +596,15 @@ fn call<P: WasmParams, R: WasmResults>(
     worker.store.data_mut().phase = phase;
     worker.store.data_mut().critical_since_call.clear();
     let _ = worker.store.set_fuel(FUEL_PER_CALL);
+    let started = std::time::Instant::now();
     let result = func.call(&mut worker.store, params);
+    let nanos = started.elapsed().as_nanos() as u64;
     let used = FUEL_PER_CALL - worker.store.get_fuel().unwrap_or(FUEL_PER_CALL);
-    fuel.by_callback.push((name.to_string(), used));
+    fuel.by_callback.push(CallbackCost {
+        callback: name.to_string(),
+        fuel: used,
+        nanos,
+    });
     worker.store.data_mut().phase = previous;
     result.map(Some).map_err(|e| Trap {
         worker: worker.index,
@@ -595,4 +622,11 @@ pub fn module_imports(wasm: &[u8]) -> Result<Vec<String>, String> {
         .imports()
         .map(|i| format!("{}.{}", i.module(), i.name()))
         .collect())
+}
+
+/// The exports a module declares, by name.
+pub fn module_exports(wasm: &[u8]) -> Result<Vec<String>, String> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wasm).map_err(|e| e.to_string())?;
+    Ok(module.exports().map(|e| e.name().to_string()).collect())
 }

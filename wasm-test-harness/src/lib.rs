@@ -26,7 +26,10 @@ mod state;
 
 pub use abi::{Action, LogLevel, IMPORTS};
 pub use headers::HeaderMap;
-pub use host::{module_imports, FailurePolicy, FuelReport, Host, HostBuilder, OnTrap, StartError, Trap};
+pub use host::{
+    module_exports, module_imports, CallbackCost, FailurePolicy, FuelReport, Host, HostBuilder, OnTrap,
+    StartError, Trap,
+};
 pub use imports::FOREIGN_FUNCTIONS;
 pub use request::{Exchange, RequestBuilder};
 pub use state::{Callout, LocalResponse, LogEntry};

@@ -111,9 +111,8 @@ fn lifecycle_phases_and_statuses_follow_envoy() {
     assert_eq!(e.response_header("x-status").as_deref(), Some("x-a"));
     assert_eq!(e.route_cache_clears(), 1);
     assert_eq!(e.upstream_header("x-a").as_deref(), Some("hello"));
-    let callbacks: Vec<&str> = e.fuel.by_callback.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(
-        callbacks,
+        e.fuel.callbacks(),
         [
             "proxy_on_context_create",
             "proxy_on_request_headers",

@@ -1,0 +1,210 @@
+//! Figures only a host can give, measured through wasm-test-harness on the shipped module.
+
+use std::time::Instant;
+
+use predictor_router::router::config::parse;
+use predictor_router::router::decision::decide;
+use serde_json::{json, Value};
+use wasm_test_harness::Host;
+
+use crate::fake_request::FakeRequest;
+use crate::scenario::seed_plugin_config;
+
+use super::variants::PATH;
+
+pub struct ConfigureFigure {
+    pub experiments: usize,
+    pub fuel: u64,
+    pub millis: f64,
+}
+
+pub struct ScalingFigure {
+    pub experiments: usize,
+    pub routed_fuel: u64,
+    pub unmatched_fuel: u64,
+}
+
+pub struct HarnessFigures {
+    /// (decision path, fuel per request)
+    pub fuel_by_path: Vec<(&'static str, u64)>,
+    pub configure: Vec<ConfigureFigure>,
+    pub scaling: Vec<ScalingFigure>,
+    pub memory_requests: u64,
+    pub memory_before: usize,
+    pub memory_after: usize,
+    /// (decision path, ns per decision in the native core)
+    pub native_ns: Vec<(&'static str, f64)>,
+}
+
+/// `n` experiments on distinct hosts, 8 predictors each.
+pub fn many_experiments(n: usize) -> Value {
+    let experiments: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "name": format!("e{i}"),
+                "match": {"hosts": [format!("e{i}.example.com")]},
+                "predictors": (0..8).map(|p| json!({"name": format!("p{p}"), "weight": p + 1})).collect::<Vec<_>>(),
+                "sticky": {"user_header": "x-user-id"}
+            })
+        })
+        .collect();
+    json!({ "experiments": experiments })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
+    let seed = seed_plugin_config().to_string();
+    let mut host = Host::new(module)
+        .with_config(&seed)
+        .start()
+        .expect("seed configuration");
+    type Request = fn(&mut Host) -> u64;
+    let paths: [(&str, Request); 5] = [
+        ("forced", |h| {
+            h.request()
+                .path(PATH)
+                .header("x-predictor-override", "rf")
+                .send()
+                .unwrap()
+                .fuel
+                .total()
+        }),
+        ("sticky", |h| {
+            h.request()
+                .path(PATH)
+                .cookie("pr-fraud-detection=rf")
+                .send()
+                .unwrap()
+                .fuel
+                .total()
+        }),
+        ("hashed", |h| {
+            h.request()
+                .path(PATH)
+                .header("x-user-id", "alice")
+                .send()
+                .unwrap()
+                .fuel
+                .total()
+        }),
+        ("random", |h| h.request().path(PATH).send().unwrap().fuel.total()),
+        ("unmatched", |h| {
+            h.request().path("/healthz").send().unwrap().fuel.total()
+        }),
+    ];
+    for (_, send) in &paths {
+        for _ in 0..20 {
+            send(&mut host); // warm: counters defined, generator seeded
+        }
+    }
+    let fuel_by_path = paths
+        .iter()
+        .map(|(name, send)| (*name, send(&mut host)))
+        .collect();
+
+    let configure = [1usize, 100, 1000]
+        .iter()
+        .map(|&n| {
+            let config = many_experiments(n).to_string();
+            let mut fuel = 0;
+            let millis = median(
+                (0..3)
+                    .map(|_| {
+                        let host = Host::new(module)
+                            .with_config(&config)
+                            .start()
+                            .expect("many experiments");
+                        let report = &host.start_fuel()[0];
+                        fuel = report.of("proxy_on_configure");
+                        report.nanos_of("proxy_on_configure") as f64 / 1e6
+                    })
+                    .collect(),
+            );
+            ConfigureFigure {
+                experiments: n,
+                fuel,
+                millis,
+            }
+        })
+        .collect();
+
+    let scaling = [1usize, 10, 100, 1000]
+        .iter()
+        .map(|&n| {
+            let mut host = Host::new(module)
+                .with_config(many_experiments(n).to_string())
+                .start()
+                .unwrap();
+            let last = format!("e{}.example.com", n - 1);
+            for _ in 0..20 {
+                host.request().authority(&last).send().unwrap();
+                host.request().authority("nobody.example.com").send().unwrap();
+            }
+            ScalingFigure {
+                experiments: n,
+                routed_fuel: host.request().authority(&last).send().unwrap().fuel.total(),
+                unmatched_fuel: host
+                    .request()
+                    .authority("nobody.example.com")
+                    .send()
+                    .unwrap()
+                    .fuel
+                    .total(),
+            }
+        })
+        .collect();
+
+    let memory_before = host.memory_bytes()[0];
+    for i in 0..memory_requests {
+        let request = host.request().path(PATH);
+        let request = match i % 4 {
+            0 => request,
+            1 => request.cookie("pr-fraud-detection=rf"),
+            2 => request.header("x-user-id", format!("user-{i}")),
+            _ => request.header("x-predictor-override", "xgb"),
+        };
+        request.send().unwrap();
+    }
+    let memory_after = host.memory_bytes()[0];
+
+    HarnessFigures {
+        fuel_by_path,
+        configure,
+        scaling,
+        memory_requests,
+        memory_before,
+        memory_after,
+        native_ns: native_core_ns(),
+    }
+}
+
+/// ns per decision of the native core (release build), per path, over an in-memory request.
+fn native_core_ns() -> Vec<(&'static str, f64)> {
+    let config = parse(seed_plugin_config().to_string().as_bytes()).unwrap();
+    let experiment = &config.experiments()[0];
+    let requests: [(&str, FakeRequest); 4] = [
+        ("forced", FakeRequest::new().header("x-predictor-override", "rf")),
+        (
+            "sticky",
+            FakeRequest::new().cookie("session=1; pr-fraud-detection=rf"),
+        ),
+        ("hashed", FakeRequest::new().header("x-user-id", "alice")),
+        ("random", FakeRequest::new().random(12345)),
+    ];
+    requests
+        .into_iter()
+        .map(|(name, request)| {
+            let iterations = 200_000u32;
+            let started = Instant::now();
+            for _ in 0..iterations {
+                let mut r = request.clone();
+                std::hint::black_box(decide(experiment, std::hint::black_box(PATH.as_bytes()), &mut r));
+            }
+            (name, started.elapsed().as_nanos() as f64 / f64::from(iterations))
+        })
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! `make bench`: what predictor-router costs Envoy per request, side by side with Envoy's own routing
+//! and with wasm floors, plus figures only the harness can give (fuel, configure time, memory).
+//!
+//! - [`variants`]: the Envoy configurations compared (plain, native header routing, weighted clusters,
+//!   no-op wasm, set-header wasm, predictor-router) in `direct_response` and real-upstream modes
+//! - [`load`]: Envoy processes pinned to core 0, wrk on core 1, Envoy CPU from /proc schedstat
+//! - [`figures`]: harness-level figures through wasm-test-harness
+//! - [`report`]: medians, ranges, ratios, targets, and BENCHMARKS.md
+
+pub mod figures;
+pub mod load;
+pub mod report;
+pub mod variants;

@@ -1,0 +1,242 @@
+//! Summaries of the rounds, the targets, and BENCHMARKS.md.
+
+use std::fmt::Write;
+
+use super::figures::HarnessFigures;
+use super::load::Sample;
+
+/// Samples of every case, per round: `rounds[round][case]`.
+pub struct ModeResults {
+    pub cases: Vec<String>,
+    pub rounds: Vec<Vec<Sample>>,
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        })
+}
+
+impl ModeResults {
+    pub fn index(&self, case: &str) -> Option<usize> {
+        self.cases.iter().position(|c| c == case)
+    }
+
+    pub fn series(&self, case: usize, metric: impl Fn(&Sample) -> f64) -> Vec<f64> {
+        self.rounds.iter().map(|r| metric(&r[case])).collect()
+    }
+
+    /// Median over rounds of `metric(case) - metric(baseline)` in the same round.
+    pub fn median_difference(&self, case: usize, baseline: usize, metric: impl Fn(&Sample) -> f64) -> f64 {
+        median(
+            self.rounds
+                .iter()
+                .map(|r| metric(&r[case]) - metric(&r[baseline]))
+                .collect(),
+        )
+    }
+
+    /// Median over rounds of `metric(case) / metric(baseline)` in the same round.
+    pub fn median_ratio(&self, case: usize, baseline: usize, metric: impl Fn(&Sample) -> f64) -> f64 {
+        median(
+            self.rounds
+                .iter()
+                .map(|r| metric(&r[case]) / metric(&r[baseline]))
+                .collect(),
+        )
+    }
+
+    pub fn non_2xx(&self) -> u64 {
+        self.rounds.iter().flatten().map(|s| s.non_2xx).sum()
+    }
+}
+
+fn cell(values: &[f64], decimals: usize) -> String {
+    let (lo, hi) = range(values);
+    format!(
+        "{:.d$} ({:.d$}–{:.d$})",
+        median(values.to_vec()),
+        lo,
+        hi,
+        d = decimals
+    )
+}
+
+pub struct Target {
+    pub what: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+pub struct Context {
+    pub date: String,
+    pub machine: String,
+    pub versions: Vec<String>,
+    pub command: String,
+    pub rounds: usize,
+    pub seconds: u32,
+    pub connections: u32,
+    pub sizes: Vec<(String, u64)>,
+    pub resident: Vec<(String, u64)>,
+}
+
+pub fn render(
+    ctx: &Context,
+    direct: &ModeResults,
+    upstream: &ModeResults,
+    figures: &HarnessFigures,
+    targets: &[Target],
+) -> String {
+    let mut md = String::new();
+    let w = &mut md;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Written by `{}` on {}. Do not edit by hand: run it again.\n",
+        ctx.command, ctx.date
+    );
+    let _ = writeln!(w, "## Targets\n\n| target | measured | |\n|---|---|---|");
+    for t in targets {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} |",
+            t.what,
+            t.measured,
+            if t.met { "met" } else { "**missed**" }
+        );
+    }
+    let _ = writeln!(w, "\n## Machine and versions\n");
+    let _ = writeln!(w, "- {}", ctx.machine);
+    for v in &ctx.versions {
+        let _ = writeln!(w, "- {v}");
+    }
+    let _ = writeln!(w, "\n## Method\n");
+    let _ = writeln!(
+        w,
+        "Every Envoy runs with `--concurrency 1`, pinned to core 0 (`taskset`); wrk (`-t1 -c{} -d{}s --latency`) \
+         runs pinned to core 1, one case at a time. The cases are interleaved: each of {} rounds runs every case \
+         once, so slow drift of the machine hits all cases alike. Envoy CPU per request is the growth of the \
+         process's scheduler run time (`/proc/<pid>/task/*/schedstat`) during the run divided by the requests \
+         wrk completed. Figures are medians over rounds with (min–max); differences and ratios are medians of \
+         the per-round differences and ratios against a case measured in the same round. The wasm filters run \
+         in V8 (`envoy.wasm.runtime.v8`) as Istio configures a WasmPlugin; all three modules (no-op, set-header, \
+         predictor-router) went through the same `make build` pipeline (unused exports stripped, `wasm-opt -Oz`). \
+         predictor-router uses the shipped configuration (`envoyfilter/wasmplugin.yaml`); the decision path is \
+         chosen by what the client sends: nothing (random), `cookie: pr-fraud-detection=rf` (sticky), \
+         `x-user-id: alice` (hashed), `x-predictor-override: rf` (forced).",
+        ctx.connections, ctx.seconds, ctx.rounds
+    );
+    let cpu = |s: &Sample| s.cpu_us;
+    let rps = |s: &Sample| s.rps;
+
+    let _ = writeln!(
+        w,
+        "\n## Envoy answering itself (`direct_response`): Envoy's CPU only\n"
+    );
+    let _ = writeln!(w, "| case | Envoy CPU µs/request | over plain Envoy | over set-header wasm | requests/s |\n|---|---|---|---|---|");
+    let plain = direct.index("plain Envoy").unwrap_or(0);
+    let set_header = direct.index("set-header wasm");
+    for (i, case) in direct.cases.iter().enumerate() {
+        let over_set = set_header.map_or("".into(), |s| {
+            format!("{:+.1}", direct.median_difference(i, s, cpu))
+        });
+        let _ = writeln!(
+            w,
+            "| {case} | {} | {:+.1} | {over_set} | {} |",
+            cell(&direct.series(i, cpu), 1),
+            direct.median_difference(i, plain, cpu),
+            cell(&direct.series(i, rps), 0)
+        );
+    }
+    let _ = writeln!(w, "\nNon-2xx responses in this mode: {}.", direct.non_2xx());
+
+    let _ = writeln!(w, "\n## Envoy proxying to an upstream\n");
+    let _ = writeln!(
+        w,
+        "The upstream is another Envoy answering directly, on the load generator's core.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| case | requests/s | vs native header routing | vs weighted_clusters | p50 µs | p99 µs | Envoy CPU µs/request |\n|---|---|---|---|---|---|---|"
+    );
+    let native = upstream.index("native header routing");
+    let weighted = upstream.index("native weighted_clusters");
+    for (i, case) in upstream.cases.iter().enumerate() {
+        let vs = |b: Option<usize>| {
+            b.map_or(String::new(), |b| {
+                format!("{:.3}", upstream.median_ratio(i, b, rps))
+            })
+        };
+        let _ = writeln!(
+            w,
+            "| {case} | {} | {} | {} | {} | {} | {} |",
+            cell(&upstream.series(i, rps), 0),
+            vs(native),
+            vs(weighted),
+            cell(&upstream.series(i, |s| s.p50_us), 0),
+            cell(&upstream.series(i, |s| s.p99_us), 0),
+            cell(&upstream.series(i, cpu), 1)
+        );
+    }
+    let _ = writeln!(w, "\nNon-2xx responses in this mode: {}.", upstream.non_2xx());
+
+    let _ = writeln!(w, "\n## Inside the module (wasm-test-harness, same module)\n");
+    let _ = writeln!(w, "Fuel is wasmtime's count of executed wasm instructions (approximately), per request of the shipped configuration:\n");
+    let _ = writeln!(w, "| decision path | fuel per request |\n|---|---|");
+    for (path, fuel) in &figures.fuel_by_path {
+        let _ = writeln!(w, "| {path} | {fuel} |");
+    }
+    let _ = writeln!(
+        w,
+        "\n`on_configure` with N experiments × 8 predictors (wall time in wasmtime, median of 3):\n"
+    );
+    let _ = writeln!(w, "| experiments | fuel | ms |\n|---|---|---|");
+    for c in &figures.configure {
+        let _ = writeln!(w, "| {} | {} | {:.2} |", c.experiments, c.fuel, c.millis);
+    }
+    let _ = writeln!(w, "\nFuel per request as experiments grow (each on its own host; the request goes to the last one, or to no experiment):\n");
+    let _ = writeln!(
+        w,
+        "| experiments | routed request | unmatched request |\n|---|---|---|"
+    );
+    for s in &figures.scaling {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} |",
+            s.experiments, s.routed_fuel, s.unmatched_fuel
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nLinear memory: {} bytes before and {} bytes after {} requests (mixed decision paths).\n",
+        figures.memory_before, figures.memory_after, figures.memory_requests
+    );
+    let _ = writeln!(
+        w,
+        "Native decision core (release build, in-memory request, includes copying the fake request):\n"
+    );
+    let _ = writeln!(w, "| decision path | ns per decision |\n|---|---|");
+    for (path, ns) in &figures.native_ns {
+        let _ = writeln!(w, "| {path} | {ns:.0} |");
+    }
+    let _ = writeln!(w, "\nModule sizes:\n");
+    for (name, size) in &ctx.sizes {
+        let _ = writeln!(w, "- {name}: {size} bytes");
+    }
+    let _ = writeln!(w, "\nEnvoy resident memory after the direct-mode rounds:\n");
+    for (name, rss) in &ctx.resident {
+        let _ = writeln!(w, "- {name}: {:.1} MB", *rss as f64 / 1e6);
+    }
+    md
+}

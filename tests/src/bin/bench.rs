@@ -1,0 +1,339 @@
+//! `make bench`: see tests/src/bench/mod.rs. Writes BENCHMARKS.md (path from `--out`).
+
+use std::process::Command;
+
+use predictor_router_tests::bench::figures;
+use predictor_router_tests::bench::load::{measure, BenchEnvoy, Sample, ENVOY_CORE, LOAD_CORE};
+use predictor_router_tests::bench::report::{render, Context, ModeResults, Target};
+use predictor_router_tests::bench::variants::{
+    bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter, PATH,
+};
+use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
+use predictor_router_tests::scenario::{repo_root, seed_plugin_config};
+
+const CONNECTIONS: u32 = 32;
+const SIZE_TARGET: u64 = 80 * 1024;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout })
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|_| format!("{program}: not found"))
+}
+
+fn variants() -> Vec<Variant> {
+    let bench = repo_root().join("dist/bench");
+    let seed = seed_plugin_config().to_string();
+    let wasm = |module: std::path::PathBuf| {
+        Some(WasmFilter {
+            module,
+            configuration: seed.clone(),
+        })
+    };
+    vec![
+        Variant {
+            name: "plain Envoy",
+            routing: Routing::Plain,
+            filter: None,
+        },
+        Variant {
+            name: "native header routing",
+            routing: Routing::HeaderRoutes,
+            filter: None,
+        },
+        Variant {
+            name: "native weighted_clusters",
+            routing: Routing::Weighted,
+            filter: None,
+        },
+        Variant {
+            name: "no-op wasm",
+            routing: Routing::Plain,
+            filter: wasm(bench.join("floor_noop.wasm")),
+        },
+        Variant {
+            name: "set-header wasm",
+            routing: Routing::HeaderRoutes,
+            filter: wasm(bench.join("floor_set_header.wasm")),
+        },
+        Variant {
+            name: "predictor-router",
+            routing: Routing::HeaderRoutes,
+            filter: wasm(wasm_module()),
+        },
+        Variant {
+            name: "predictor-router, all SDK exports",
+            routing: Routing::HeaderRoutes,
+            filter: wasm(bench.join("predictor_router_all_exports.wasm")),
+        },
+    ]
+}
+
+fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
+    let find = |name: &str| variants.iter().position(|v| v.name == name).unwrap();
+    let case = |name: &str, variant: &str, headers: &[(&str, &str)]| Case {
+        name: name.to_string(),
+        variant: find(variant),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let mut cases = vec![
+        case("plain Envoy", "plain Envoy", &[]),
+        case(
+            "native header routing",
+            "native header routing",
+            &[("x-predictor", "rf")],
+        ),
+    ];
+    if mode == Mode::Upstream {
+        cases.push(case("native weighted_clusters", "native weighted_clusters", &[]));
+    }
+    cases.extend([
+        case("no-op wasm", "no-op wasm", &[]),
+        case("set-header wasm", "set-header wasm", &[]),
+        case("predictor-router, random", "predictor-router", &[]),
+        case(
+            "predictor-router, sticky",
+            "predictor-router",
+            &[("cookie", "pr-fraud-detection=rf")],
+        ),
+        case(
+            "predictor-router, hashed",
+            "predictor-router",
+            &[("x-user-id", "alice")],
+        ),
+        case(
+            "predictor-router, forced",
+            "predictor-router",
+            &[("x-predictor-override", "rf")],
+        ),
+    ]);
+    if mode == Mode::Direct {
+        cases.push(case(
+            "predictor-router, random, all SDK exports",
+            "predictor-router, all SDK exports",
+            &[],
+        ));
+    }
+    cases
+}
+
+fn run_mode(
+    mode: Mode,
+    rounds: usize,
+    seconds: u32,
+    dir: &std::path::Path,
+    resident: &mut Vec<(String, u64)>,
+) -> ModeResults {
+    let variants = variants();
+    let cases = cases(&variants, mode);
+    let upstream = (mode == Mode::Upstream).then(|| {
+        let (listener, admin) = (free_port(), free_port());
+        BenchEnvoy::start(
+            dir,
+            "upstream",
+            &upstream_bootstrap(listener, admin),
+            listener,
+            admin,
+            LOAD_CORE,
+        )
+    });
+    let mut used: Vec<usize> = cases.iter().map(|c| c.variant).collect();
+    used.dedup();
+    let envoys: Vec<Option<BenchEnvoy>> = (0..variants.len())
+        .map(|i| {
+            used.contains(&i).then(|| {
+                let (listener, admin) = (free_port(), free_port());
+                let doc = bootstrap(
+                    &variants[i],
+                    mode,
+                    listener,
+                    admin,
+                    upstream.as_ref().map(|u| u.listener),
+                );
+                let name = format!("{mode:?}-{i}").to_lowercase();
+                BenchEnvoy::start(dir, &name, &doc, listener, admin, ENVOY_CORE)
+            })
+        })
+        .collect();
+    let run = |case: &Case, secs: u32| -> Sample {
+        let envoy = envoys[case.variant].as_ref().unwrap();
+        measure(envoy, PATH, &case.headers, secs, CONNECTIONS)
+    };
+    eprintln!("{mode:?}: warming up {} cases", cases.len());
+    for case in &cases {
+        run(case, 1);
+    }
+    let mut all = Vec::new();
+    for round in 0..rounds {
+        let samples: Vec<Sample> = cases.iter().map(|c| run(c, seconds)).collect();
+        eprintln!(
+            "{mode:?} round {}/{rounds}: {}",
+            round + 1,
+            cases
+                .iter()
+                .zip(&samples)
+                .map(|(c, s)| format!("{}={:.0}rps/{:.1}µs", c.name, s.rps, s.cpu_us))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        all.push(samples);
+    }
+    if mode == Mode::Direct {
+        for (i, envoy) in envoys.iter().enumerate() {
+            if let Some(e) = envoy {
+                resident.push((variants[i].name.to_string(), e.resident_bytes()));
+            }
+        }
+    }
+    ModeResults {
+        cases: cases.iter().map(|c| c.name.clone()).collect(),
+        rounds: all,
+    }
+}
+
+fn main() {
+    let out = std::env::args()
+        .skip_while(|a| a != "--out")
+        .nth(1)
+        .unwrap_or_else(|| "BENCHMARKS.md".into());
+    let rounds = env_or("BENCH_ROUNDS", 10) as usize;
+    let seconds = env_or("BENCH_SECONDS", 1) as u32;
+    let memory_requests = env_or("BENCH_MEMORY_REQUESTS", 1_000_000);
+    let dir = tempfile::Builder::new()
+        .prefix("predictor-router-bench-")
+        .tempdir()
+        .unwrap();
+
+    eprintln!("harness figures ({memory_requests} requests for the memory figure)");
+    let module = std::fs::read(wasm_module()).unwrap();
+    let figures = figures::measure(&module, memory_requests);
+
+    let mut resident = Vec::new();
+    let direct = run_mode(Mode::Direct, rounds, seconds, dir.path(), &mut resident);
+    let upstream = run_mode(Mode::Upstream, rounds, seconds, dir.path(), &mut resident);
+
+    let bench_dir = repo_root().join("dist/bench");
+    let size = |p: std::path::PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let shipped = size(wasm_module());
+    let sizes = vec![
+        ("dist/predictor_router.wasm (shipped)".to_string(), shipped),
+        (
+            "predictor-router with all SDK exports".to_string(),
+            size(bench_dir.join("predictor_router_all_exports.wasm")),
+        ),
+        ("no-op floor".to_string(), size(bench_dir.join("floor_noop.wasm"))),
+        (
+            "set-header floor".to_string(),
+            size(bench_dir.join("floor_set_header.wasm")),
+        ),
+    ];
+
+    let cpu = |s: &Sample| s.cpu_us;
+    let mut targets = Vec::new();
+    if let Some(set) = direct.index("set-header wasm") {
+        for path in ["random", "sticky", "hashed", "forced"] {
+            let i = direct.index(&format!("predictor-router, {path}")).unwrap();
+            let d = direct.median_difference(i, set, cpu);
+            targets.push(Target {
+                what: format!("Envoy CPU over the set-header-only filter, {path}: at most +2 µs"),
+                measured: format!("{d:+.1} µs"),
+                met: d <= 2.0,
+            });
+        }
+    }
+    if let Some(native) = upstream.index("native header routing") {
+        for path in ["random", "sticky", "hashed", "forced"] {
+            let i = upstream.index(&format!("predictor-router, {path}")).unwrap();
+            let r = upstream.median_ratio(i, native, |s| s.rps);
+            targets.push(Target {
+                what: format!("throughput vs native header routing with an upstream, {path}: at least 0.92"),
+                measured: format!("{r:.3}"),
+                met: r >= 0.92,
+            });
+        }
+    }
+    targets.push(Target {
+        what: "module size after wasm-opt: at most 80 KB (81,920 bytes)".into(),
+        measured: format!("{shipped} bytes"),
+        met: shipped <= SIZE_TARGET,
+    });
+    let thousand = figures.configure.iter().find(|c| c.experiments == 1000).unwrap();
+    targets.push(Target {
+        what: "`on_configure`, 1,000 experiments × 8 predictors: under 20 ms in the harness".into(),
+        measured: format!("{:.2} ms", thousand.millis),
+        met: thousand.millis < 20.0,
+    });
+    let one = figures.scaling.first().unwrap();
+    let many = figures.scaling.last().unwrap();
+    let ratio = many.routed_fuel as f64 / one.routed_fuel as f64;
+    targets.push(Target {
+        what: "fuel per request at 1,000 experiments within 1.2× of 1 experiment".into(),
+        measured: format!("{ratio:.2}× ({} vs {})", many.routed_fuel, one.routed_fuel),
+        met: ratio <= 1.2,
+    });
+
+    let ctx = Context {
+        date: command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        machine: format!(
+            "{} cores, {}, {:.0} GiB memory, {}",
+            command_line("nproc", &[]),
+            std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l
+                    .split(':')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()))
+                .unwrap_or_default(),
+            std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|m| m
+                    .lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+                .unwrap_or(0.0)
+                / 1048576.0,
+            command_line("uname", &["-sr"])
+        ),
+        versions: vec![
+            format!(
+                "Envoy: {}",
+                command_line(&envoy_binary().display().to_string(), &["--version"])
+                    .replace(&envoy_binary().display().to_string(), "")
+                    .trim()
+                    .to_string()
+            ),
+            command_line("rustc", &["--version"]),
+            command_line("wrk", &["-v"]),
+            command_line("wasm-opt", &["--version"]),
+        ],
+        command: format!("make bench (BENCH_ROUNDS={rounds}, BENCH_SECONDS={seconds})"),
+        rounds,
+        seconds,
+        connections: CONNECTIONS,
+        sizes,
+        resident,
+    };
+    let md = render(&ctx, &direct, &upstream, &figures, &targets);
+    std::fs::write(repo_root().join(&out), &md).expect("write the report");
+    println!("{md}");
+}
