@@ -105,7 +105,7 @@ impl PredictorRouterHttp {
         }
         let headers = response_headers(experiment, decision);
         if let Some((name, predictor)) = headers.report {
-            let _ = abi::replace_header(Map::ResponseHeaders, &name, predictor.as_bytes());
+            let _ = abi::replace_header(Map::ResponseHeaders, name, predictor.as_bytes());
         }
         if let Some(cookie) = headers.set_cookie {
             let _ = abi::add_header(Map::ResponseHeaders, "set-cookie", cookie.as_bytes());

@@ -4,16 +4,45 @@
 //! experiments on other hosts: an exact-host map, a suffix map for `*.suffix`, and a list for `*`.
 //! The first experiment in configuration order that fits wins, as if the list were scanned.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::router::config::{Experiment, HostPattern};
+
+/// FNV-1a: a few instructions per byte for short host names. The keys come from the configuration,
+/// so a hash-flooding attack on insertion is not possible; lookups cannot grow the map.
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HostMap = HashMap<Box<[u8]>, Vec<usize>, BuildHasherDefault<Fnv1a>>;
+
+/// Host names longer than this are lowercased on the heap (DNS names have at most 253 characters).
+const STACK_HOST: usize = 256;
 
 #[derive(Debug, Default)]
 pub struct ExperimentIndex {
     /// Lowercased exact host → experiments listing it, ascending.
-    exact: BTreeMap<Vec<u8>, Vec<usize>>,
+    exact: HostMap,
     /// Lowercased suffix of `*.suffix` → experiments listing it, ascending.
-    subdomain: BTreeMap<Vec<u8>, Vec<usize>>,
+    subdomain: HostMap,
     /// Experiments that match any host, ascending.
     any_host: Vec<usize>,
 }
@@ -25,8 +54,8 @@ impl ExperimentIndex {
             for host in &exp.hosts {
                 let list = match host {
                     HostPattern::Any => &mut index.any_host,
-                    HostPattern::Exact(h) => index.exact.entry(h.as_bytes().to_vec()).or_default(),
-                    HostPattern::Subdomain(s) => index.subdomain.entry(s.as_bytes().to_vec()).or_default(),
+                    HostPattern::Exact(h) => index.exact.entry(h.as_bytes().into()).or_default(),
+                    HostPattern::Subdomain(s) => index.subdomain.entry(s.as_bytes().into()).or_default(),
                 };
                 // An experiment may list overlapping hosts; keep each index once per list.
                 if list.last() != Some(&i) {
@@ -38,7 +67,23 @@ impl ExperimentIndex {
     }
 
     pub fn find(&self, experiments: &[Experiment], authority: &[u8], path: &[u8]) -> Option<usize> {
-        let host = host_of(authority);
+        if self.exact.is_empty() && self.subdomain.is_empty() {
+            return self.find_in_host(experiments, b"", path);
+        }
+        let raw = raw_host(authority);
+        if raw.len() <= STACK_HOST {
+            let mut buffer = [0u8; STACK_HOST];
+            let host = buffer.get_mut(..raw.len()).unwrap_or_default();
+            host.copy_from_slice(raw);
+            host.make_ascii_lowercase();
+            self.find_in_host(experiments, host, path)
+        } else {
+            self.find_in_host(experiments, &raw.to_ascii_lowercase(), path)
+        }
+    }
+
+    /// `host` is lowercased and without its port.
+    fn find_in_host(&self, experiments: &[Experiment], host: &[u8], path: &[u8]) -> Option<usize> {
         let fits = |i: &usize| {
             experiments
                 .get(*i)
@@ -52,7 +97,7 @@ impl ExperimentIndex {
                 best = Some(best.map_or(c, |b| b.min(c)));
             }
         };
-        consider(self.exact.get(host.as_slice()).and_then(|l| first_fit(l)));
+        consider(self.exact.get(host).and_then(|l| first_fit(l)));
         if !self.subdomain.is_empty() {
             // Every proper suffix after a dot that has at least one character before it.
             for (pos, _) in host.iter().enumerate().filter(|(pos, b)| **b == b'.' && *pos > 0) {
@@ -67,6 +112,11 @@ impl ExperimentIndex {
 
 /// `:authority` lowercased, without its port. `[v6]:port` keeps the brackets.
 pub fn host_of(authority: &[u8]) -> Vec<u8> {
+    raw_host(authority).to_ascii_lowercase()
+}
+
+/// `:authority` without its port, case untouched.
+fn raw_host(authority: &[u8]) -> &[u8] {
     let end = if authority.first() == Some(&b'[') {
         authority
             .iter()
@@ -78,7 +128,7 @@ pub fn host_of(authority: &[u8]) -> Vec<u8> {
             .position(|b| *b == b':')
             .unwrap_or(authority.len())
     };
-    authority.get(..end).unwrap_or(authority).to_ascii_lowercase()
+    authority.get(..end).unwrap_or(authority)
 }
 
 #[cfg(test)]

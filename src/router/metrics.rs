@@ -29,14 +29,18 @@ impl StatusClass {
         StatusClass::ServerError,
     ];
 
-    /// The class of a `:status` value; `None` for 1xx, anything unparsable, or out of range.
+    /// The class of a `:status` value (three digits, as Envoy always sends it); `None` for 1xx and
+    /// anything else.
     pub fn of(status: &[u8]) -> Option<StatusClass> {
-        let code: u16 = std::str::from_utf8(status).ok()?.trim().parse().ok()?;
-        match code {
-            200..=299 => Some(StatusClass::Success),
-            300..=399 => Some(StatusClass::Redirect),
-            400..=499 => Some(StatusClass::ClientError),
-            500..=599 => Some(StatusClass::ServerError),
+        let [class, tens, units] = status else { return None };
+        if !tens.is_ascii_digit() || !units.is_ascii_digit() {
+            return None;
+        }
+        match class {
+            b'2' => Some(StatusClass::Success),
+            b'3' => Some(StatusClass::Redirect),
+            b'4' => Some(StatusClass::ClientError),
+            b'5' => Some(StatusClass::ServerError),
             _ => None,
         }
     }

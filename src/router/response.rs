@@ -1,18 +1,18 @@
-//! What the filter adds to the response of a routed request.
+//! What the filter adds to the response of a routed request. Everything is borrowed from the
+//! configuration, built once when it was loaded: nothing is formatted per request.
 
 use crate::router::config::Experiment;
-use crate::router::cookies::set_cookie;
 use crate::router::decision::Decision;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseHeaders {
+pub struct ResponseHeaders<'a> {
     /// `(header, predictor)`: reports the predictor to the client, replacing any upstream value.
-    pub report: Option<(String, String)>,
+    pub report: Option<(&'a str, &'a str)>,
     /// A `Set-Cookie` value to append (never replacing the upstream's own cookies).
-    pub set_cookie: Option<String>,
+    pub set_cookie: Option<&'a str>,
 }
 
-pub fn response_headers(experiment: &Experiment, decision: &Decision) -> ResponseHeaders {
+pub fn response_headers<'a>(experiment: &'a Experiment, decision: &Decision) -> ResponseHeaders<'a> {
     let Some(predictor) = experiment.predictors.get(decision.predictor) else {
         return ResponseHeaders {
             report: None,
@@ -21,15 +21,12 @@ pub fn response_headers(experiment: &Experiment, decision: &Decision) -> Respons
     };
     let report = experiment
         .response_header
-        .as_ref()
-        .map(|h| (h.clone(), predictor.name.clone()));
-    let set_cookie = match &experiment.sticky.cookie {
-        Some(cookie) if decision.reason.sets_cookie() => Some(set_cookie(
-            cookie,
-            &predictor.name,
-            experiment.sticky.max_age_seconds,
-        )),
-        _ => None,
+        .as_deref()
+        .map(|h| (h, predictor.name.as_str()));
+    let set_cookie = if decision.reason.sets_cookie() {
+        experiment.set_cookies.get(decision.predictor).map(String::as_str)
+    } else {
+        None
     };
     ResponseHeaders { report, set_cookie }
 }

@@ -86,4 +86,8 @@ fn status_classes() {
     assert_eq!(class("600"), None);
     assert_eq!(class(""), None);
     assert_eq!(class("abc"), None);
+    assert_eq!(class("20"), None);
+    assert_eq!(class("2000"), None);
+    assert_eq!(class("2x0"), None);
+    assert_eq!(class(" 200"), None);
 }

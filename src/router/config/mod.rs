@@ -74,19 +74,29 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
             "the configuration is empty; expected a JSON object such as {\"experiments\": [...]}",
         ));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ConfigError::new("$", format!("not valid JSON: {e}")))?;
-    if !value.is_object() {
+    // Syntax first, without building anything: errors then carry line and column.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|e| ConfigError::new("$", format!("not valid JSON: {e}")))?;
+    // serde would also read a struct from an array: the document must be an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ConfigError::new(
             "$",
             "must be a JSON object with an `experiments` list",
         ));
     }
-    let raw: schema::RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_string() } else { path };
-        ConfigError::new(path, e.into_inner().to_string())
-    })?;
+    let raw: schema::RawConfig =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "$".to_string() } else { path };
+            let inner = e.into_inner();
+            // The path says where; drop serde_json's " at line L column C" from data errors.
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = inner.to_string();
+            ConfigError::new(
+                path,
+                message.strip_suffix(&position).unwrap_or(&message).to_string(),
+            )
+        })?;
     let experiments = validate::experiments(raw)?;
 
     let mut routing_headers: Vec<String> = Vec::new();

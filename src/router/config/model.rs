@@ -49,6 +49,9 @@ pub struct Experiment {
     pub sticky: Sticky,
     /// `None` when `override.enabled` is false.
     pub override_: Option<Override>,
+    /// Per predictor, the `Set-Cookie` value that pins a user to it (built once, not per request);
+    /// empty when cookies are disabled.
+    pub set_cookies: Vec<String>,
 }
 
 impl Experiment {

@@ -1,8 +1,9 @@
 //! From the configuration as written (`schema`) to the validated model, or the first error with its JSON path.
 //!
-//! Errors are reported in document order, so the user fixes them top to bottom.
+//! Errors are reported in document order, so the user fixes them top to bottom. Paths are formatted
+//! only when an error needs one: validating 1,000 experiments must not build thousands of strings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Number;
 
@@ -13,6 +14,7 @@ use super::model::{
 };
 use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSticky};
 use crate::router::bucketing::BucketTable;
+use crate::router::cookies::set_cookie;
 
 pub const MAX_EXPERIMENTS: usize = 1000;
 pub const MAX_PREDICTORS: usize = 64;
@@ -36,6 +38,13 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 type Result<T> = std::result::Result<T, ConfigError>;
+/// A reason without its path yet.
+type Check = std::result::Result<(), String>;
+
+/// Attaches `<path>.<field>` to a reason, formatting the path only then.
+fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError + 'a {
+    move |reason| ConfigError::new(format!("{path}.{field}"), reason)
+}
 
 pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
     if raw.experiments.is_empty() || raw.experiments.len() > MAX_EXPERIMENTS {
@@ -68,21 +77,19 @@ pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
 }
 
 fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
-    dns_label(&format!("{path}.name"), &raw.name)?;
-    let (hosts, path_prefix) = match_rule(&format!("{path}.match"), raw.match_)?;
-    let predictors = predictors(&format!("{path}.predictors"), raw.predictors)?;
+    dns_label(&raw.name).map_err(at(path, "name"))?;
+    let (hosts, path_prefix) = match_rule(path, raw.match_)?;
+    let predictors = predictors(path, raw.predictors)?;
     let buckets = BucketTable::new(predictors.iter().map(|p| p.weight));
 
     let routing_header = match raw.routing_header {
         None => DEFAULT_ROUTING_HEADER.to_string(),
         Some(h) => {
-            let at = format!("{path}.routing_header");
-            header_name(&at, &h)?;
+            header_name(&h).map_err(at(path, "routing_header"))?;
             if RESERVED_HEADERS.contains(&h.as_str()) {
-                return Err(ConfigError::new(
-                    at,
-                    format!("\"{h}\" cannot be a routing header: the filter removes routing headers from every request"),
-                ));
+                return Err(at(path, "routing_header")(format!(
+                    "\"{h}\" cannot be a routing header: the filter removes routing headers from every request"
+                )));
             }
             h
         }
@@ -91,12 +98,19 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
         None => Some(routing_header.clone()),
         Some(h) if h.is_empty() => None,
         Some(h) => {
-            header_name(&format!("{path}.response_header"), &h)?;
+            header_name(&h).map_err(at(path, "response_header"))?;
             Some(h)
         }
     };
-    let sticky = sticky(&format!("{path}.sticky"), &raw.name, raw.sticky)?;
-    let override_ = override_rule(&format!("{path}.override"), raw.override_)?;
+    let sticky = sticky(path, &raw.name, raw.sticky)?;
+    let override_ = override_rule(path, raw.override_)?;
+    let set_cookies = match &sticky.cookie {
+        Some(cookie) => predictors
+            .iter()
+            .map(|p| set_cookie(cookie, &p.name, sticky.max_age_seconds))
+            .collect(),
+        None => Vec::new(),
+    };
 
     Ok(Experiment {
         name: raw.name,
@@ -108,6 +122,7 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
         response_header,
         sticky,
         override_,
+        set_cookies,
     })
 }
 
@@ -118,33 +133,29 @@ fn match_rule(path: &str, raw: Option<RawMatch>) -> Result<(Vec<HostPattern>, St
     let hosts = match raw.hosts {
         None => vec![HostPattern::Any],
         Some(list) if list.is_empty() => {
-            return Err(ConfigError::new(
-                format!("{path}.hosts"),
-                "must list at least one host; leave `hosts` out to match any host",
+            return Err(at(path, "match.hosts")(
+                "must list at least one host; leave `hosts` out to match any host".into(),
             ))
         }
         Some(list) => list
             .iter()
             .enumerate()
-            .map(|(i, h)| host_pattern(&format!("{path}.hosts[{i}]"), h))
+            .map(|(i, h)| {
+                host_pattern(h).map_err(|reason| ConfigError::new(format!("{path}.match.hosts[{i}]"), reason))
+            })
             .collect::<Result<Vec<_>>>()?,
     };
     let path_prefix = match raw.path_prefix {
         None => "/".to_string(),
         Some(p) if p.starts_with('/') => p,
-        Some(_) => {
-            return Err(ConfigError::new(
-                format!("{path}.path_prefix"),
-                "must start with \"/\"",
-            ))
-        }
+        Some(_) => return Err(at(path, "match.path_prefix")("must start with \"/\"".into())),
     };
     Ok((hosts, path_prefix))
 }
 
-fn host_pattern(path: &str, host: &str) -> Result<HostPattern> {
+fn host_pattern(host: &str) -> std::result::Result<HostPattern, String> {
     if host.is_empty() {
-        return Err(ConfigError::new(path, "must not be empty"));
+        return Err("must not be empty".into());
     }
     if host == "*" {
         return Ok(HostPattern::Any);
@@ -154,17 +165,13 @@ fn host_pattern(path: &str, host: &str) -> Result<HostPattern> {
         None => (host, false),
     };
     if suffix.contains('*') || (!wildcard && host.starts_with('*')) {
-        return Err(ConfigError::new(
-            path,
-            format!(
-                "\"{host}\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")"
-            ),
+        return Err(format!(
+            "\"{host}\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")"
         ));
     }
     if suffix.contains(':') {
-        return Err(ConfigError::new(
-            path,
-            format!("\"{host}\" must not contain a port: hosts are compared with :authority minus its port"),
+        return Err(format!(
+            "\"{host}\" must not contain a port: hosts are compared with :authority minus its port"
         ));
     }
     let valid = !suffix.is_empty()
@@ -175,11 +182,8 @@ fn host_pattern(path: &str, host: &str) -> Result<HostPattern> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     if !valid {
-        return Err(ConfigError::new(
-            path,
-            format!(
-                "\"{host}\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)"
-            ),
+        return Err(format!(
+            "\"{host}\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)"
         ));
     }
     let lower = suffix.to_ascii_lowercase();
@@ -192,33 +196,32 @@ fn host_pattern(path: &str, host: &str) -> Result<HostPattern> {
 
 fn predictors(path: &str, raw: Vec<RawPredictor>) -> Result<Vec<Predictor>> {
     if raw.is_empty() || raw.len() > MAX_PREDICTORS {
-        return Err(ConfigError::new(
-            path,
-            format!("must list 1 to {MAX_PREDICTORS} predictors, found {}", raw.len()),
-        ));
+        return Err(at(path, "predictors")(format!(
+            "must list 1 to {MAX_PREDICTORS} predictors, found {}",
+            raw.len()
+        )));
     }
+    let field = |i: usize, name: &str| format!("{path}.predictors[{i}].{name}");
     let mut out: Vec<Predictor> = Vec::with_capacity(raw.len());
     for (i, p) in raw.into_iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        dns_label(&format!("{at}.name"), &p.name)?;
+        dns_label(&p.name).map_err(|reason| ConfigError::new(field(i, "name"), reason))?;
         if let Some(first) = out.iter().position(|q| q.name == p.name) {
             return Err(ConfigError::new(
-                format!("{at}.name"),
-                format!("\"{}\" is already the name of {path}[{first}]", p.name),
+                field(i, "name"),
+                format!("\"{}\" is already the name of {path}.predictors[{first}]", p.name),
             ));
         }
         let weight = integer_in(&p.weight, 0, MAX_WEIGHT).ok_or_else(|| {
             ConfigError::new(
-                format!("{at}.weight"),
+                field(i, "weight"),
                 format!("must be an integer from 0 to {MAX_WEIGHT}"),
             )
         })?;
         out.push(Predictor { name: p.name, weight });
     }
     if out.iter().all(|p| p.weight == 0) {
-        return Err(ConfigError::new(
-            path,
-            "at least one weight must be greater than 0",
+        return Err(at(path, "predictors")(
+            "at least one weight must be greater than 0".into(),
         ));
     }
     Ok(out)
@@ -235,28 +238,27 @@ fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky
         Some(c) if c.is_empty() => None,
         Some(c) => {
             token(
-                &format!("{path}.cookie"),
                 &c,
                 "a cookie name",
                 |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
                 "[A-Za-z0-9_-]",
-            )?;
+            )
+            .map_err(at(path, "sticky.cookie"))?;
             Some(c)
         }
     };
     let max_age_seconds = match raw.max_age_seconds {
         None => DEFAULT_MAX_AGE_SECONDS,
         Some(n) => integer_in(&n, 1, MAX_AGE_LIMIT_SECONDS).ok_or_else(|| {
-            ConfigError::new(
-                format!("{path}.max_age_seconds"),
-                format!("must be an integer from 1 to {MAX_AGE_LIMIT_SECONDS} (400 days)"),
-            )
+            at(path, "sticky.max_age_seconds")(format!(
+                "must be an integer from 1 to {MAX_AGE_LIMIT_SECONDS} (400 days)"
+            ))
         })?,
     };
     let user_header = match raw.user_header {
         None => None,
         Some(h) => {
-            header_name(&format!("{path}.user_header"), &h)?;
+            header_name(&h).map_err(at(path, "sticky.user_header"))?;
             Some(h)
         }
     };
@@ -276,7 +278,7 @@ fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override
     let header = match raw.header {
         None => DEFAULT_OVERRIDE_HEADER.to_string(),
         Some(h) => {
-            header_name(&format!("{path}.header"), &h)?;
+            header_name(&h).map_err(at(path, "override.header"))?;
             h
         }
     };
@@ -284,12 +286,12 @@ fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override
         None => None,
         Some(q) => {
             token(
-                &format!("{path}.query_param"),
                 &q,
                 "a query parameter name",
                 |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-',
                 "[A-Za-z0-9_.-]",
-            )?;
+            )
+            .map_err(at(path, "override.query_param"))?;
             Some(q)
         }
     };
@@ -304,6 +306,12 @@ fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override
 /// The override and user-id headers are read after every routing header has been removed,
 /// so a configuration where they coincide could never work: refuse it.
 fn check_headers_are_not_routing_headers(experiments: &[Experiment]) -> Result<()> {
+    // Each routing header with the first experiment that uses it: one pass, not one per experiment.
+    let mut routing: BTreeMap<&str, usize> = BTreeMap::new();
+    for (j, exp) in experiments.iter().enumerate() {
+        routing.entry(exp.routing_header.as_str()).or_insert(j);
+    }
+    let distinct: BTreeSet<&str> = routing.keys().copied().collect();
     for (i, exp) in experiments.iter().enumerate() {
         let read_headers = [
             (
@@ -313,16 +321,17 @@ fn check_headers_are_not_routing_headers(experiments: &[Experiment]) -> Result<(
             (exp.sticky.user_header.as_deref(), "sticky.user_header"),
         ];
         for (header, field) in read_headers {
-            let Some(header) = header else { continue };
-            if let Some(j) = experiments.iter().position(|e| e.routing_header == header) {
-                return Err(ConfigError::new(
-                    format!("experiments[{i}].{field}"),
-                    format!(
-                        "\"{header}\" is the routing_header of experiments[{j}]; routing headers are removed from \
-                         every request before it is read, so it must be another header"
-                    ),
-                ));
-            }
+            let Some(header) = header.filter(|h| distinct.contains(h)) else {
+                continue;
+            };
+            let j = routing.get(header).copied().unwrap_or_default();
+            return Err(ConfigError::new(
+                format!("experiments[{i}].{field}"),
+                format!(
+                    "\"{header}\" is the routing_header of experiments[{j}]; routing headers are removed from \
+                     every request before it is read, so it must be another header"
+                ),
+            ));
         }
     }
     Ok(())
@@ -343,7 +352,7 @@ fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
     u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
 }
 
-fn dns_label(path: &str, name: &str) -> Result<()> {
+fn dns_label(name: &str) -> Check {
     let bytes = name.as_bytes();
     let ok_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
     let valid = !bytes.is_empty()
@@ -354,19 +363,15 @@ fn dns_label(path: &str, name: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::new(
-            path,
-            format!(
-                "\"{name}\" is not a DNS label: 1 to {MAX_NAME_LEN} characters of [a-z0-9-], \
-                 starting and ending with a letter or digit"
-            ),
+        Err(format!(
+            "\"{name}\" is not a DNS label: 1 to {MAX_NAME_LEN} characters of [a-z0-9-], \
+             starting and ending with a letter or digit"
         ))
     }
 }
 
-fn header_name(path: &str, name: &str) -> Result<()> {
+fn header_name(name: &str) -> Check {
     token(
-        path,
         name,
         "a lowercase header name",
         |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
@@ -374,13 +379,12 @@ fn header_name(path: &str, name: &str) -> Result<()> {
     )
 }
 
-fn token(path: &str, value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &str) -> Result<()> {
+fn token(value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &str) -> Check {
     if !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(allowed) {
         Ok(())
     } else {
-        Err(ConfigError::new(
-            path,
-            format!("\"{value}\" is not {what}: 1 to {MAX_TOKEN_LEN} characters of {charset}"),
+        Err(format!(
+            "\"{value}\" is not {what}: 1 to {MAX_TOKEN_LEN} characters of {charset}"
         ))
     }
 }
