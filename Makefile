@@ -33,7 +33,7 @@ export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
 
-.PHONY: build test lint fmt demo bench image clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules lint fmt demo bench image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -41,9 +41,14 @@ build: wasm-target wasm-opt
 	$(call finish_wasm,$(WASM_RAW),$(DIST_WASM))
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
-## test: every test (native core, and the compiled module inside a real Envoy)
-test: build envoy
+## test: every test (native core, the compiled module in the harness and inside a real Envoy)
+test: build envoy test-modules
 	cargo test --workspace --locked
+
+# Test-only modules (never shipped): one that traps on demand, to measure Envoy's failure policies.
+test-modules: wasm-target
+	cargo build --release --target $(WASM_TARGET) -p trap-on-demand
+	$(call finish_wasm,target/$(WASM_TARGET)/release/trap_on_demand.wasm,dist/test/trap_on_demand.wasm)
 
 ## lint: formatting, and clippy with warnings denied, natively and for wasm32
 lint: wasm-target

@@ -56,6 +56,8 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// Run `envoy --mode validate` on the bootstrap first (always, except to observe a real start failing).
     pub validate: bool,
+    /// Another module instead of the shipped one (test-only modules).
+    pub module: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -67,6 +69,7 @@ impl EnvoyOptions {
             failure_policy: "FAIL_CLOSED".into(),
             concurrency: 1,
             validate: true,
+            module: None,
         }
     }
 }
@@ -101,7 +104,12 @@ impl Envoy {
         let bootstrap = Bootstrap {
             admin_port: free_port(),
             listener_port: free_port(),
-            wasm_path: wasm_module().display().to_string(),
+            wasm_path: options
+                .module
+                .clone()
+                .unwrap_or_else(wasm_module)
+                .display()
+                .to_string(),
             routing_header: options.plugin_config["experiments"][0]["routing_header"]
                 .as_str()
                 .unwrap_or("x-predictor")
