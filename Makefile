@@ -33,7 +33,7 @@ export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
 
-.PHONY: build test test-modules lint fmt demo bench image clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt demo bench fuzz image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -42,8 +42,15 @@ build: wasm-target wasm-opt
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy)
-test: build envoy test-modules
+test: build envoy test-modules wrk
 	cargo test --workspace --locked
+
+## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
+soak: build envoy wrk
+	cargo run --release --locked -p predictor-router-tests --bin soak
+
+wrk:
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 
 # Test-only modules (never shipped): one that traps on demand, to measure Envoy's failure policies.
 test-modules: wasm-target
@@ -66,13 +73,30 @@ demo: build envoy
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
 BENCH_DIR := dist/bench
-bench: build envoy
-	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+bench: build envoy wrk
 	cargo build --release --target $(WASM_TARGET) -p floor-noop -p floor-set-header
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_noop.wasm,$(BENCH_DIR)/floor_noop.wasm)
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(BENCH_DIR)/predictor_router_all_exports.wasm
 	cargo run --release --locked -p predictor-router-tests --bin bench -- --out BENCHMARKS.md
+
+## fuzz: every fuzz target for FUZZ_SECONDS each (libFuzzer via cargo fuzz). Seeds are in
+## tests/fuzz/corpus/<target>; what the fuzzer finds goes to .cache/fuzz/<target>; crashes to
+## tests/fuzz/artifacts/<target> (turn each into a regression test).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := config_parse request_decision module_requests
+fuzz: build
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@if rustup toolchain list | grep -q '^nightly'; then fuzz="cargo +nightly fuzz"; \
+	 else fuzz="env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .cache/fuzz/$$t; \
+	  mkdir -p tests/fuzz/regressions/$$t; \
+	  $$fuzz run --fuzz-dir tests/fuzz --sanitizer none $$t .cache/fuzz/$$t tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tee .cache/fuzz/$$t.log | grep -E "^(#[0-9]+ +(INITED|DONE)|Done|==|SUMMARY|stat::number_of_executed_units)" ; \
+	  status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzz target $$t failed (see .cache/fuzz/$$t.log)"; exit $$status; }; \
+	done; \
+	for t in $(FUZZ_TARGETS); do echo "$$t: $$(grep -h stat::number_of_executed_units .cache/fuzz/$$t.log | awk '{print $$2}') executions in $(FUZZ_SECONDS) s, no crash"; done
 
 ## image: the OCI image Istio pulls (`FROM scratch`, plugin.wasm at the root); IMAGE=registry/name:tag
 image: build

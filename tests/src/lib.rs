@@ -9,6 +9,7 @@
 //! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
+//! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
 pub mod bench;
@@ -19,5 +20,6 @@ pub mod gateway;
 pub mod http;
 pub mod module;
 pub mod scenario;
+pub mod soak;
 pub mod stats;
 pub mod upstream;

@@ -302,6 +302,31 @@ fn invalid_configs_name_the_json_path_and_the_reason() {
     }
 }
 
+/// Found by `make fuzz` (tests/fuzz/artifacts/config_parse/crash-cd5c1a3c…): an unknown empty key
+/// gave an error with an empty path.
+#[test]
+fn paths_are_never_empty_and_odd_keys_are_quoted() {
+    let cases: Vec<(&[u8], &str)> = vec![
+        (
+            br#"{"":[{"nr[s":{}}]}"#,
+            r#""": unknown field ``, expected `experiments`"#,
+        ),
+        (
+            br#"{"experiments":[{"":1}]}"#,
+            r#"experiments[0]."": unknown field ``, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`"#,
+        ),
+        (
+            br#"{"experiments":[{"a b":1}]}"#,
+            r#"experiments[0]."a b": unknown field `a b`, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`"#,
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let error = parse(bytes).expect_err("invalid");
+        assert!(!error.path.is_empty());
+        assert_eq!(error.to_string(), expected);
+    }
+}
+
 #[test]
 fn malformed_bytes_are_errors_at_the_root() {
     let cases: Vec<(&[u8], &str)> = vec![

@@ -86,8 +86,7 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
     }
     let raw: schema::RawConfig =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { "$".to_string() } else { path };
+            let path = json_path(e.path());
             let inner = e.into_inner();
             // The path says where; drop serde_json's " at line L column C" from data errors.
             let position = format!(" at line {} column {}", inner.line(), inner.column());
@@ -111,4 +110,42 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
         routing_headers,
         index,
     })
+}
+
+/// A JSON path as the errors show it: `experiments[0].predictors[1].weight`, `$` for the document itself,
+/// and a key that is not a plain name in JSON quotes (`experiments[0].""`), so a path is never empty.
+fn json_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                let plain = !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if plain {
+                    out.push_str(key);
+                } else {
+                    // Debug quotes and escapes like JSON for any key a JSON document can hold.
+                    out.push_str(&format!("{key:?}"));
+                }
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    if out.is_empty() {
+        "$".to_string()
+    } else {
+        out
+    }
 }

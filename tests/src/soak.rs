@@ -1,0 +1,219 @@
+//! The soak: saturating load through a real Envoy (two workers) with a mix of new visitors, returning
+//! visitors with cookies, user ids and forced requests; then the verdict: no failed request, no wasm
+//! error, Envoy's memory flat, the module's linear memory flat (harness, same mix), and the observed
+//! split of new assignments within its bound.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::bench::load::parse_wrk;
+use crate::gateway::{Gateway, GatewayOptions};
+use crate::module::module_bytes;
+use crate::scenario::seed_plugin_config;
+use crate::stats::{chi_square, chi_square_critical_p001};
+
+const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
+
+/// A quarter each: new visitors (random), returning visitors (cookie), users with an id (hashed),
+/// testers (forced).
+const MIX: &str = r#"
+local counter = 0
+local path = "/seldon/default/fraud-detection/api/v1.0/predictions"
+local body = '{"data":{"ndarray":[[1.0,2.0,3.0,4.0]]}}'
+request = function()
+  counter = counter + 1
+  local kind = counter % 4
+  local headers = { ["content-type"] = "application/json" }
+  if kind == 1 then
+    headers["cookie"] = "session=abc; pr-fraud-detection=" .. ((counter % 8 == 1) and "rf" or "xgb")
+  elseif kind == 2 then
+    headers["x-user-id"] = "user-" .. counter
+  elseif kind == 3 then
+    headers["x-predictor-override"] = "rf"
+  end
+  return wrk.format("POST", path, headers, body)
+end
+"#;
+
+pub struct SoakReport {
+    pub seconds: u64,
+    pub requests: u64,
+    pub rps: f64,
+    pub p99_us: f64,
+    pub non_2xx: u64,
+    pub socket_errors: String,
+    pub wasm_errors: Vec<String>,
+    /// (seconds into the run, Envoy resident bytes)
+    pub resident: Vec<(u64, u64)>,
+    pub linear_memory: (usize, usize, u64),
+    /// (reason, counts per predictor [xgb, rf], chi-square, bound)
+    pub splits: Vec<(&'static str, [u64; 2], f64, f64)>,
+}
+
+impl SoakReport {
+    pub fn resident_growth(&self) -> f64 {
+        let (first, last) = (
+            self.resident.first().map_or(0, |r| r.1),
+            self.resident.last().map_or(0, |r| r.1),
+        );
+        last as f64 / first.max(1) as f64
+    }
+
+    pub fn passed(&self) -> bool {
+        self.requests > 0
+            && self.non_2xx == 0
+            && !self.socket_errors.contains("read") // wrk prints the line only when there were errors
+            && self.wasm_errors.is_empty()
+            && self.resident_growth() < 1.10
+            && self.linear_memory.0 == self.linear_memory.1
+            && self.splits.iter().all(|(_, _, chi2, bound)| chi2 < bound)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "soak: {} s through Envoy (2 workers), wrk -t2 -c32, mix of new visitors, cookies, user ids, forced\n\
+             requests: {} ({:.0}/s), p99 {:.0} µs, non-2xx: {}, socket errors: {}\n\
+             wasm errors in Envoy's log: {}\n",
+            self.seconds,
+            self.requests,
+            self.rps,
+            self.p99_us,
+            self.non_2xx,
+            if self.socket_errors.is_empty() { "none".to_string() } else { self.socket_errors.clone() },
+            self.wasm_errors.len()
+        );
+        out.push_str("Envoy resident memory:");
+        for (t, bytes) in &self.resident {
+            out.push_str(&format!(" {t}s {:.1} MB,", *bytes as f64 / 1e6));
+        }
+        out.push_str(&format!(" growth {:.3}x (bound 1.10x)\n", self.resident_growth()));
+        out.push_str(&format!(
+            "module linear memory (harness, same mix, {} requests): {} -> {} bytes\n",
+            self.linear_memory.2, self.linear_memory.0, self.linear_memory.1
+        ));
+        for (reason, counts, chi2, bound) in &self.splits {
+            let n = counts[0] + counts[1];
+            out.push_str(&format!(
+                "{reason} assignments: xgb {} rf {} of {n} ({:.2} % rf, configured 50 %), chi-square {chi2:.2} (bound {bound:.2} at p = 0.001)\n",
+                counts[0],
+                counts[1],
+                100.0 * counts[1] as f64 / n.max(1) as f64
+            ));
+        }
+        out.push_str(if self.passed() { "PASSED\n" } else { "FAILED\n" });
+        out
+    }
+}
+
+pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
+    let gw = Gateway::start_with(
+        seed_plugin_config(),
+        GatewayOptions {
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    for upstream in &gw.upstreams {
+        upstream.record.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+    let mut script = tempfile::NamedTempFile::new().expect("script file");
+    script.write_all(MIX.as_bytes()).unwrap();
+    let url = format!("http://127.0.0.1:{}{PATH}", gw.envoy.listener_port);
+    let wrk = |seconds: u64| {
+        Command::new("wrk")
+            .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-s"])
+            .arg(script.path())
+            .arg(&url)
+            .output()
+            .expect("run wrk (apt-get install wrk)")
+    };
+    wrk(3); // warm-up: V8 tiers up, pools and stats settle
+    let baseline = gw.envoy.counters();
+
+    let seconds = duration.as_secs().max(1);
+    let started = Instant::now();
+    let pid_rss = || gw.envoy.resident_bytes().unwrap_or(0);
+    let mut resident = vec![(0, pid_rss())];
+    let output = std::thread::scope(|scope| {
+        let load = scope.spawn(|| wrk(seconds));
+        let step = (seconds / 10).max(1);
+        while !load.is_finished() {
+            std::thread::sleep(Duration::from_millis(200));
+            let t = started.elapsed().as_secs();
+            if t >= resident.last().map_or(0, |r| r.0) + step && t < seconds {
+                resident.push((t, pid_rss()));
+            }
+        }
+        load.join().unwrap()
+    });
+    resident.push((started.elapsed().as_secs(), pid_rss()));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let sample = parse_wrk(&text);
+    let socket_errors = text
+        .lines()
+        .find(|l| l.contains("Socket errors"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+
+    let counters = gw.envoy.counters();
+    let delta =
+        |name: &str| counters.get(name).copied().unwrap_or(0) - baseline.get(name).copied().unwrap_or(0);
+    let splits = ["random", "hashed"]
+        .iter()
+        .map(|reason| {
+            let counts = ["xgb", "rf"]
+                .map(|p| delta(&format!("predictor_router.fraud-detection.{p}.decision.{reason}")));
+            (
+                *reason,
+                counts,
+                chi_square(&counts, &[50.0, 50.0]),
+                chi_square_critical_p001(1),
+            )
+        })
+        .collect();
+
+    SoakReport {
+        seconds,
+        requests: sample.requests,
+        rps: sample.rps,
+        p99_us: sample.p99_us,
+        non_2xx: sample.non_2xx,
+        socket_errors,
+        wasm_errors: gw.envoy.wasm_errors(),
+        resident,
+        linear_memory: linear_memory(linear_memory_requests),
+        splits,
+    }
+}
+
+/// The module's linear memory before and after the same mix through the harness (Envoy does not
+/// expose a VM's memory).
+fn linear_memory(requests: u64) -> (usize, usize, u64) {
+    let mut host = wasm_test_harness::Host::new(module_bytes())
+        .with_config(seed_plugin_config().to_string())
+        .start()
+        .expect("seed configuration");
+    for i in 0..1000 {
+        host.request()
+            .path(PATH)
+            .header("x-user-id", format!("warm-{i}"))
+            .send()
+            .unwrap();
+    }
+    let before = host.memory_bytes()[0];
+    for i in 0..requests {
+        let request = host.request().path(PATH).body("{}");
+        let request = match i % 4 {
+            0 => request,
+            1 => request.cookie(format!(
+                "session=abc; pr-fraud-detection={}",
+                if i % 8 == 1 { "rf" } else { "xgb" }
+            )),
+            2 => request.header("x-user-id", format!("user-{i}")),
+            _ => request.header("x-predictor-override", "rf"),
+        };
+        request.send().unwrap_or_else(|trap| panic!("{trap}"));
+    }
+    (before, host.memory_bytes()[0], requests)
+}
