@@ -56,21 +56,17 @@ pub struct Decision {
 pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPort) -> Decision {
     let mut override_rejected = false;
     if let Some(rule) = &experiment.override_ {
-        // Header first, then the query parameter: the first value that names a predictor wins.
-        let header = request.header(&rule.header);
-        match named_predictor(experiment, header) {
-            Named::Predictor(predictor) => {
-                return Decision {
-                    predictor,
-                    reason: Reason::Forced,
-                    override_rejected: false,
-                }
-            }
-            Named::Unknown => override_rejected = true,
-            Named::Absent => {}
-        }
-        if let Some(param) = &rule.query_param {
-            match named_predictor(experiment, query::first_value(path, param)) {
+        // Header first, then the query parameter (read only if the header forced nothing): the first
+        // value that names a predictor wins.
+        for source in [OverrideSource::Header, OverrideSource::Query] {
+            let value = match source {
+                OverrideSource::Header => request.header(&rule.header),
+                OverrideSource::Query => rule
+                    .query_param
+                    .as_deref()
+                    .and_then(|q| query::first_value(path, q)),
+            };
+            match named_predictor(experiment, value) {
                 Named::Predictor(predictor) => {
                     return Decision {
                         predictor,
@@ -102,6 +98,12 @@ pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPo
     }
     let bucket = bucket_of_u32(request.random_u32());
     decided(experiment.buckets.predictor_of(bucket), Reason::Random)
+}
+
+#[derive(Clone, Copy)]
+enum OverrideSource {
+    Header,
+    Query,
 }
 
 enum Named {

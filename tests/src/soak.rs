@@ -203,17 +203,9 @@ fn linear_memory(requests: u64) -> (usize, usize, u64) {
     }
     let before = host.memory_bytes()[0];
     for i in 0..requests {
-        let request = host.request().path(PATH).body("{}");
-        let request = match i % 4 {
-            0 => request,
-            1 => request.cookie(format!(
-                "session=abc; pr-fraud-detection={}",
-                if i % 8 == 1 { "rf" } else { "xgb" }
-            )),
-            2 => request.header("x-user-id", format!("user-{i}")),
-            _ => request.header("x-predictor-override", "rf"),
-        };
-        request.send().unwrap_or_else(|trap| panic!("{trap}"));
+        crate::module::mixed_request(&mut host, i)
+            .send()
+            .unwrap_or_else(|trap| panic!("{trap}"));
     }
     (before, host.memory_bytes()[0], requests)
 }

@@ -2,7 +2,7 @@
 //! more, deterministic and fast, plus what only a host can see (traps, fuel, memory, route cache).
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
-use predictor_router_tests::module::module_bytes;
+use predictor_router_tests::module::{mixed_request, module_bytes};
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
 use serde_json::{json, Value};
@@ -551,15 +551,8 @@ fn linear_memory_stays_flat_over_100_000_requests() {
             .unwrap();
     }
     let before = host.memory_bytes()[0];
-    for i in 0..100_000u32 {
-        let request = predict(&mut host);
-        let request = match i % 4 {
-            0 => request,
-            1 => request.cookie("pr-fraud-detection=rf"),
-            2 => request.header("x-user-id", format!("user-{i}")),
-            _ => request.header("x-predictor-override", "xgb"),
-        };
-        request.send().unwrap();
+    for i in 0..100_000u64 {
+        mixed_request(&mut host, i).send().unwrap();
     }
     let after = host.memory_bytes()[0];
     println!("linear memory: {before} bytes after warm-up, {after} bytes after 100,000 requests");

@@ -160,14 +160,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
 
     let memory_before = host.memory_bytes()[0];
     for i in 0..memory_requests {
-        let request = host.request().path(PATH);
-        let request = match i % 4 {
-            0 => request,
-            1 => request.cookie("pr-fraud-detection=rf"),
-            2 => request.header("x-user-id", format!("user-{i}")),
-            _ => request.header("x-predictor-override", "xgb"),
-        };
-        request.send().unwrap();
+        crate::module::mixed_request(&mut host, i).send().unwrap();
     }
     let memory_after = host.memory_bytes()[0];
 
