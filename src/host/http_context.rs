@@ -37,10 +37,15 @@ impl PredictorRouterHttp {
     }
 
     fn route_request(&mut self, state: &RouterState) {
-        let authority = abi::header(Map::RequestHeaders, ":authority")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        // Reading a header is a call into Envoy and back (for its memory): skip what cannot matter.
+        let authority = if state.config.matches_on_host() {
+            abi::header(Map::RequestHeaders, ":authority")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let path = abi::header(Map::RequestHeaders, ":path")
             .ok()
             .flatten()

@@ -66,6 +66,11 @@ impl ExperimentIndex {
         index
     }
 
+    /// Whether any experiment names hosts: if none does, the authority need not even be read.
+    pub fn uses_hosts(&self) -> bool {
+        !(self.exact.is_empty() && self.subdomain.is_empty())
+    }
+
     pub fn find(&self, experiments: &[Experiment], authority: &[u8], path: &[u8]) -> Option<usize> {
         if self.exact.is_empty() && self.subdomain.is_empty() {
             return self.find_in_host(experiments, b"", path);

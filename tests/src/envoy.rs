@@ -204,6 +204,20 @@ impl Envoy {
             .collect()
     }
 
+    /// Wasm errors other than lines containing one of `expected` (e.g. a configuration rejected on purpose).
+    pub fn assert_no_wasm_errors_except(&self, expected: &[&str]) {
+        let errors: Vec<String> = self
+            .wasm_errors()
+            .into_iter()
+            .filter(|l| !expected.iter().any(|e| l.contains(e)))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "unexpected wasm errors in Envoy's log:\n{}",
+            errors.join("\n")
+        );
+    }
+
     pub fn assert_no_wasm_errors(&self) {
         let errors = self.wasm_errors();
         assert!(

@@ -198,4 +198,11 @@ fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_t
     gw.envoy.update_plugin_config(&seed_plugin_config());
     let after = served_by_of(port, 200);
     assert!(after.iter().any(|p| p == "xgb"), "back to 50/50");
+    // The rejected update is the only wasm error (Envoy's own lines about it included).
+    gw.envoy.assert_no_wasm_errors_except(&[
+        "invalid configuration",
+        "Failed to configure",
+        "failed to load",
+        "fail closed",
+    ]);
 }

@@ -120,6 +120,7 @@ fn cookie_of_a_weight_zero_predictor_is_reassigned() {
     );
     assert_eq!(served(&r), "xgb", "rf has weight 0: its cookie no longer holds");
     assert_eq!(r.headers_named("set-cookie"), vec![cookie_for("xgb").as_str()]);
+    gw.envoy.assert_no_wasm_errors();
 }
 
 #[test]
@@ -230,6 +231,7 @@ fn clients_cannot_route_themselves_with_the_routing_header() {
         assert_eq!(values[0].1, expected.as_bytes());
     }
     assert!(gw.upstream(spoof).received().is_empty());
+    gw.envoy.assert_no_wasm_errors();
 }
 
 #[test]
@@ -255,6 +257,7 @@ fn unmatched_requests_lose_the_routing_header_and_take_the_default_route() {
     let c = gw.envoy.counters();
     assert_eq!(c["predictor_router.unmatched"], 10);
     assert!(!c.keys().any(|k| k.contains(".decision.")));
+    gw.envoy.assert_no_wasm_errors();
 }
 
 #[test]
@@ -271,6 +274,7 @@ fn the_upstreams_own_set_cookie_is_kept() {
         r.headers_named("set-cookie"),
         vec!["session=abc; Path=/", cookie_for("xgb").as_str()]
     );
+    gw.envoy.assert_no_wasm_errors();
 }
 
 #[test]
@@ -354,6 +358,7 @@ fn prometheus_labels_come_from_the_shipped_stats_tags() {
         "{lines:#?}"
     );
     assert!(has("predictor_router_unmatched{} 1"), "{lines:#?}");
+    gw.envoy.assert_no_wasm_errors();
 }
 
 #[test]

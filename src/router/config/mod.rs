@@ -56,6 +56,11 @@ impl Config {
         warnings
     }
 
+    /// Whether matching looks at the host at all (some experiment lists hosts other than `*`).
+    pub fn matches_on_host(&self) -> bool {
+        self.index.uses_hosts()
+    }
+
     /// The first experiment (in configuration order) whose hosts and path prefix fit the request.
     /// `authority` is the raw `:authority` (port and case are dealt with here); `path` the raw `:path`.
     pub fn match_request(&self, authority: &[u8], path: &[u8]) -> Option<usize> {
