@@ -26,11 +26,16 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .map(|o| {
-            String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout })
-                .lines()
-                .next()
+            // The first non-blank line of either stream (envoy --version starts with a blank line).
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            text.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
                 .unwrap_or("")
-                .trim()
                 .to_string()
         })
         .unwrap_or_else(|_| format!("{program}: not found"))
