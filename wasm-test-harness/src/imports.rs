@@ -474,11 +474,9 @@ pub fn add_to_linker(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          timeout: i32,
          ret: i32| {
             finish((|| {
-                let upstream = read_str(&mut c, u_ptr, u_len)?;
-                let service = read_str(&mut c, s_ptr, s_len)?;
-                let method = read_str(&mut c, m_ptr, m_len)?;
+                let (upstream, headers) =
+                    grpc_target(&mut c, (u_ptr, u_len), (s_ptr, s_len), (m_ptr, m_len))?;
                 let body = read(&mut c, msg_ptr, msg_len)?;
-                let headers = HeaderMap::from_pairs([(":path", format!("/{service}/{method}"))]);
                 record_callout(&mut c, "grpc", upstream, headers, body, timeout as u32, ret)
             })())
         },
@@ -497,10 +495,8 @@ pub fn add_to_linker(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          _md_len: i32,
          ret: i32| {
             finish((|| {
-                let upstream = read_str(&mut c, u_ptr, u_len)?;
-                let service = read_str(&mut c, s_ptr, s_len)?;
-                let method = read_str(&mut c, m_ptr, m_len)?;
-                let headers = HeaderMap::from_pairs([(":path", format!("/{service}/{method}"))]);
+                let (upstream, headers) =
+                    grpc_target(&mut c, (u_ptr, u_len), (s_ptr, s_len), (m_ptr, m_len))?;
                 record_callout(&mut c, "grpc_stream", upstream, headers, Vec::new(), 0, ret)
             })())
         },
@@ -646,6 +642,22 @@ pub fn add_to_linker(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The upstream of a gRPC callout, and its `:path` (`/<service>/<method>`).
+fn grpc_target(
+    c: &mut C<'_>,
+    upstream: (i32, i32),
+    service: (i32, i32),
+    method: (i32, i32),
+) -> Result<(String, HeaderMap), Fail> {
+    let upstream = read_str(c, upstream.0, upstream.1)?;
+    let service = read_str(c, service.0, service.1)?;
+    let method = read_str(c, method.0, method.1)?;
+    Ok((
+        upstream,
+        HeaderMap::from_pairs([(":path", format!("/{service}/{method}"))]),
+    ))
 }
 
 fn record_callout(
