@@ -214,7 +214,20 @@ fn run_stream(
         ..Stream::default()
     });
     let ctx = context as i32;
-    let stream = |parts: &mut crate::host::WorkerParts<'_>| parts.state().stream.clone().unwrap_or_default();
+    // What the callbacks' arguments need, read without copying the stream's headers and bodies.
+    let sizes = |parts: &mut crate::host::WorkerParts<'_>| {
+        parts
+            .state()
+            .stream
+            .as_ref()
+            .map_or(StreamSizes::default(), |st| StreamSizes {
+                request_headers: st.request_headers.len() as i32,
+                request_body: st.request_body.len() as i32,
+                response_headers: st.response_headers.len() as i32,
+                response_body: st.response_body.len() as i32,
+                local_response: st.local_response.is_some(),
+            })
+    };
 
     let driven = (|| -> Result<(Action, Action, Option<HeaderMap>), Trap> {
         parts.call::<(i32, i32), ()>(
@@ -223,57 +236,49 @@ fn run_stream(
             Phase::Other,
             &mut fuel,
         )?;
-        let s = stream(&mut parts);
+        let s = sizes(&mut parts);
         let request_action = parts.action(
             "proxy_on_request_headers",
-            (
-                ctx,
-                s.request_headers.len() as i32,
-                i32::from(s.request_body.is_empty()),
-            ),
+            (ctx, s.request_headers, i32::from(s.request_body == 0)),
             Phase::RequestHeaders,
             &mut fuel,
         )?;
-        if !s.request_body.is_empty() && stream(&mut parts).local_response.is_none() {
+        if s.request_body > 0 && !sizes(&mut parts).local_response {
             parts.action(
                 "proxy_on_request_body",
-                (ctx, s.request_body.len() as i32, 1),
+                (ctx, s.request_body, 1),
                 Phase::RequestBody,
                 &mut fuel,
             )?;
         }
-        let s = stream(&mut parts);
-        let upstream_request = match &s.local_response {
-            None => Some(s.request_headers.clone()),
-            Some(local) => {
-                // A local reply replaces the upstream's response and goes through the response path.
-                let state = parts.state();
-                if let Some(st) = state.stream.as_mut() {
+        let upstream_request = parts
+            .state()
+            .stream
+            .as_mut()
+            .and_then(|st| match &st.local_response {
+                None => Some(st.request_headers.clone()),
+                Some(local) => {
+                    // A local reply replaces the upstream's response and goes through the response path.
                     let mut headers = HeaderMap::from_pairs([(":status", local.status.to_string())]);
                     for (k, v) in local.headers.iter() {
                         headers.add(k, v);
                     }
-                    st.response_headers = headers;
                     st.response_body = local.body.clone();
+                    st.response_headers = headers;
+                    None
                 }
-                None
-            }
-        };
-        let s = stream(&mut parts);
+            });
+        let s = sizes(&mut parts);
         let response_action = parts.action(
             "proxy_on_response_headers",
-            (
-                ctx,
-                s.response_headers.len() as i32,
-                i32::from(s.response_body.is_empty()),
-            ),
+            (ctx, s.response_headers, i32::from(s.response_body == 0)),
             Phase::ResponseHeaders,
             &mut fuel,
         )?;
-        if !s.response_body.is_empty() {
+        if s.response_body > 0 {
             parts.action(
                 "proxy_on_response_body",
-                (ctx, s.response_body.len() as i32, 1),
+                (ctx, s.response_body, 1),
                 Phase::ResponseBody,
                 &mut fuel,
             )?;
@@ -299,6 +304,15 @@ fn run_stream(
         filter_ran: true,
         trap: None,
     })
+}
+
+#[derive(Default)]
+struct StreamSizes {
+    request_headers: i32,
+    request_body: i32,
+    response_headers: i32,
+    response_body: i32,
+    local_response: bool,
 }
 
 /// What came out of one exchange.
