@@ -1,49 +1,63 @@
-//! The few proxy-wasm hostcalls the filter makes, declared directly against the ABI (0.2.1).
+//! The hostcalls the filter makes, declared directly against the ABI (0.2.1).
 //!
 //! Why not `proxy_wasm::hostcalls`: its wrappers `panic!` on any status they do not expect, and its
 //! header-map reader `unwrap`s UTF-8. A panic traps the VM and turns every later request on the worker
-//! into a 503, so here every status is an `Err` and every byte is accepted. The signatures match the
-//! SDK's declarations of the same imports, so both link to one import each.
+//! into a 503, so here every status is a typed [`HostError`] and every byte is accepted. The numbers
+//! are the SDK's own `#[repr(u32)]` enums; the signatures match the SDK's declarations of the same
+//! imports (returning the raw `u32` status, so an unexpected value is data, not undefined behaviour).
 
+use std::fmt;
 use std::ptr::null_mut;
 
-/// Header maps of the ABI (`proxy_wasm::types::MapType`).
-#[derive(Debug, Clone, Copy)]
-#[repr(u32)]
-pub enum Map {
-    RequestHeaders = 0,
-    ResponseHeaders = 2,
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
+
+/// A status other than `Ok` returned by the host, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostError {
+    NotFound,
+    BadArgument,
+    SerializationFailure,
+    ParseFailure,
+    Empty,
+    CasMismatch,
+    InternalFailure,
+    Unimplemented,
+    Other(u32),
 }
 
-/// `proxy_wasm::types::BufferType::PluginConfiguration`.
-const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
-/// `proxy_wasm::types::MetricType::Counter`.
-const METRIC_COUNTER: u32 = 0;
+impl HostError {
+    fn from_status(status: u32) -> Self {
+        const UNIMPLEMENTED: u32 = 12; // not in SDK 0.2.5's `Status`
+        match status {
+            s if s == Status::NotFound as u32 => HostError::NotFound,
+            s if s == Status::BadArgument as u32 => HostError::BadArgument,
+            s if s == Status::SerializationFailure as u32 => HostError::SerializationFailure,
+            s if s == Status::ParseFailure as u32 => HostError::ParseFailure,
+            s if s == Status::Empty as u32 => HostError::Empty,
+            s if s == Status::CasMismatch as u32 => HostError::CasMismatch,
+            s if s == Status::InternalFailure as u32 => HostError::InternalFailure,
+            UNIMPLEMENTED => HostError::Unimplemented,
+            other => HostError::Other(other),
+        }
+    }
+}
 
-const STATUS_OK: u32 = 0;
-const STATUS_NOT_FOUND: u32 = 1;
-
-/// A non-OK status returned by the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostError(pub u32);
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Other(status) => write!(f, "host status {status}"),
+            named => write!(f, "{named:?}"),
+        }
+    }
+}
 
 pub type HostResult<T> = Result<T, HostError>;
-
-#[derive(Debug, Clone, Copy)]
-#[repr(u32)]
-pub enum LogLevel {
-    Trace = 0,
-    Debug = 1,
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Critical = 5,
-}
 
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -78,6 +92,20 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
     fn proxy_call_foreign_function(
         function_name: *const u8,
         function_name_size: usize,
@@ -93,13 +121,14 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
 fn check(status: u32) -> HostResult<()> {
-    if status == STATUS_OK {
+    if status == Status::Ok as u32 {
         Ok(())
     } else {
-        Err(HostError(status))
+        Err(HostError::from_status(status))
     }
 }
 
@@ -115,6 +144,20 @@ unsafe fn take_host_buffer(data: *mut u8, size: usize) -> Vec<u8> {
     }
 }
 
+/// Runs a hostcall that returns bytes: `Ok(None)` when the host says `NotFound`.
+fn returned_bytes(call: impl FnOnce(*mut *mut u8, *mut usize) -> u32) -> HostResult<Option<Vec<u8>>> {
+    let mut data = null_mut();
+    let mut len = 0usize;
+    let status = call(&mut data, &mut len);
+    if status == Status::Ok as u32 {
+        Ok(Some(unsafe { take_host_buffer(data, len) }))
+    } else if status == Status::NotFound as u32 {
+        Ok(None)
+    } else {
+        Err(HostError::from_status(status))
+    }
+}
+
 pub fn log(level: LogLevel, message: &str) {
     // Nothing sensible can be done if logging fails.
     let _ = unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) };
@@ -126,99 +169,109 @@ pub fn current_time_nanos() -> HostResult<u64> {
     Ok(nanos)
 }
 
+pub fn set_tick_period_milliseconds(period: u32) -> HostResult<()> {
+    check(unsafe { proxy_set_tick_period_milliseconds(period) })
+}
+
 pub fn plugin_configuration(size: usize) -> HostResult<Vec<u8>> {
-    let mut data = null_mut();
-    let mut len = 0usize;
-    let status = unsafe { proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, &mut data, &mut len) };
-    match status {
-        STATUS_OK => Ok(unsafe { take_host_buffer(data, len) }),
-        STATUS_NOT_FOUND => Ok(Vec::new()),
-        other => Err(HostError(other)),
+    buffer(BufferType::PluginConfiguration, size).map(Option::unwrap_or_default)
+}
+
+/// The current chunk of the request body (`size` bytes, as `proxy_on_request_body` announced).
+pub fn request_body(size: usize) -> HostResult<Vec<u8>> {
+    buffer(BufferType::HttpRequestBody, size).map(Option::unwrap_or_default)
+}
+
+fn buffer(buffer: BufferType, size: usize) -> HostResult<Option<Vec<u8>>> {
+    returned_bytes(|data, len| unsafe { proxy_get_buffer_bytes(buffer as u32, 0, size, data, len) })
+}
+
+/// The header maps the filter touches.
+#[derive(Debug, Clone, Copy)]
+pub enum Map {
+    Request,
+    Response,
+}
+
+impl Map {
+    fn raw(self) -> u32 {
+        match self {
+            Map::Request => MapType::HttpRequestHeaders as u32,
+            Map::Response => MapType::HttpResponseHeaders as u32,
+        }
     }
 }
 
 /// The first value of header `key`; `Ok(None)` when absent.
 pub fn header(map: Map, key: &str) -> HostResult<Option<Vec<u8>>> {
-    let mut data = null_mut();
-    let mut len = 0usize;
-    let status =
-        unsafe { proxy_get_header_map_value(map as u32, key.as_ptr(), key.len(), &mut data, &mut len) };
-    match status {
-        STATUS_OK => Ok(Some(unsafe { take_host_buffer(data, len) })),
-        STATUS_NOT_FOUND => Ok(None),
-        other => Err(HostError(other)),
-    }
+    returned_bytes(|data, len| unsafe {
+        proxy_get_header_map_value(map.raw(), key.as_ptr(), key.len(), data, len)
+    })
 }
 
-/// Every value of header `key`, in order, read from the whole serialized map.
-pub fn header_values(map: Map, key: &str) -> HostResult<Vec<Vec<u8>>> {
-    let mut data = null_mut();
-    let mut len = 0usize;
-    check(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut len) })?;
-    let serialized = unsafe { take_host_buffer(data, len) };
-    Ok(values_in_serialized_map(&serialized, key.as_bytes()))
-}
-
-/// Parses the ABI's serialized header map: `u32 count`, then `count` × (`u32 key_len`, `u32 value_len`),
-/// then each key and value followed by a NUL. Malformed input yields what could be read, never a panic.
-fn values_in_serialized_map(bytes: &[u8], wanted: &[u8]) -> Vec<Vec<u8>> {
-    let u32_at = |at: usize| -> Option<usize> {
-        let raw: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(raw)).ok()
-    };
-    let mut values = Vec::new();
-    let Some(count) = u32_at(0) else { return values };
-    let mut data = 4usize.saturating_add(count.saturating_mul(8));
-    for i in 0..count {
-        let (Some(key_len), Some(value_len)) = (u32_at(4 + i * 8), u32_at(8 + i * 8)) else {
-            break;
-        };
-        let key = bytes.get(data..data.saturating_add(key_len));
-        data = data.saturating_add(key_len).saturating_add(1);
-        let value = bytes.get(data..data.saturating_add(value_len));
-        data = data.saturating_add(value_len).saturating_add(1);
-        match (key, value) {
-            (Some(k), Some(v)) if k.eq_ignore_ascii_case(wanted) => values.push(v.to_vec()),
-            (Some(_), Some(_)) => {}
-            _ => break,
-        }
-    }
-    values
+/// The whole serialized header map (decoded by `crate::router::header_map`).
+pub fn header_pairs(map: Map) -> HostResult<Vec<u8>> {
+    returned_bytes(|data, len| unsafe { proxy_get_header_map_pairs(map.raw(), data, len) })
+        .map(Option::unwrap_or_default)
 }
 
 pub fn replace_header(map: Map, key: &str, value: &[u8]) -> HostResult<()> {
     check(unsafe {
-        proxy_replace_header_map_value(map as u32, key.as_ptr(), key.len(), value.as_ptr(), value.len())
+        proxy_replace_header_map_value(map.raw(), key.as_ptr(), key.len(), value.as_ptr(), value.len())
     })
 }
 
 pub fn remove_header(map: Map, key: &str) -> HostResult<()> {
-    check(unsafe { proxy_remove_header_map_value(map as u32, key.as_ptr(), key.len()) })
+    check(unsafe { proxy_remove_header_map_value(map.raw(), key.as_ptr(), key.len()) })
 }
 
 pub fn add_header(map: Map, key: &str, value: &[u8]) -> HostResult<()> {
     check(unsafe {
-        proxy_add_header_map_value(map as u32, key.as_ptr(), key.len(), value.as_ptr(), value.len())
+        proxy_add_header_map_value(map.raw(), key.as_ptr(), key.len(), value.as_ptr(), value.len())
     })
+}
+
+/// A shared-data value with its compare-and-swap version; `Ok(None)` when the key does not exist.
+pub fn shared_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
+    let mut cas = 0u32;
+    let value = returned_bytes(|data, len| unsafe {
+        proxy_get_shared_data(key.as_ptr(), key.len(), data, len, &mut cas)
+    })?;
+    Ok(value.map(|v| (v, cas)))
+}
+
+/// Writes `value` if the key's version is still `cas` (`0`: unconditionally); `Err(CasMismatch)` when
+/// another worker wrote in between.
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> HostResult<()> {
+    check(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
+}
+
+pub fn define_counter(name: &str) -> HostResult<u32> {
+    define_metric(MetricType::Counter, name)
+}
+
+pub fn define_gauge(name: &str) -> HostResult<u32> {
+    define_metric(MetricType::Gauge, name)
+}
+
+fn define_metric(metric_type: MetricType, name: &str) -> HostResult<u32> {
+    let mut id = 0u32;
+    check(unsafe { proxy_define_metric(metric_type as u32, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment_counter(id: u32, amount: u64) -> HostResult<()> {
+    check(unsafe { proxy_increment_metric(id, i64::try_from(amount).unwrap_or(i64::MAX)) })
+}
+
+pub fn record_gauge(id: u32, value: u64) -> HostResult<()> {
+    check(unsafe { proxy_record_metric(id, value) })
 }
 
 /// Calls a host foreign function without arguments, discarding any result.
 pub fn call_foreign_function(name: &str) -> HostResult<()> {
-    let mut data = null_mut();
-    let mut len = 0usize;
-    let status = unsafe {
-        proxy_call_foreign_function(name.as_ptr(), name.len(), name.as_ptr(), 0, &mut data, &mut len)
-    };
-    drop(unsafe { take_host_buffer(data, len) });
-    check(status)
-}
-
-pub fn define_counter(name: &str) -> HostResult<u32> {
-    let mut id = 0u32;
-    check(unsafe { proxy_define_metric(METRIC_COUNTER, name.as_ptr(), name.len(), &mut id) })?;
-    Ok(id)
-}
-
-pub fn increment_counter(id: u32) -> HostResult<()> {
-    check(unsafe { proxy_increment_metric(id, 1) })
+    returned_bytes(|data, len| unsafe {
+        proxy_call_foreign_function(name.as_ptr(), name.len(), name.as_ptr(), 0, data, len)
+    })
+    .map(drop)
 }

@@ -1,4 +1,6 @@
-//! One HTTP stream: decide on the request headers, report on the response headers.
+//! One HTTP stream: the core plans, this applies. Request headers: read what the core asks for, strip,
+//! set the routing header, count. Request body: copy a feedback body as it streams past. Response
+//! headers: count the class, report the predictor, `Set-Cookie`, record the outcome.
 //!
 //! Everything the response needs is captured during the request phase: request headers cannot be
 //! read once the response has started.
@@ -12,19 +14,24 @@ use super::abi::{self, Map};
 use super::random::SharedRng;
 use super::request::HostRequest;
 use super::state::RouterState;
-use crate::router::decision::{decide, Decision};
-use crate::router::metrics::{Counter, StatusClass};
-use crate::router::response::response_headers;
+use crate::router::adaptive::feedback::MAX_FEEDBACK_BYTES;
+use crate::router::plan::{plan_feedback, plan_request, plan_response, ConfiguredWeights, Learning, Routed};
 
-/// Envoy's foreign function that makes it re-select the route after a header change (needed on Envoys
-/// that no longer do it by themselves for newer ABIs; absent on older ones, which is fine).
+/// Envoy's foreign function that makes it re-select the route after a header change.
 const CLEAR_ROUTE_CACHE: &str = "clear_route_cache";
+
+/// A feedback body being copied: `None` once it grew past the limit (it is then invalid).
+type FeedbackBody = Option<Vec<u8>>;
 
 pub struct PredictorRouterHttp {
     state: Option<Rc<RouterState>>,
     rng: SharedRng,
     /// The experiment and decision of this request, for the response phase.
-    routed: Option<(usize, Decision)>,
+    routed: Option<Routed>,
+    /// When the request headers arrived (only read for a latency-bounded reward).
+    started_nanos: Option<u64>,
+    /// Set while a feedback body is being copied.
+    feedback: Option<FeedbackBody>,
 }
 
 impl PredictorRouterHttp {
@@ -33,59 +40,35 @@ impl PredictorRouterHttp {
             state,
             rng,
             routed: None,
+            started_nanos: None,
+            feedback: None,
         }
     }
 
-    fn route_request(&mut self, state: &RouterState) {
-        // Reading a header is a call into Envoy and back (for its memory): skip what cannot matter.
-        let authority = if state.config.matches_on_host() {
-            abi::header(Map::RequestHeaders, ":authority")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        } else {
-            Vec::new()
+    fn route_request(&mut self, state: &RouterState, end_of_stream: bool) {
+        let mut request = HostRequest { rng: &self.rng };
+        let plan = match state.learning.try_borrow() {
+            Ok(learning) if !learning.is_empty() => plan_request(&state.table, &*learning, &mut request),
+            _ => plan_request(&state.table, &ConfiguredWeights, &mut request),
         };
-        let path = abi::header(Map::RequestHeaders, ":path")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let matched = state.config.match_request(&authority, &path);
-        let matched_experiment = matched.and_then(|i| state.config.experiment(i).map(|e| (i, e)));
-
-        // Clients may never route themselves: remove every routing header (the matched experiment's is
-        // replaced below). Look before removing: a removal alone makes Envoy re-match the route.
-        let own_header = matched_experiment.map(|(_, e)| e.routing_header.as_str());
         let mut headers_changed = false;
-        for header in state.config.routing_headers() {
-            if Some(header.as_str()) != own_header
-                && matches!(abi::header(Map::RequestHeaders, header), Ok(Some(_)))
-            {
-                headers_changed |= abi::remove_header(Map::RequestHeaders, header).is_ok();
-            }
+        for header in &plan.remove {
+            headers_changed |= abi::remove_header(Map::Request, header).is_ok();
         }
-
-        match matched_experiment {
-            None => state.count(Counter::Unmatched),
-            Some((index, experiment)) => {
-                let decision = decide(experiment, &path, &mut HostRequest { rng: &self.rng });
-                if let Some(predictor) = experiment.predictors.get(decision.predictor) {
-                    let set = abi::replace_header(
-                        Map::RequestHeaders,
-                        &experiment.routing_header,
-                        predictor.name.as_bytes(),
-                    );
-                    headers_changed |= set.is_ok();
-                }
-                state.count(Counter::Decision {
-                    experiment: index,
-                    predictor: decision.predictor,
-                    reason: decision.reason,
-                });
-                if decision.override_rejected {
-                    state.count(Counter::OverrideRejected { experiment: index });
-                }
-                self.routed = Some((index, decision));
+        if let Some((header, predictor)) = plan.set {
+            headers_changed |= abi::replace_header(Map::Request, header, predictor.as_bytes()).is_ok();
+        }
+        state.count_all(&plan.counts);
+        if let Some(routed) = plan.routed {
+            if routed.times_the_response() {
+                self.started_nanos = abi::current_time_nanos().ok();
+            }
+            if routed.learning == Learning::FeedbackBody {
+                self.feedback = Some(Some(Vec::new()));
+            }
+            self.routed = Some(routed);
+            if end_of_stream {
+                self.finish_feedback(state);
             }
         }
         if headers_changed {
@@ -93,27 +76,65 @@ impl PredictorRouterHttp {
         }
     }
 
-    fn report_response(&self, state: &RouterState, experiment_index: usize, decision: &Decision) {
-        let Some(experiment) = state.config.experiment(experiment_index) else {
+    fn copy_body_chunk(&mut self, size: usize, end_of_stream: bool) {
+        let Some(body) = &mut self.feedback else {
             return;
         };
-        let status = abi::header(Map::ResponseHeaders, ":status")
+        if let Some(bytes) = body {
+            if bytes.len().saturating_add(size) > MAX_FEEDBACK_BYTES {
+                *body = None;
+            } else if let Ok(chunk) = abi::request_body(size) {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        if end_of_stream {
+            if let Some(state) = self.state.clone() {
+                self.finish_feedback(&state);
+            }
+        }
+    }
+
+    /// The feedback body is complete (or will not be: the response has started): count its outcome.
+    fn finish_feedback(&mut self, state: &RouterState) {
+        let (Some(body), Some(routed)) = (self.feedback.take(), self.routed.as_ref()) else {
+            return;
+        };
+        let plan = plan_feedback(routed, body.as_deref());
+        state.count_all(&plan.counts);
+        if let Some((predictor, outcome)) = plan.outcome {
+            if let Ok(mut learning) = state.learning.try_borrow_mut() {
+                learning.record(routed.experiment, predictor, outcome);
+            }
+        }
+    }
+
+    fn report_response(&mut self, state: &RouterState) {
+        self.finish_feedback(state);
+        let Some(routed) = self.routed.take() else {
+            return;
+        };
+        let status = abi::header(Map::Response, ":status")
             .ok()
             .flatten()
             .unwrap_or_default();
-        if let Some(class) = StatusClass::of(&status) {
-            state.count(Counter::Response {
-                experiment: experiment_index,
-                predictor: decision.predictor,
-                class,
-            });
+        let elapsed_ms = self.started_nanos.and_then(|start| {
+            let now = abi::current_time_nanos().ok()?;
+            Some(now.saturating_sub(start) / 1_000_000)
+        });
+        let Some(plan) = plan_response(&state.table, &routed, &status, elapsed_ms) else {
+            return;
+        };
+        state.count_all(&plan.counts);
+        if let Some((predictor, outcome)) = plan.outcome {
+            if let Ok(mut learning) = state.learning.try_borrow_mut() {
+                learning.record(routed.experiment, predictor, outcome);
+            }
         }
-        let headers = response_headers(experiment, decision);
-        if let Some((name, predictor)) = headers.report {
-            let _ = abi::replace_header(Map::ResponseHeaders, name, predictor.as_bytes());
+        if let Some((name, predictor)) = plan.report {
+            let _ = abi::replace_header(Map::Response, name, predictor.as_bytes());
         }
-        if let Some(cookie) = headers.set_cookie {
-            let _ = abi::add_header(Map::ResponseHeaders, "set-cookie", cookie.as_bytes());
+        if let Some(cookie) = plan.set_cookie {
+            let _ = abi::add_header(Map::Response, "set-cookie", cookie.as_bytes());
         }
     }
 }
@@ -121,16 +142,22 @@ impl PredictorRouterHttp {
 impl Context for PredictorRouterHttp {}
 
 impl HttpContext for PredictorRouterHttp {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if let Some(state) = self.state.clone() {
-            self.route_request(&state);
+            self.route_request(&state, end_of_stream);
         }
         Action::Continue
     }
 
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // Never held back: the body is copied as it passes.
+        self.copy_body_chunk(body_size, end_of_stream);
+        Action::Continue
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let (Some(state), Some((experiment, decision))) = (self.state.as_deref(), self.routed.take()) {
-            self.report_response(state, experiment, &decision);
+        if let Some(state) = self.state.clone() {
+            self.report_response(&state);
         }
         Action::Continue
     }

@@ -1,6 +1,8 @@
 //! Routes the `log` crate to the host's log, without the SDK logger (which panics on a failed hostcall).
 
-use super::abi::{self, LogLevel};
+use proxy_wasm::types::LogLevel;
+
+use super::abi;
 
 struct HostLogger;
 

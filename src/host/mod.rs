@@ -3,6 +3,7 @@
 
 mod abi;
 mod http_context;
+mod learning;
 mod logger;
 mod random;
 mod request;

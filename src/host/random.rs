@@ -30,7 +30,7 @@ impl SharedRng {
 
 fn fresh_seed() -> u64 {
     let nanos = abi::current_time_nanos().unwrap_or(0);
-    let request_id = abi::header(Map::RequestHeaders, "x-request-id")
+    let request_id = abi::header(Map::Request, "x-request-id")
         .ok()
         .flatten()
         .unwrap_or_default();

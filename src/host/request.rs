@@ -3,6 +3,7 @@
 use super::abi::{self, Map};
 use super::random::SharedRng;
 use crate::router::decision::RequestPort;
+use crate::router::header_map;
 
 pub struct HostRequest<'a> {
     pub rng: &'a SharedRng,
@@ -10,11 +11,13 @@ pub struct HostRequest<'a> {
 
 impl RequestPort for HostRequest<'_> {
     fn header(&mut self, name: &str) -> Option<Vec<u8>> {
-        abi::header(Map::RequestHeaders, name).ok().flatten()
+        abi::header(Map::Request, name).ok().flatten()
     }
 
     fn header_values(&mut self, name: &str) -> Vec<Vec<u8>> {
-        abi::header_values(Map::RequestHeaders, name).unwrap_or_default()
+        abi::header_pairs(Map::Request)
+            .map(|pairs| header_map::values_of(&pairs, name.as_bytes()))
+            .unwrap_or_default()
     }
 
     fn random_u32(&mut self) -> u32 {

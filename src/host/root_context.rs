@@ -1,5 +1,5 @@
-//! The plugin's root context: validates each configuration Envoy delivers and hands the one in
-//! service to every new HTTP stream.
+//! The plugin's root context: validates each configuration Envoy delivers, hands the one in service to
+//! every new HTTP stream, and runs the worker's tick (adaptive learning).
 
 use std::rc::Rc;
 
@@ -10,7 +10,12 @@ use super::abi;
 use super::http_context::PredictorRouterHttp;
 use super::random::SharedRng;
 use super::state::RouterState;
-use crate::router::config;
+use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
+use crate::router::table::RoutingTable;
+
+/// How often each worker merges outcomes and advances its allocations. Only configurations with an
+/// adaptive experiment ask for a tick at all.
+const TICK_MILLISECONDS: u32 = 500;
 
 #[derive(Default)]
 pub struct PredictorRouterRoot {
@@ -26,29 +31,47 @@ impl RootContext for PredictorRouterRoot {
         let bytes = match abi::plugin_configuration(plugin_configuration_size) {
             Ok(bytes) => bytes,
             Err(e) => {
-                log::error!(
-                    "predictor_router: cannot read the plugin configuration (host status {})",
-                    e.0
-                );
+                log::error!("predictor_router: cannot read the plugin configuration ({e})");
                 return false;
             }
         };
-        match config::parse(&bytes) {
-            Ok(config) => {
-                for warning in config.warnings() {
-                    log::warn!("predictor_router: {warning}");
-                }
-                log::info!(
-                    "predictor_router: configured {} experiment(s)",
-                    config.experiments().len()
-                );
-                self.state = Some(Rc::new(RouterState::new(config)));
-                true
-            }
+        let table = match RoutingTable::parse(&bytes) {
+            Ok(table) => table,
             Err(error) => {
                 log::error!("predictor_router: invalid configuration: {error}");
-                false
+                return false;
             }
+        };
+        for warning in table.warnings() {
+            log::warn!("predictor_router: {warning}");
+        }
+        log::info!(
+            "predictor_router: configured {} experiment(s)",
+            table.experiments().len()
+        );
+        let state = RouterState::new(table);
+        let adaptive = match state.learning.try_borrow_mut() {
+            Ok(mut learning) if !learning.is_empty() => {
+                learning.resume(&state.table, abi::current_time_nanos().unwrap_or(0));
+                true
+            }
+            _ => false,
+        };
+        let period = if adaptive { TICK_MILLISECONDS } else { 0 };
+        if let Err(e) = abi::set_tick_period_milliseconds(period) {
+            log::warn!(
+                "predictor_router: cannot set the tick period ({e}): adaptive experiments will not learn"
+            );
+        }
+        self.state = Some(Rc::new(state));
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let Some(state) = &self.state else { return };
+        let now = abi::current_time_nanos().unwrap_or(0);
+        if let Ok(mut learning) = state.learning.try_borrow_mut() {
+            learning.tick(&state.table, now, ARM_DRAWS_PER_TICK);
         }
     }
 

@@ -5,6 +5,8 @@
 //! Anyone can recompute an assignment offline, and growing one predictor at the expense of its
 //! neighbour never moves a user of the growing one.
 
+use crate::router::ids::PredictorId;
+
 pub const BUCKETS: u32 = 10_000;
 
 /// The MurmurHash3 x86_32 of `bytes` with seed 0.
@@ -48,12 +50,24 @@ impl BucketTable {
     }
 
     /// The predictor owning `bucket` (any `bucket >= BUCKETS` is clamped into the last bucket).
-    pub fn predictor_of(&self, bucket: u32) -> usize {
+    pub fn predictor_of(&self, bucket: u32) -> PredictorId {
         let bucket = bucket.min(BUCKETS - 1);
-        self.ends
-            .iter()
-            .position(|end| bucket < *end)
-            .unwrap_or(self.ends.len().saturating_sub(1))
+        PredictorId::from_index(
+            self.ends
+                .iter()
+                .position(|end| bucket < *end)
+                .unwrap_or(self.ends.len().saturating_sub(1)),
+        )
+    }
+
+    /// How many of the 10,000 buckets each predictor owns, in predictor order.
+    pub fn sizes(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |end| {
+            let size = end.saturating_sub(start);
+            start = *end;
+            size
+        })
     }
 
     /// The bucket range `[start, end)` of predictor `i`.

@@ -3,8 +3,9 @@
 //! The core reads the request through [`RequestPort`] so that it reads only what the decision needs
 //! (each read is a call into the host) and can be tested without a host.
 
-use crate::router::bucketing::{bucket_of_u32, user_bucket};
+use crate::router::bucketing::{bucket_of_u32, user_bucket, BucketTable};
 use crate::router::config::Experiment;
+use crate::router::ids::PredictorId;
 use crate::router::{cookies, query};
 
 /// What the decision reads from the request. Values are bytes: header values need not be UTF-8.
@@ -46,14 +47,25 @@ impl Reason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
-    /// Index into the experiment's predictors.
-    pub predictor: usize,
+    pub predictor: PredictorId,
     pub reason: Reason,
     /// The request carried a non-empty override value that named no predictor of this experiment.
     pub override_rejected: bool,
 }
 
+/// The decision with the configured weights.
 pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPort) -> Decision {
+    decide_with_buckets(experiment, &experiment.buckets, path, request)
+}
+
+/// The decision with `buckets` (the configured weights', or an adaptive allocation's) for new
+/// assignments; forced and sticky requests do not depend on it.
+pub fn decide_with_buckets(
+    experiment: &Experiment,
+    buckets: &BucketTable,
+    path: &[u8],
+    request: &mut impl RequestPort,
+) -> Decision {
     let mut override_rejected = false;
     if let Some(rule) = &experiment.override_ {
         // Header first, then the query parameter (read only if the header forced nothing): the first
@@ -93,11 +105,11 @@ pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPo
     if let Some(user_header) = &experiment.sticky.user_header {
         if let Some(user_id) = request.header(user_header).filter(|v| !v.is_empty()) {
             let bucket = user_bucket(&experiment.name, &user_id);
-            return decided(experiment.buckets.predictor_of(bucket), Reason::Hashed);
+            return decided(buckets.predictor_of(bucket), Reason::Hashed);
         }
     }
     let bucket = bucket_of_u32(request.random_u32());
-    decided(experiment.buckets.predictor_of(bucket), Reason::Random)
+    decided(buckets.predictor_of(bucket), Reason::Random)
 }
 
 #[derive(Clone, Copy)]
@@ -109,7 +121,7 @@ enum OverrideSource {
 enum Named {
     /// No value, or an empty one (which counts as absent).
     Absent,
-    Predictor(usize),
+    Predictor(PredictorId),
     /// A non-empty value that names no predictor of the experiment.
     Unknown,
 }
@@ -125,7 +137,11 @@ fn named_predictor(experiment: &Experiment, value: Option<Vec<u8>>) -> Named {
 }
 
 /// The predictor named by the sticky cookie, if it exists and still takes traffic (weight > 0).
-fn sticky_predictor(experiment: &Experiment, cookie: &str, request: &mut impl RequestPort) -> Option<usize> {
+fn sticky_predictor(
+    experiment: &Experiment,
+    cookie: &str,
+    request: &mut impl RequestPort,
+) -> Option<PredictorId> {
     // Most requests carry a single `cookie` line: read it alone first, and read every line only when
     // the first one lacks the cookie (the first occurrence across all lines counts).
     let first_line = request.header("cookie")?;
@@ -135,8 +151,7 @@ fn sticky_predictor(experiment: &Experiment, cookie: &str, request: &mut impl Re
     };
     let predictor = experiment.predictor_named(&value)?;
     experiment
-        .predictors
-        .get(predictor)
+        .predictor(predictor)
         .filter(|p| p.weight > 0)
         .map(|_| predictor)
 }

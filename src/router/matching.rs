@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::router::config::{Experiment, HostPattern};
+use crate::router::ids::ExperimentId;
 
 /// FNV-1a: a few instructions per byte for short host names. The keys come from the configuration,
 /// so a hash-flooding attack on insertion is not possible; lookups cannot grow the map.
@@ -32,7 +33,7 @@ impl Hasher for Fnv1a {
     }
 }
 
-type HostMap = HashMap<Box<[u8]>, Vec<usize>, BuildHasherDefault<Fnv1a>>;
+type HostMap = HashMap<Box<[u8]>, Vec<ExperimentId>, BuildHasherDefault<Fnv1a>>;
 
 /// Host names longer than this are lowercased on the heap (DNS names have at most 253 characters).
 const STACK_HOST: usize = 256;
@@ -44,13 +45,14 @@ pub struct ExperimentIndex {
     /// Lowercased suffix of `*.suffix` → experiments listing it, ascending.
     subdomain: HostMap,
     /// Experiments that match any host, ascending.
-    any_host: Vec<usize>,
+    any_host: Vec<ExperimentId>,
 }
 
 impl ExperimentIndex {
     pub fn new(experiments: &[Experiment]) -> Self {
         let mut index = ExperimentIndex::default();
         for (i, exp) in experiments.iter().enumerate() {
+            let i = ExperimentId::from_index(i);
             for host in &exp.hosts {
                 let list = match host {
                     HostPattern::Any => &mut index.any_host,
@@ -71,7 +73,7 @@ impl ExperimentIndex {
         !(self.exact.is_empty() && self.subdomain.is_empty())
     }
 
-    pub fn find(&self, experiments: &[Experiment], authority: &[u8], path: &[u8]) -> Option<usize> {
+    pub fn find(&self, experiments: &[Experiment], authority: &[u8], path: &[u8]) -> Option<ExperimentId> {
         if self.exact.is_empty() && self.subdomain.is_empty() {
             return self.find_in_host(experiments, b"", path);
         }
@@ -88,16 +90,16 @@ impl ExperimentIndex {
     }
 
     /// `host` is lowercased and without its port.
-    fn find_in_host(&self, experiments: &[Experiment], host: &[u8], path: &[u8]) -> Option<usize> {
-        let fits = |i: &usize| {
+    fn find_in_host(&self, experiments: &[Experiment], host: &[u8], path: &[u8]) -> Option<ExperimentId> {
+        let fits = |i: &ExperimentId| {
             experiments
-                .get(*i)
+                .get(i.index())
                 .is_some_and(|e| path.starts_with(e.path_prefix.as_bytes()))
         };
-        let first_fit = |list: &[usize]| list.iter().copied().find(|i| fits(i));
+        let first_fit = |list: &[ExperimentId]| list.iter().copied().find(|i| fits(i));
 
         let mut best = first_fit(&self.any_host);
-        let mut consider = |candidate: Option<usize>| {
+        let mut consider = |candidate: Option<ExperimentId>| {
             if let Some(c) = candidate {
                 best = Some(best.map_or(c, |b| b.min(c)));
             }

@@ -1,15 +1,21 @@
-//! Counter names (part of the external contract) and a dense numbering of them, so the host adapter
-//! can cache one metric id per counter in a flat table and define each counter on first use.
+//! Metric names (part of the external contract) and a dense numbering of the counters, so the host
+//! adapter can batch increments in a flat table and define each counter on first use.
 //!
-//! | counter | counts |
+//! | metric | counts |
 //! |---|---|
 //! | `predictor_router.<experiment>.<predictor>.decision.<forced\|sticky\|hashed\|random>` | decisions |
 //! | `predictor_router.<experiment>.<predictor>.response.<2xx\|3xx\|4xx\|5xx>` | final responses by class |
+//! | `predictor_router.<experiment>.<predictor>.outcome.trials` | adaptive outcomes counted |
+//! | `predictor_router.<experiment>.<predictor>.outcome.reward_milli` | sum of rewards × 1000 |
+//! | `predictor_router.<experiment>.<predictor>.share_bp` | gauge: share of new assignments, basis points |
 //! | `predictor_router.<experiment>.override_rejected` | non-empty overrides that forced nothing |
+//! | `predictor_router.<experiment>.feedback_unattributed` | feedback on random or forced decisions |
+//! | `predictor_router.<experiment>.feedback_invalid` | feedback bodies without a usable reward |
 //! | `predictor_router.unmatched` | requests that matched no experiment |
 
-use crate::router::config::Config;
 use crate::router::decision::Reason;
+use crate::router::ids::{ExperimentId, PredictorId};
+use crate::router::table::RoutingTable;
 
 pub const PREFIX: &str = "predictor_router";
 
@@ -76,41 +82,57 @@ fn reason_offset(reason: Reason) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Counter {
     Decision {
-        experiment: usize,
-        predictor: usize,
+        experiment: ExperimentId,
+        predictor: PredictorId,
         reason: Reason,
     },
     Response {
-        experiment: usize,
-        predictor: usize,
+        experiment: ExperimentId,
+        predictor: PredictorId,
         class: StatusClass,
     },
+    OutcomeTrials {
+        experiment: ExperimentId,
+        predictor: PredictorId,
+    },
+    OutcomeRewardMilli {
+        experiment: ExperimentId,
+        predictor: PredictorId,
+    },
     OverrideRejected {
-        experiment: usize,
+        experiment: ExperimentId,
+    },
+    FeedbackUnattributed {
+        experiment: ExperimentId,
+    },
+    FeedbackInvalid {
+        experiment: ExperimentId,
     },
     Unmatched,
 }
 
-/// Counters per predictor: four decision reasons and four response classes.
-const PER_PREDICTOR: usize = 8;
+/// Counters per experiment before its predictors': override_rejected, feedback_unattributed, feedback_invalid.
+const PER_EXPERIMENT: usize = 3;
+/// Counters per predictor: four decision reasons, four response classes, two outcome counters.
+const PER_PREDICTOR: usize = 10;
 
 /// Numbers every counter of a configuration densely from 0, and names it.
 #[derive(Debug, Clone)]
 pub struct CounterCatalog {
-    /// For each experiment, the slot of its `override_rejected`; its predictors' slots follow.
+    /// For each experiment, the slot of its first counter; its predictors' slots follow.
     experiment_base: Vec<usize>,
     len: usize,
 }
 
 impl CounterCatalog {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(table: &RoutingTable) -> Self {
         let mut next = 1; // slot 0: unmatched
-        let experiment_base = config
+        let experiment_base = table
             .experiments()
             .iter()
             .map(|e| {
                 let base = next;
-                next += 1 + PER_PREDICTOR * e.predictors.len();
+                next += PER_EXPERIMENT + PER_PREDICTOR * e.predictors.len();
                 base
             })
             .collect();
@@ -129,16 +151,17 @@ impl CounterCatalog {
         self.len == 0
     }
 
-    /// The dense number of a counter; `None` for indices outside the configuration.
+    /// The dense number of a counter; `None` for ids outside the configuration.
     pub fn slot(&self, counter: Counter) -> Option<usize> {
-        let predictor_slot = |experiment: usize, predictor: usize, offset: usize| {
-            self.experiment_base
-                .get(experiment)
-                .map(|base| base + 1 + predictor * PER_PREDICTOR + offset)
+        let base = |experiment: ExperimentId| self.experiment_base.get(experiment.index()).copied();
+        let predictor_slot = |experiment: ExperimentId, predictor: PredictorId, offset: usize| {
+            base(experiment).map(|b| b + PER_EXPERIMENT + predictor.index() * PER_PREDICTOR + offset)
         };
         match counter {
             Counter::Unmatched => Some(0),
-            Counter::OverrideRejected { experiment } => self.experiment_base.get(experiment).copied(),
+            Counter::OverrideRejected { experiment } => base(experiment),
+            Counter::FeedbackUnattributed { experiment } => base(experiment).map(|b| b + 1),
+            Counter::FeedbackInvalid { experiment } => base(experiment).map(|b| b + 2),
             Counter::Decision {
                 experiment,
                 predictor,
@@ -149,43 +172,70 @@ impl CounterCatalog {
                 predictor,
                 class,
             } => predictor_slot(experiment, predictor, 4 + class.offset()),
+            Counter::OutcomeTrials {
+                experiment,
+                predictor,
+            } => predictor_slot(experiment, predictor, 8),
+            Counter::OutcomeRewardMilli {
+                experiment,
+                predictor,
+            } => predictor_slot(experiment, predictor, 9),
         }
     }
 }
 
 /// The full counter name as the filter defines it (Envoy shows it under `wasmcustom.`).
-pub fn counter_name(config: &Config, counter: Counter) -> Option<String> {
-    let experiment = |i: usize| config.experiment(i);
+pub fn counter_name(table: &RoutingTable, counter: Counter) -> Option<String> {
+    let experiment = |e: ExperimentId| table.experiment(e).map(|e| e.name.as_str());
+    let predictor = |e: ExperimentId, p: PredictorId| {
+        let exp = table.experiment(e)?;
+        Some((exp.name.as_str(), exp.predictor(p)?.name.as_str()))
+    };
     Some(match counter {
         Counter::Unmatched => format!("{PREFIX}.unmatched"),
         Counter::OverrideRejected { experiment: e } => {
-            format!("{PREFIX}.{}.override_rejected", experiment(e)?.name)
+            format!("{PREFIX}.{}.override_rejected", experiment(e)?)
+        }
+        Counter::FeedbackUnattributed { experiment: e } => {
+            format!("{PREFIX}.{}.feedback_unattributed", experiment(e)?)
+        }
+        Counter::FeedbackInvalid { experiment: e } => {
+            format!("{PREFIX}.{}.feedback_invalid", experiment(e)?)
         }
         Counter::Decision {
             experiment: e,
-            predictor,
+            predictor: p,
             reason,
         } => {
-            let exp = experiment(e)?;
-            format!(
-                "{PREFIX}.{}.{}.decision.{}",
-                exp.name,
-                exp.predictors.get(predictor)?.name,
-                reason.as_str()
-            )
+            let (exp, pred) = predictor(e, p)?;
+            format!("{PREFIX}.{exp}.{pred}.decision.{}", reason.as_str())
         }
         Counter::Response {
             experiment: e,
-            predictor,
+            predictor: p,
             class,
         } => {
-            let exp = experiment(e)?;
-            format!(
-                "{PREFIX}.{}.{}.response.{}",
-                exp.name,
-                exp.predictors.get(predictor)?.name,
-                class.as_str()
-            )
+            let (exp, pred) = predictor(e, p)?;
+            format!("{PREFIX}.{exp}.{pred}.response.{}", class.as_str())
+        }
+        Counter::OutcomeTrials {
+            experiment: e,
+            predictor: p,
+        } => {
+            let (exp, pred) = predictor(e, p)?;
+            format!("{PREFIX}.{exp}.{pred}.outcome.trials")
+        }
+        Counter::OutcomeRewardMilli {
+            experiment: e,
+            predictor: p,
+        } => {
+            let (exp, pred) = predictor(e, p)?;
+            format!("{PREFIX}.{exp}.{pred}.outcome.reward_milli")
         }
     })
+}
+
+/// The name of the `share_bp` gauge of a predictor of an adaptive experiment.
+pub fn share_gauge_name(experiment: &str, predictor: &str) -> String {
+    format!("{PREFIX}.{experiment}.{predictor}.share_bp")
 }

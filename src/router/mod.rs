@@ -1,19 +1,30 @@
 //! The pure decision core of predictor-router. It knows nothing of proxy-wasm: the host adapter
-//! (`crate::host`, wasm only) reads the request, calls in here, and applies what comes back.
+//! (`crate::host`, wasm only) reads what the core asks for, calls in here, and applies the plan.
 //!
 //! - [`config`]: bytes → validated configuration or an error naming the JSON path
-//! - [`matching`]: which experiment a request belongs to (hosts, path prefix)
+//! - [`table`]: the validated experiments compiled for serving; owns [`matching`] (hosts, path prefix)
+//! - [`plan`]: what to do to a request and its response, one entry per host operation
 //! - [`decision`]: forced → sticky → hashed → random, over a [`decision::RequestPort`]
 //! - [`bucketing`]: murmur3 buckets and the weight → bucket table
 //! - [`cookies`], [`query`]: reading the sticky cookie and the override parameter; `Set-Cookie`
-//! - [`metrics`]: the counter names of the contract
 //! - [`response`]: what to add to the response
+//! - [`adaptive`]: bandit allocation (outcomes, Thompson / epsilon-greedy, shared-data encoding)
+//! - [`metrics`]: the metric names of the contract, numbered for batching
+//! - [`header_map`]: the ABI's serialized header map
+//! - [`ids`]: typed experiment and predictor indices
 
+pub mod adaptive;
 pub mod bucketing;
 pub mod config;
 pub mod cookies;
 pub mod decision;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake_request;
+pub mod header_map;
+pub mod ids;
 pub mod matching;
 pub mod metrics;
+pub mod plan;
 pub mod query;
 pub mod response;
+pub mod table;

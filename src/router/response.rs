@@ -13,7 +13,7 @@ pub struct ResponseHeaders<'a> {
 }
 
 pub fn response_headers<'a>(experiment: &'a Experiment, decision: &Decision) -> ResponseHeaders<'a> {
-    let Some(predictor) = experiment.predictors.get(decision.predictor) else {
+    let Some(predictor) = experiment.predictor(decision.predictor) else {
         return ResponseHeaders {
             report: None,
             set_cookie: None,
@@ -24,7 +24,10 @@ pub fn response_headers<'a>(experiment: &'a Experiment, decision: &Decision) -> 
         .as_deref()
         .map(|h| (h, predictor.name.as_str()));
     let set_cookie = if decision.reason.sets_cookie() {
-        experiment.set_cookies.get(decision.predictor).map(String::as_str)
+        experiment
+            .set_cookies
+            .get(decision.predictor.index())
+            .map(String::as_str)
     } else {
         None
     };

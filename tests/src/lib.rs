@@ -1,7 +1,6 @@
 //! Support code shared by the test suites in `tests/tests/` and the demo (`src/bin/demo.rs`).
 //!
 //! - [`bench`]: `make bench`, Envoy and harness measurements and BENCHMARKS.md
-//! - [`fake_request`]: an in-memory request for native tests of the decision core
 //! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/wasmplugin.yaml`
 //! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
 //! - [`envoy`]: a real Envoy process with the compiled module, and its admin interface
@@ -15,7 +14,6 @@
 pub mod bench;
 pub mod bootstrap;
 pub mod envoy;
-pub mod fake_request;
 pub mod gateway;
 pub mod http;
 pub mod module;

@@ -1,7 +1,13 @@
 //! Configuration: defaults, validation, and the exact JSON path and reason of every error.
 
-use predictor_router::router::config::{parse, HostPattern};
+use predictor_router::router::config::{ConfigError, HostPattern};
+use predictor_router::router::table::RoutingTable;
 use serde_json::json;
+
+/// The configuration as the filter loads it: parsed, validated, and compiled into its routing table.
+fn parse(bytes: &[u8]) -> Result<RoutingTable, ConfigError> {
+    RoutingTable::parse(bytes)
+}
 
 fn error_of(config: serde_json::Value) -> String {
     match parse(config.to_string().as_bytes()) {
@@ -313,11 +319,11 @@ fn paths_are_never_empty_and_odd_keys_are_quoted() {
         ),
         (
             br#"{"experiments":[{"":1}]}"#,
-            r#"experiments[0]."": unknown field ``, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`"#,
+            r#"experiments[0]."": unknown field ``, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`"#,
         ),
         (
             br#"{"experiments":[{"a b":1}]}"#,
-            r#"experiments[0]."a b": unknown field `a b`, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`"#,
+            r#"experiments[0]."a b": unknown field `a b`, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`"#,
         ),
     ];
     for (bytes, expected) in cases {

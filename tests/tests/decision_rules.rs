@@ -3,8 +3,8 @@
 use predictor_router::router::bucketing::user_bucket;
 use predictor_router::router::config::{parse, Config};
 use predictor_router::router::decision::{decide, Decision, Reason};
+use predictor_router::router::fake_request::FakeRequest;
 use predictor_router::router::response::response_headers;
-use predictor_router_tests::fake_request::FakeRequest;
 use serde_json::json;
 
 /// fraud-detection with xgb 90 / rf 10 / shadow 0, override by header and `?predictor=`, user ids.
@@ -31,7 +31,9 @@ fn run(config: &Config, path: &str, mut request: FakeRequest) -> (Decision, Fake
 }
 
 fn name(config: &Config, d: &Decision) -> String {
-    config.experiments()[0].predictors[d.predictor].name.clone()
+    config.experiments()[0].predictors[d.predictor.index()]
+        .name
+        .clone()
 }
 
 #[test]

@@ -139,7 +139,9 @@ fn hashed_assignment_matches_the_offline_formula_on_every_replica_and_worker() {
     let mut a = gw_one_worker.client();
     for user in 0..300 {
         let id = format!("customer-{user}");
-        let expected = names[table.predictor_of(user_bucket("fraud-detection", id.as_bytes()))];
+        let expected = names[table
+            .predictor_of(user_bucket("fraud-detection", id.as_bytes()))
+            .index()];
         // A fresh connection per request on the two-worker Envoy spreads requests over both workers.
         for _ in 0..2 {
             let r = send(&mut a, &Request::predict(PREDICT).header("x-user-id", &id));
@@ -207,7 +209,9 @@ fn clients_cannot_route_themselves_with_the_routing_header() {
     let mut client = gw.client();
     // customer-1 hashes to one predictor; the spoofed header names the other.
     let table = BucketTable::new([50u32, 50].into_iter());
-    let expected = ["xgb", "rf"][table.predictor_of(user_bucket("fraud-detection", b"customer-1"))];
+    let expected = ["xgb", "rf"][table
+        .predictor_of(user_bucket("fraud-detection", b"customer-1"))
+        .index()];
     let spoof = if expected == "xgb" { "rf" } else { "xgb" };
     for _ in 0..20 {
         let r = send(

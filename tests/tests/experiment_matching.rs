@@ -1,6 +1,6 @@
 //! Which experiment a request belongs to: hosts, ports, case, wildcards, path prefixes, order.
 
-use predictor_router::router::config::parse;
+use predictor_router::router::table::RoutingTable;
 use serde_json::json;
 
 fn matcher(experiments: serde_json::Value) -> impl Fn(&str, &str) -> Option<String> {
@@ -8,11 +8,11 @@ fn matcher(experiments: serde_json::Value) -> impl Fn(&str, &str) -> Option<Stri
     for e in exps.as_array_mut().unwrap() {
         e["predictors"] = json!([{"name": "p", "weight": 1}]);
     }
-    let config = parse(json!({ "experiments": exps }).to_string().as_bytes()).unwrap();
+    let config = RoutingTable::parse(json!({ "experiments": exps }).to_string().as_bytes()).unwrap();
     move |authority, path| {
         config
             .match_request(authority.as_bytes(), path.as_bytes())
-            .map(|i| config.experiments()[i].name.clone())
+            .map(|i| config.experiments()[i.index()].name.clone())
     }
 }
 

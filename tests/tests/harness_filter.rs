@@ -85,10 +85,12 @@ fn the_module_exports_only_the_callbacks_it_uses() {
         [
             "proxy_on_context_create",
             "proxy_on_request_headers",
+            "proxy_on_request_body",
             "proxy_on_response_headers",
             "proxy_on_delete"
         ],
-        "four entries into the VM per request, bodies or not"
+        "four entries into the VM per request, and one per request body chunk (feedback bodies of \
+         adaptive experiments are copied as they pass); none per response body"
     );
 }
 
@@ -226,7 +228,9 @@ fn hashed_users_get_their_bucket_and_a_cookie() {
     let table = BucketTable::new([50u32, 50].into_iter());
     for user in 0..300 {
         let id = format!("customer-{user}");
-        let expected = ["xgb", "rf"][table.predictor_of(user_bucket("fraud-detection", id.as_bytes()))];
+        let expected = ["xgb", "rf"][table
+            .predictor_of(user_bucket("fraud-detection", id.as_bytes()))
+            .index()];
         let e = predict(&mut host).header("x-user-id", &id).send().unwrap();
         assert_eq!(routed(&e), expected);
         assert_eq!(e.response_header_values("set-cookie").len(), 1);

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use predictor_router::router::config::parse;
+use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::scenario::{
     manifest_documents, manifest_of_kind, repo_root, seed_plugin_config, shared_dir,
 };
@@ -167,8 +168,8 @@ fn the_wasmplugin_configuration_passes_the_filters_own_parser() {
         wasmplugin["spec"]["pluginName"], "predictor_router",
         "the module's root id"
     );
-    let config =
-        parse(wasmplugin["spec"]["pluginConfig"].to_string().as_bytes()).expect("pluginConfig is valid");
+    let config = RoutingTable::parse(wasmplugin["spec"]["pluginConfig"].to_string().as_bytes())
+        .expect("pluginConfig is valid");
     assert!(config.warnings().is_empty(), "{:?}", config.warnings());
 }
 

@@ -2,14 +2,17 @@
 
 use std::collections::HashSet;
 
-use predictor_router::router::config::parse;
 use predictor_router::router::decision::Reason;
-use predictor_router::router::metrics::{counter_name, Counter, CounterCatalog, StatusClass};
+use predictor_router::router::ids::{ExperimentId as E, PredictorId as P};
+use predictor_router::router::metrics::{
+    counter_name, share_gauge_name, Counter, CounterCatalog, StatusClass,
+};
+use predictor_router::router::table::RoutingTable;
 use serde_json::json;
 
 #[test]
 fn names_follow_the_contract_and_slots_are_dense_and_distinct() {
-    let config = parse(
+    let config = RoutingTable::parse(
         json!({"experiments": [
             {"name": "fraud-detection", "predictors": [{"name": "xgb", "weight": 1}, {"name": "rf", "weight": 1}]},
             {"name": "income", "match": {"path_prefix": "/i"}, "predictors": [{"name": "v1", "weight": 1}]}
@@ -21,31 +24,67 @@ fn names_follow_the_contract_and_slots_are_dense_and_distinct() {
     let name = |c| counter_name(&config, c).unwrap();
     assert_eq!(name(Counter::Unmatched), "predictor_router.unmatched");
     assert_eq!(
-        name(Counter::OverrideRejected { experiment: 1 }),
+        name(Counter::OverrideRejected { experiment: E(1) }),
         "predictor_router.income.override_rejected"
     );
     assert_eq!(
         name(Counter::Decision {
-            experiment: 0,
-            predictor: 1,
+            experiment: E(0),
+            predictor: P(1),
             reason: Reason::Hashed
         }),
         "predictor_router.fraud-detection.rf.decision.hashed"
     );
     assert_eq!(
         name(Counter::Response {
-            experiment: 0,
-            predictor: 0,
+            experiment: E(0),
+            predictor: P(0),
             class: StatusClass::ServerError
         }),
         "predictor_router.fraud-detection.xgb.response.5xx"
     );
+    assert_eq!(
+        name(Counter::OutcomeTrials {
+            experiment: E(0),
+            predictor: P(1)
+        }),
+        "predictor_router.fraud-detection.rf.outcome.trials"
+    );
+    assert_eq!(
+        name(Counter::OutcomeRewardMilli {
+            experiment: E(0),
+            predictor: P(0)
+        }),
+        "predictor_router.fraud-detection.xgb.outcome.reward_milli"
+    );
+    assert_eq!(
+        name(Counter::FeedbackUnattributed { experiment: E(1) }),
+        "predictor_router.income.feedback_unattributed"
+    );
+    assert_eq!(
+        name(Counter::FeedbackInvalid { experiment: E(0) }),
+        "predictor_router.fraud-detection.feedback_invalid"
+    );
+    assert_eq!(
+        share_gauge_name("fraud-detection", "rf"),
+        "predictor_router.fraud-detection.rf.share_bp"
+    );
 
     let catalog = CounterCatalog::new(&config);
     let mut all = vec![Counter::Unmatched];
-    for (e, exp) in config.experiments().iter().enumerate() {
+    for (e, exp) in config.iter() {
         all.push(Counter::OverrideRejected { experiment: e });
-        for p in 0..exp.predictors.len() {
+        all.push(Counter::FeedbackUnattributed { experiment: e });
+        all.push(Counter::FeedbackInvalid { experiment: e });
+        for p in (0..exp.predictors.len()).map(P::from_index) {
+            all.push(Counter::OutcomeTrials {
+                experiment: e,
+                predictor: p,
+            });
+            all.push(Counter::OutcomeRewardMilli {
+                experiment: e,
+                predictor: p,
+            });
             all.extend(Reason::ALL.iter().map(|&reason| Counter::Decision {
                 experiment: e,
                 predictor: p,
@@ -64,11 +103,11 @@ fn names_follow_the_contract_and_slots_are_dense_and_distinct() {
     assert_eq!(names.len(), all.len());
     assert_eq!(catalog.len(), all.len());
     assert!(slots.iter().all(|s| *s < catalog.len()));
-    assert_eq!(catalog.slot(Counter::OverrideRejected { experiment: 2 }), None);
+    assert_eq!(catalog.slot(Counter::OverrideRejected { experiment: E(2) }), None);
     assert_eq!(
         catalog.slot(Counter::Decision {
-            experiment: 9,
-            predictor: 0,
+            experiment: E(9),
+            predictor: P(0),
             reason: Reason::Forced
         }),
         None

@@ -4,9 +4,11 @@ use predictor_router::router::bucketing::{BucketTable, BUCKETS};
 use predictor_router::router::config::{parse, Config, HostPattern};
 use predictor_router::router::cookies::find_in_line;
 use predictor_router::router::decision::{decide, Reason};
+use predictor_router::router::fake_request::FakeRequest;
+use predictor_router::router::ids::ExperimentId;
 use predictor_router::router::matching::host_of;
 use predictor_router::router::metrics::StatusClass;
-use predictor_router_tests::fake_request::FakeRequest;
+use predictor_router::router::table::RoutingTable;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -54,7 +56,7 @@ proptest! {
             let mut req = FakeRequest::new().header("x-user-id", format!("user-{salt}-{u}"));
             let d = decide(&config.experiments()[0], b"/", &mut req);
             prop_assert_eq!(d.reason, Reason::Hashed);
-            counts[d.predictor] += 1;
+            counts[d.predictor.index()] += 1;
         }
         assert_split_close(&counts, &weights, n);
     }
@@ -71,7 +73,7 @@ proptest! {
             let draw = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32;
             let d = decide(&config.experiments()[0], b"/", &mut FakeRequest::new().random(draw));
             prop_assert_eq!(d.reason, Reason::Random);
-            counts[d.predictor] += 1;
+            counts[d.predictor.index()] += 1;
         }
         assert_split_close(&counts, &weights, n);
     }
@@ -85,7 +87,7 @@ proptest! {
         let a = decide(exp, b"/", &mut FakeRequest::new().header("x-user-id", &user).random(draws.0));
         let b = decide(exp, b"/x?y=z", &mut FakeRequest::new().header("x-user-id", &user).random(draws.1));
         prop_assert_eq!(a, b);
-        prop_assert!(exp.predictors[a.predictor].weight > 0);
+        prop_assert!(exp.predictors[a.predictor.index()].weight > 0);
     }
 
     #[test]
@@ -103,7 +105,7 @@ proptest! {
         let after = BucketTable::new(ramped.iter().copied());
         for b in 0..BUCKETS {
             let old = before.predictor_of(b);
-            if old != giver {
+            if old.index() != giver {
                 prop_assert_eq!(after.predictor_of(b), old, "bucket {} moved ({:?} -> {:?})", b, weights, ramped);
             }
         }
@@ -119,21 +121,21 @@ proptest! {
         status in prop::collection::vec(any::<u8>(), 0..6),
         draw in any::<u32>(),
     ) {
-        let config = parse(json!({"experiments": [
+        let config = RoutingTable::parse(json!({"experiments": [
             {"name": "a", "match": {"hosts": ["*.x.io", "y.io"]}, "predictors": [{"name": "p", "weight": 1}]},
             {"name": "b", "predictors": [{"name": "p", "weight": 1}, {"name": "q", "weight": 0}],
              "sticky": {"user_header": "x-user-id"}, "override": {"query_param": "predictor"}}
         ]}).to_string().as_bytes()).unwrap();
         let matched = config.match_request(&authority, &path);
         prop_assert_eq!(matched.is_some(), path.starts_with(b"/"), "experiment b matches any host and any path under /");
-        let Some(matched) = matched.or(Some(1)) else { return Ok(()) };
+        let Some(matched) = matched.or(Some(ExperimentId(1))) else { return Ok(()) };
         let mut req = FakeRequest::new().header("x-predictor-override", &override_value).header("x-user-id", &user).random(draw);
         for line in &cookies {
             req = req.header("cookie", line);
         }
-        let exp = &config.experiments()[matched];
+        let exp = config.experiment(matched).unwrap();
         let d = decide(exp, &path, &mut req);
-        prop_assert!(d.predictor < exp.predictors.len());
+        prop_assert!(d.predictor.index() < exp.predictors.len());
         let _ = StatusClass::of(&status);
         let _ = host_of(&authority);
         for line in &cookies {
@@ -158,7 +160,7 @@ proptest! {
             "match": {"hosts": [patterns[*p]], "path_prefix": prefix},
             "predictors": [{"name": "p", "weight": 1}]
         })).collect();
-        let config = parse(json!({ "experiments": exps }).to_string().as_bytes()).unwrap();
+        let config = RoutingTable::parse(json!({ "experiments": exps }).to_string().as_bytes()).unwrap();
         let h = host_of(host.as_bytes());
         let linear = config.experiments().iter().position(|e| {
             path.as_bytes().starts_with(e.path_prefix.as_bytes()) && e.hosts.iter().any(|pattern| match pattern {
@@ -167,6 +169,6 @@ proptest! {
                 HostPattern::Subdomain(s) => h.len() > s.len() + 1 && h.ends_with(s.as_bytes()) && h[h.len() - s.len() - 1] == b'.',
             })
         });
-        prop_assert_eq!(config.match_request(host.as_bytes(), path.as_bytes()), linear);
+        prop_assert_eq!(config.match_request(host.as_bytes(), path.as_bytes()), linear.map(ExperimentId::from_index));
     }
 }

@@ -1,6 +1,7 @@
 //! The validated configuration: every default applied, every value checked, lookups precomputed.
 
-use super::super::bucketing::BucketTable;
+use crate::router::bucketing::BucketTable;
+use crate::router::ids::PredictorId;
 
 pub const DEFAULT_ROUTING_HEADER: &str = "x-predictor";
 pub const DEFAULT_OVERRIDE_HEADER: &str = "x-predictor-override";
@@ -52,11 +53,64 @@ pub struct Experiment {
     /// Per predictor, the `Set-Cookie` value that pins a user to it (built once, not per request);
     /// empty when cookies are disabled.
     pub set_cookies: Vec<String>,
+    /// `None` for a fixed-weight experiment.
+    pub adaptive: Option<Adaptive>,
+}
+
+/// Adaptive allocation (a multi-armed bandit over the predictors with weight > 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adaptive {
+    pub policy: Policy,
+    pub reward: Reward,
+    pub update_seconds: u32,
+    pub min_outcomes: u32,
+    pub min_share_percent: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Share = probability of being the best under Beta(1 + successes, 1 + failures) posteriors.
+    Thompson,
+    /// The best mean reward gets `100 - epsilon_percent` %, the others split `epsilon_percent` %.
+    EpsilonGreedy { epsilon_percent: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reward {
+    /// Every final response is an outcome: success when 2xx (and, if set, within `max_latency_ms`).
+    Response { max_latency_ms: Option<u32> },
+    /// Outcomes come from feedback requests to `path` (Seldon's feedback API body, `reward` in [0, 1]).
+    Feedback { path: String },
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Thompson => "thompson",
+            Policy::EpsilonGreedy { .. } => "epsilon_greedy",
+        }
+    }
 }
 
 impl Experiment {
-    /// The index of the predictor with exactly this name (names are case-sensitive).
-    pub fn predictor_named(&self, name: &[u8]) -> Option<usize> {
-        self.predictors.iter().position(|p| p.name.as_bytes() == name)
+    /// The predictor with exactly this name (names are case-sensitive).
+    pub fn predictor_named(&self, name: &[u8]) -> Option<PredictorId> {
+        self.predictors
+            .iter()
+            .position(|p| p.name.as_bytes() == name)
+            .map(PredictorId::from_index)
+    }
+
+    pub fn predictor(&self, id: PredictorId) -> Option<&Predictor> {
+        self.predictors.get(id.index())
+    }
+
+    /// Predictors that receive new assignments (weight > 0): the arms of an adaptive experiment.
+    pub fn taking_part(&self) -> impl Iterator<Item = (PredictorId, &Predictor)> {
+        self.predictors
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.weight > 0)
+            .map(|(i, p)| (PredictorId::from_index(i), p))
     }
 }

@@ -27,6 +27,8 @@ pub struct RawExperiment {
     pub sticky: Option<RawSticky>,
     #[serde(default, rename = "override")]
     pub override_: Option<RawOverride>,
+    #[serde(default)]
+    pub adaptive: Option<RawAdaptive>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,4 +71,27 @@ pub struct RawOverride {
     pub query_param: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+}
+
+/// `adaptive`: every field optional here, so that a missing required one (`policy`) is reported at its
+/// own path and fields of another policy or reward are refused by name in `validate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an adaptive object")]
+pub struct RawAdaptive {
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub epsilon_percent: Option<Number>,
+    #[serde(default)]
+    pub reward: Option<String>,
+    #[serde(default)]
+    pub max_latency_ms: Option<Number>,
+    #[serde(default)]
+    pub feedback_path: Option<String>,
+    #[serde(default)]
+    pub update_seconds: Option<Number>,
+    #[serde(default)]
+    pub min_outcomes: Option<Number>,
+    #[serde(default)]
+    pub min_share_percent: Option<Number>,
 }

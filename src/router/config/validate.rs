@@ -104,6 +104,18 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
     };
     let sticky = sticky(path, &raw.name, raw.sticky)?;
     let override_ = override_rule(path, raw.override_)?;
+    let adaptive = match raw.adaptive {
+        None => None,
+        Some(a) => {
+            let taking_part = predictors.iter().filter(|p| p.weight > 0).count();
+            Some(super::adaptive::adaptive(
+                &format!("{path}.adaptive"),
+                a,
+                taking_part,
+                &path_prefix,
+            )?)
+        }
+    };
     let set_cookies = match &sticky.cookie {
         Some(cookie) => predictors
             .iter()
@@ -123,6 +135,7 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
         sticky,
         override_,
         set_cookies,
+        adaptive,
     })
 }
 
@@ -338,7 +351,7 @@ fn check_headers_are_not_routing_headers(experiments: &[Experiment]) -> Result<(
 }
 
 /// An integral JSON number within `[min, max]`; `50.0` counts as 50, `50.5` and `-1` do not.
-fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
+pub(super) fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
     let value = match n.as_u64() {
         Some(u) => u,
         None => {

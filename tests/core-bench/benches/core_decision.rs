@@ -3,34 +3,20 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use predictor_router::router::config::parse;
-use predictor_router::router::decision::{decide, RequestPort};
-use predictor_router::router::response::response_headers;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use predictor_router::router::fake_request::FakeRequest;
+use predictor_router::router::plan::{plan_request, plan_response, ConfiguredWeights};
+use predictor_router::router::table::RoutingTable;
 
-const PATH: &[u8] = b"/seldon/default/fraud-detection/api/v1.0/predictions";
+const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 const CONFIG: &str = r#"{"experiments":[{"name":"fraud-detection","match":{"path_prefix":"/seldon/default/fraud-detection/"},
   "predictors":[{"name":"xgb","weight":50},{"name":"rf","weight":50}],
   "sticky":{"user_header":"x-user-id"},"override":{"query_param":"predictor"}}]}"#;
 
-/// One request header, borrowed: the benchmark measures the core, not copying a fake request.
-struct OneHeader(&'static str, &'static [u8]);
-
-impl RequestPort for OneHeader {
-    fn header(&mut self, name: &str) -> Option<Vec<u8>> {
-        (name == self.0).then(|| self.1.to_vec())
-    }
-    fn header_values(&mut self, name: &str) -> Vec<Vec<u8>> {
-        self.header(name).into_iter().collect()
-    }
-    fn random_u32(&mut self) -> u32 {
-        0x9e37_79b9
-    }
-}
-
+/// The request plan and the response plan of one request, per decision path (the fake request is
+/// cloned outside the measurement).
 fn decisions(c: &mut Criterion) {
-    let config = parse(CONFIG.as_bytes()).unwrap();
-    let experiment = &config.experiments()[0];
+    let table = RoutingTable::parse(CONFIG.as_bytes()).unwrap();
     let paths = [
         ("forced", "x-predictor-override", &b"rf"[..]),
         ("sticky", "cookie", &b"session=1; pr-fraud-detection=rf"[..]),
@@ -39,16 +25,27 @@ fn decisions(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("decision");
     for (name, header, value) in paths {
+        let request = FakeRequest::new()
+            .header(":path", PATH)
+            .header(header, value)
+            .random(0x9e37_79b9);
         group.bench_function(name, |b| {
-            b.iter(|| {
-                let decision = decide(experiment, black_box(PATH), &mut OneHeader(header, value));
-                black_box(response_headers(experiment, &decision));
-            })
+            b.iter_batched(
+                || request.clone(),
+                |mut request| {
+                    let plan = plan_request(&table, &ConfiguredWeights, &mut request);
+                    let routed = plan.routed.unwrap();
+                    black_box(plan_response(&table, &routed, b"200", None));
+                },
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();
     c.bench_function("match_request", |b| {
-        b.iter(|| black_box(config.match_request(black_box(b"models.example.com:443"), black_box(PATH))))
+        b.iter(|| {
+            black_box(table.match_request(black_box(b"models.example.com:443"), black_box(PATH.as_bytes())))
+        })
     });
 }
 

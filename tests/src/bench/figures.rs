@@ -7,8 +7,8 @@ use predictor_router::router::decision::decide;
 use serde_json::{json, Value};
 use wasm_test_harness::Host;
 
-use crate::fake_request::FakeRequest;
 use crate::scenario::seed_plugin_config;
+use predictor_router::router::fake_request::FakeRequest;
 
 use super::variants::PATH;
 

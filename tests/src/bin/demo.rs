@@ -100,7 +100,7 @@ fn main() {
         |i, client| {
             let id = format!("user-{i:05}");
             let served = record(&client.send(&Request::predict(&path).header("x-user-id", &id)));
-            let expected = names[table.predictor_of(user_bucket(&exp_name, id.as_bytes()))].clone();
+            let expected = names[table.predictor_of(user_bucket(&exp_name, id.as_bytes())).index()].clone();
             (served, expected)
         },
         port,

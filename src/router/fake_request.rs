@@ -1,6 +1,7 @@
 //! An in-memory request for the decision core: headers in order, and scripted random numbers.
+//! The one fake of [`RequestPort`] for every native test, fuzz target and benchmark (feature `test-util`).
 
-use predictor_router::router::decision::RequestPort;
+use crate::router::decision::RequestPort;
 
 #[derive(Debug, Default, Clone)]
 pub struct FakeRequest {

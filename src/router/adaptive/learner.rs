@@ -1,0 +1,174 @@
+//! One worker's view of one adaptive experiment: outcomes not yet merged, the current allocation, the
+//! Thompson estimate in progress, and the log line. The host drives it from its tick:
+//! 1. merge [`Learner::pending`] into shared data ([`crate::router::adaptive::totals`] encoding), and on
+//!    success call [`Learner::merged`];
+//! 2. call [`Learner::step`] with the time, and apply what it returns (gauges, a log line).
+
+use crate::router::adaptive::allocation::{arms_of, from_shares, in_burn_in, Allocation};
+use crate::router::adaptive::policy::{epsilon_greedy_shares, ThompsonRun};
+use crate::router::adaptive::totals::{Outcome, Totals};
+use crate::router::config::{Experiment, Policy};
+use crate::router::ids::PredictorId;
+
+/// Single posterior draws per tick for a Thompson estimate in progress: bounds the tick's wasm time
+/// (about 30 instructions each) however many predictors the experiment has.
+pub const ARM_DRAWS_PER_TICK: u32 = 20_000;
+
+/// An allocation moves the log when some share changes by this much (one percentage point).
+const LOG_STEP_BP: u32 = 100;
+
+pub struct Learner {
+    /// This worker's outcomes since its last successful merge.
+    pending: Totals,
+    /// The merged totals last read from shared data.
+    totals: Totals,
+    current: Allocation,
+    run: Option<ThompsonRun>,
+    next_update_nanos: u64,
+    last_logged: Option<Vec<u32>>,
+}
+
+/// What a step changed, for the host to apply.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// The allocation changed: update the `share_bp` gauges.
+    pub allocation_changed: bool,
+    /// An info line to log.
+    pub log: Option<String>,
+}
+
+impl Learner {
+    pub fn new(experiment: &Experiment) -> Self {
+        Learner {
+            pending: Totals::zero(experiment.predictors.len()),
+            totals: Totals::zero(experiment.predictors.len()),
+            current: Allocation::configured(experiment),
+            run: None,
+            next_update_nanos: 0,
+            last_logged: None,
+        }
+    }
+
+    /// Starts from `learned` (what shared data held when the configuration was applied) and computes
+    /// its allocation at once, so the first request is served with it.
+    pub fn resume(experiment: &Experiment, learned: Totals, now_nanos: u64) -> (Self, StepReport) {
+        let mut learner = Learner::new(experiment);
+        learner.totals = learned;
+        learner.next_update_nanos = now_nanos;
+        let report = learner.step(experiment, now_nanos, u32::MAX);
+        (learner, report)
+    }
+
+    pub fn record(&mut self, predictor: PredictorId, outcome: Outcome) {
+        if let Some(arm) = self.pending.arms.get_mut(predictor.index()) {
+            arm.add(outcome);
+        }
+    }
+
+    pub fn pending(&self) -> &Totals {
+        &self.pending
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// `stored` + this worker's pending outcomes: what to write back to shared data.
+    pub fn merge_into(&self, stored: &Totals) -> Totals {
+        let mut merged = stored.clone();
+        merged.merge(&self.pending);
+        merged
+    }
+
+    /// The pending outcomes were written as part of `merged`: forget them, and keep the merged totals.
+    pub fn merged(&mut self, merged: Totals) {
+        for arm in &mut self.pending.arms {
+            *arm = Default::default();
+        }
+        self.totals = merged;
+    }
+
+    /// The merged totals were read without writing (nothing pending).
+    pub fn observed(&mut self, stored: Totals) {
+        self.totals = stored;
+    }
+
+    /// Whether the next step starts a recompute, for which the host reads the merged totals first.
+    pub fn needs_totals(&self, now_nanos: u64) -> bool {
+        self.run.is_none() && now_nanos >= self.next_update_nanos
+    }
+
+    pub fn allocation(&self) -> &Allocation {
+        &self.current
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Advances the allocation: starts a recompute when one is due, continues a Thompson estimate in
+    /// progress by at most `arm_draws` posterior draws, and reports what changed.
+    pub fn step(&mut self, experiment: &Experiment, now_nanos: u64, arm_draws: u32) -> StepReport {
+        let Some(adaptive) = &experiment.adaptive else {
+            return StepReport::default();
+        };
+        let mut next = None;
+        if self.run.is_none() && now_nanos >= self.next_update_nanos {
+            self.next_update_nanos =
+                now_nanos.saturating_add(u64::from(adaptive.update_seconds) * 1_000_000_000);
+            if in_burn_in(experiment, adaptive, &self.totals) {
+                next = Some(Allocation::configured(experiment));
+            } else {
+                let arms = arms_of(experiment, &self.totals);
+                match adaptive.policy {
+                    Policy::EpsilonGreedy { epsilon_percent } => {
+                        let shares = epsilon_greedy_shares(&arms, epsilon_percent);
+                        next = Some(from_shares(experiment, adaptive, &shares));
+                    }
+                    Policy::Thompson => self.run = Some(ThompsonRun::new(&arms)),
+                }
+            }
+        }
+        if let Some(run) = &mut self.run {
+            if run.advance(arm_draws) {
+                next = Some(from_shares(experiment, adaptive, &run.shares()));
+                self.run = None;
+            }
+        }
+        let Some(next) = next else {
+            return StepReport::default();
+        };
+        let allocation_changed = next != self.current;
+        self.current = next;
+        let log = self.log_line(experiment);
+        StepReport {
+            allocation_changed,
+            log,
+        }
+    }
+
+    /// `predictor_router: <experiment> allocation <pred> <share>% ... (<policy>, <outcomes> outcomes)`,
+    /// when the allocation first leaves burn-in or moves by a percentage point from the last one logged.
+    fn log_line(&mut self, experiment: &Experiment) -> Option<String> {
+        let adaptive = experiment.adaptive.as_ref()?;
+        if !self.current.learned {
+            return None;
+        }
+        if let Some(last) = &self.last_logged {
+            if !self.current.moved_from(last, LOG_STEP_BP) {
+                return None;
+            }
+        }
+        self.last_logged = Some(self.current.shares_bp.clone());
+        let mut line = format!("predictor_router: {} allocation", experiment.name);
+        for (p, bp) in experiment.predictors.iter().zip(&self.current.shares_bp) {
+            line.push_str(&format!(" {} {}.{:02}%", p.name, bp / 100, bp % 100));
+        }
+        line.push_str(&format!(
+            " ({}, {} outcomes)",
+            adaptive.policy.as_str(),
+            self.totals.outcomes()
+        ));
+        Some(line)
+    }
+}

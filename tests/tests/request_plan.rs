@@ -1,0 +1,263 @@
+//! The request and response plans: every rule that touches a request, natively, and the host
+//! operations each decision path costs (one header read per `reads` entry, one write per plan entry).
+
+use predictor_router::router::decision::Reason;
+use predictor_router::router::fake_request::FakeRequest;
+use predictor_router::router::ids::{ExperimentId, PredictorId};
+use predictor_router::router::metrics::{Counter, StatusClass};
+use predictor_router::router::plan::{plan_request, plan_response, ConfiguredWeights, Learning, RequestPlan};
+use predictor_router::router::table::RoutingTable;
+use serde_json::json;
+
+const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
+
+/// The shipped shape: one experiment on a path prefix, cookie, user id and override query parameter;
+/// and a second experiment on another prefix with its own routing header.
+fn table() -> RoutingTable {
+    RoutingTable::parse(
+        json!({"experiments": [
+            {"name": "fraud-detection", "match": {"path_prefix": "/seldon/default/fraud-detection/"},
+             "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}, {"name": "shadow", "weight": 0}],
+             "sticky": {"user_header": "x-user-id"}, "override": {"query_param": "predictor"}},
+            {"name": "income", "match": {"path_prefix": "/income/"}, "routing_header": "x-income-model",
+             "predictors": [{"name": "v1", "weight": 1}]}
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+fn plan<'t>(table: &'t RoutingTable, request: &mut FakeRequest) -> RequestPlan<'t> {
+    plan_request(table, &ConfiguredWeights, request)
+}
+
+fn counts(plan: &RequestPlan) -> Vec<(Counter, u64)> {
+    plan.counts.iter().collect()
+}
+
+const E0: ExperimentId = ExperimentId(0);
+
+#[test]
+fn each_decision_path_reads_only_what_it_needs_and_writes_one_header() {
+    let t = table();
+    // (request, reason, header reads in order)
+    let cases: Vec<(FakeRequest, Reason, Vec<&str>)> = vec![
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .header("x-predictor-override", "rf"),
+            Reason::Forced,
+            vec![":path", "x-income-model", "x-predictor-override"],
+        ),
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .cookie("pr-fraud-detection=rf"),
+            Reason::Sticky,
+            vec![":path", "x-income-model", "x-predictor-override", "cookie"],
+        ),
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .header("x-user-id", "alice"),
+            Reason::Hashed,
+            vec![
+                ":path",
+                "x-income-model",
+                "x-predictor-override",
+                "cookie",
+                "x-user-id",
+            ],
+        ),
+        (
+            FakeRequest::new().header(":path", PREDICT).random(7),
+            Reason::Random,
+            vec![
+                ":path",
+                "x-income-model",
+                "x-predictor-override",
+                "cookie",
+                "x-user-id",
+            ],
+        ),
+    ];
+    for (mut request, reason, reads) in cases {
+        let p = plan(&t, &mut request);
+        let routed = p.routed.expect("matched");
+        assert_eq!(routed.decision.reason, reason);
+        assert_eq!(request.reads, reads, "{reason:?}");
+        assert!(p.remove.is_empty());
+        let (header, predictor) = p.set.expect("routing header set");
+        assert_eq!(header, "x-predictor");
+        assert_eq!(
+            predictor,
+            t.experiments()[0].predictors[routed.decision.predictor.index()].name
+        );
+        assert_eq!(
+            counts(&p),
+            vec![(
+                Counter::Decision {
+                    experiment: E0,
+                    predictor: routed.decision.predictor,
+                    reason
+                },
+                1
+            )]
+        );
+        assert_eq!(routed.learning, Learning::Nothing, "fixed weights learn nothing");
+    }
+}
+
+#[test]
+fn every_other_routing_header_the_client_sent_is_removed_and_its_own_replaced() {
+    let t = table();
+    let mut request = FakeRequest::new()
+        .header(":path", PREDICT)
+        .header("x-predictor", "rf")
+        .header("x-income-model", "v1")
+        .header("x-predictor-override", "xgb");
+    let p = plan(&t, &mut request);
+    assert_eq!(
+        p.remove,
+        vec!["x-income-model"],
+        "the matched experiment's header is replaced, not removed"
+    );
+    assert_eq!(p.set, Some(("x-predictor", "xgb")));
+}
+
+#[test]
+fn unmatched_requests_are_only_stripped_and_counted() {
+    let t = table();
+    let mut clean = FakeRequest::new().header(":path", "/other");
+    let p = plan(&t, &mut clean);
+    assert_eq!(clean.reads, vec![":path", "x-predictor", "x-income-model"]);
+    assert!(p.remove.is_empty(), "look before removing: nothing to remove");
+    assert_eq!(p.set, None);
+    assert_eq!(p.routed, None);
+    assert_eq!(counts(&p), vec![(Counter::Unmatched, 1)]);
+
+    let mut spoofed = FakeRequest::new()
+        .header(":path", "/other")
+        .header("x-predictor", "rf")
+        .header("x-income-model", "v1");
+    let p = plan(&t, &mut spoofed);
+    assert_eq!(p.remove, vec!["x-predictor", "x-income-model"]);
+    assert_eq!(counts(&p), vec![(Counter::Unmatched, 1)]);
+
+    let mut no_path = FakeRequest::new();
+    assert_eq!(counts(&plan(&t, &mut no_path)), vec![(Counter::Unmatched, 1)]);
+}
+
+#[test]
+fn a_rejected_override_is_counted_once_beside_the_decision() {
+    let t = table();
+    let mut request = FakeRequest::new()
+        .header(":path", format!("{PREDICT}?predictor=nope"))
+        .header("x-predictor-override", "also-nope")
+        .random(0);
+    let p = plan(&t, &mut request);
+    let routed = p.routed.unwrap();
+    assert_eq!(routed.decision.reason, Reason::Random);
+    assert_eq!(
+        counts(&p),
+        vec![
+            (
+                Counter::Decision {
+                    experiment: E0,
+                    predictor: routed.decision.predictor,
+                    reason: Reason::Random
+                },
+                1
+            ),
+            (Counter::OverrideRejected { experiment: E0 }, 1)
+        ]
+    );
+}
+
+#[test]
+fn the_authority_is_read_only_when_an_experiment_names_hosts() {
+    let t = RoutingTable::parse(
+        json!({"experiments": [{"name": "a", "match": {"hosts": ["models.example.com"]},
+                                "predictors": [{"name": "p", "weight": 1}]}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut request = FakeRequest::new()
+        .header(":authority", "Models.Example.com:443")
+        .header(":path", "/")
+        .random(1);
+    let p = plan(&t, &mut request);
+    assert_eq!(request.reads[..2], [":authority", ":path"]);
+    assert!(p.routed.is_some());
+}
+
+#[test]
+fn the_response_plan_counts_the_class_reports_and_sets_the_cookie_for_new_assignments_only() {
+    let t = table();
+    for (request, sets_cookie) in [
+        (FakeRequest::new().header(":path", PREDICT).random(1), true),
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .header("x-user-id", "u"),
+            true,
+        ),
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .cookie("pr-fraud-detection=rf"),
+            false,
+        ),
+        (
+            FakeRequest::new()
+                .header(":path", PREDICT)
+                .header("x-predictor-override", "shadow"),
+            false,
+        ),
+    ] {
+        let mut request = request;
+        let routed = plan(&t, &mut request).routed.unwrap();
+        let name = t.experiments()[0].predictors[routed.decision.predictor.index()]
+            .name
+            .clone();
+        for (status, class) in [
+            ("200", Some(StatusClass::Success)),
+            ("302", Some(StatusClass::Redirect)),
+            ("404", Some(StatusClass::ClientError)),
+            ("503", Some(StatusClass::ServerError)),
+            ("100", None),
+            ("", None),
+        ] {
+            let r = plan_response(&t, &routed, status.as_bytes(), None).unwrap();
+            let expected: Vec<_> = class
+                .map(|class| {
+                    (
+                        Counter::Response {
+                            experiment: E0,
+                            predictor: routed.decision.predictor,
+                            class,
+                        },
+                        1,
+                    )
+                })
+                .into_iter()
+                .collect();
+            assert_eq!(r.counts.iter().collect::<Vec<_>>(), expected, "{status}");
+            assert_eq!(r.report, Some(("x-predictor", name.as_str())));
+            assert_eq!(r.set_cookie.is_some(), sets_cookie);
+            if let Some(cookie) = r.set_cookie {
+                assert_eq!(
+                    cookie,
+                    format!("pr-fraud-detection={name}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax")
+                );
+            }
+            assert_eq!(r.outcome, None);
+        }
+    }
+    assert_eq!(
+        PredictorId(2),
+        t.experiments()[0].predictor_named(b"shadow").unwrap()
+    );
+}
