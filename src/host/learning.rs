@@ -72,8 +72,10 @@ impl Learning {
         }
     }
 
-    /// The tick: merge, then advance each allocation by a bounded amount of work.
-    pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) {
+    /// The tick: merge, then advance each allocation by a bounded amount of work. Returns whether an
+    /// estimate is still in progress.
+    pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) -> bool {
+        let mut estimating = false;
         for (id, experiment) in table.iter() {
             let Some(adaptive) = self.experiments.get_mut(id.index()).and_then(Option::as_mut) else {
                 continue;
@@ -83,7 +85,9 @@ impl Learning {
             }
             let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
             apply(adaptive, experiment, &report, false);
+            estimating |= adaptive.learner.estimating();
         }
+        estimating
     }
 
     /// Merges every pending outcome (the configuration leaves service).

@@ -16,12 +16,31 @@ use crate::router::table::RoutingTable;
 /// How often each worker merges outcomes and advances its allocations. Only configurations with an
 /// adaptive experiment ask for a tick at all.
 const TICK_MILLISECONDS: u32 = 500;
+/// The tick while a Thompson estimate is spread over several ticks (many predictors): each tick's work
+/// stays bounded, and the estimate still completes within seconds.
+const ESTIMATING_TICK_MILLISECONDS: u32 = 50;
 
 #[derive(Default)]
 pub struct PredictorRouterRoot {
     /// `None` until a valid configuration arrives; a rejected update leaves the previous one in service.
     state: Option<Rc<RouterState>>,
     rng: SharedRng,
+    /// The tick period last asked for.
+    tick_period: u32,
+}
+
+impl PredictorRouterRoot {
+    fn set_tick_period(&mut self, period: u32) {
+        if period == self.tick_period {
+            return;
+        }
+        self.tick_period = period;
+        if let Err(e) = abi::set_tick_period_milliseconds(period) {
+            log::warn!(
+                "predictor_router: cannot set the tick period ({e}): adaptive experiments will not learn"
+            );
+        }
+    }
 }
 
 impl Context for PredictorRouterRoot {}

@@ -416,17 +416,43 @@ impl Host {
 
     /// Calls `proxy_on_tick` on every worker's root context.
     pub fn tick(&mut self) -> Result<(), Trap> {
+        self.tick_with_fuel().map(drop)
+    }
+
+    /// Calls `proxy_on_tick` on every worker's root context; the cost of each worker's tick.
+    pub fn tick_with_fuel(&mut self) -> Result<Vec<FuelReport>, Trap> {
+        let mut reports = Vec::with_capacity(self.workers.len());
         for worker in &mut self.workers {
             let root = worker.root_context_id as i32;
-            call::<i32, ()>(
-                worker,
-                "proxy_on_tick",
-                root,
-                Phase::Other,
-                &mut FuelReport::default(),
-            )?;
+            let mut fuel = FuelReport::default();
+            call::<i32, ()>(worker, "proxy_on_tick", root, Phase::Other, &mut fuel)?;
+            reports.push(fuel);
         }
-        Ok(())
+        Ok(reports)
+    }
+
+    /// Moves every worker's clock (`proxy_get_current_time_nanoseconds`) forward.
+    pub fn advance_clock(&mut self, nanos: u64) {
+        for worker in &mut self.workers {
+            worker.store.data_mut().clock_nanos += nanos;
+        }
+    }
+
+    /// The tick period the module asked for on each worker (0: none).
+    pub fn tick_periods_ms(&self) -> Vec<u32> {
+        self.workers
+            .iter()
+            .map(|w| w.store.data().tick_period_ms)
+            .collect()
+    }
+
+    /// A shared-data value (all workers see one store), without its CAS version.
+    pub fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared
+            .lock()
+            .shared_data
+            .get(key)
+            .map(|(value, _)| value.clone())
     }
 
     pub fn worker_count(&self) -> usize {

@@ -1,0 +1,333 @@
+//! Adaptive allocation in the pure core: the policies, the share floor, basis points, burn-in, the
+//! learner's log line and its sliced Thompson estimate, the shared-data encoding, feedback bodies.
+
+use predictor_router::router::adaptive::allocation::{from_shares, to_basis_points, with_floor};
+use predictor_router::router::adaptive::beta::{Beta, Sampler};
+use predictor_router::router::adaptive::feedback::{outcome_of, MAX_FEEDBACK_BYTES};
+use predictor_router::router::adaptive::policy::{
+    epsilon_greedy_shares, thompson_shares, ThompsonRun, JOINT_DRAWS,
+};
+use predictor_router::router::adaptive::totals::{self, ArmTotals, Stored, Totals};
+use predictor_router::router::adaptive::{allocate, Learner, Outcome};
+use predictor_router::router::bucketing::BUCKETS;
+use predictor_router::router::config::{parse, Experiment};
+use predictor_router::router::ids::PredictorId;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+fn experiment(predictors: Value, adaptive: Value) -> Experiment {
+    parse(
+        json!({"experiments": [{"name": "fraud-detection", "predictors": predictors, "adaptive": adaptive}]})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap()
+    .into_experiments()
+    .remove(0)
+}
+
+fn two_arms(adaptive: Value) -> Experiment {
+    experiment(
+        json!([{"name": "xgb", "weight": 90}, {"name": "rf", "weight": 10}, {"name": "shadow", "weight": 0}]),
+        adaptive,
+    )
+}
+
+fn arm(trials: u64, successes: u64) -> ArmTotals {
+    ArmTotals {
+        trials,
+        reward_milli: successes * 1000,
+    }
+}
+
+fn totals(arms: &[ArmTotals]) -> Totals {
+    Totals { arms: arms.to_vec() }
+}
+
+#[test]
+fn beta_draws_have_the_exact_mean_and_variance() {
+    let mut s = Sampler::new(42);
+    for (a, b) in [(1.0, 1.0), (2.0, 8.0), (51.0, 51.0), (1.0, 300.0), (900.0, 101.0)] {
+        let beta = Beta::new(a, b);
+        let n = 40_000;
+        let draws: Vec<f64> = (0..n).map(|_| beta.sample(&mut s)).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        let exact_mean = a / (a + b);
+        let exact_var = a * b / ((a + b).powi(2) * (a + b + 1.0));
+        let se = (exact_var / n as f64).sqrt();
+        assert!(
+            (mean - exact_mean).abs() < 5.0 * se,
+            "Beta({a},{b}) mean {mean} vs {exact_mean}"
+        );
+        assert!(
+            (var / exact_var - 1.0).abs() < 0.05,
+            "Beta({a},{b}) variance {var} vs {exact_var}"
+        );
+        assert!(draws
+            .iter()
+            .all(|x| (0.0..=1.0).contains(x) && *x <= beta.upper_bound()));
+    }
+}
+
+#[test]
+fn epsilon_greedy_is_exact() {
+    assert_eq!(
+        epsilon_greedy_shares(&[arm(10, 5), arm(10, 9), arm(10, 1)], 10),
+        vec![0.05, 0.9, 0.05]
+    );
+    // Ties go to the first listed.
+    assert_eq!(
+        epsilon_greedy_shares(&[arm(10, 5), arm(20, 10)], 20),
+        vec![0.8, 0.2]
+    );
+    assert_eq!(epsilon_greedy_shares(&[arm(3, 3)], 50), vec![1.0]);
+    let e = two_arms(
+        json!({"policy": "epsilon_greedy", "epsilon_percent": 10, "min_outcomes": 5, "min_share_percent": 0}),
+    );
+    let a = allocate(&e, &totals(&[arm(10, 2), arm(10, 8), arm(0, 0)]));
+    assert_eq!(a.shares_bp, vec![1000, 9000, 0]);
+    assert!(a.learned);
+}
+
+#[test]
+fn burn_in_keeps_the_configured_weights_until_every_arm_has_min_outcomes() {
+    let e = two_arms(json!({"policy": "thompson", "min_outcomes": 100}));
+    let a = allocate(&e, &totals(&[arm(1000, 1000), arm(99, 0), arm(0, 0)]));
+    assert_eq!(a.shares_bp, vec![9000, 1000, 0]);
+    assert!(!a.learned);
+    let a = allocate(&e, &totals(&[arm(1000, 1000), arm(100, 0), arm(0, 0)]));
+    assert!(a.learned);
+    assert_eq!(
+        a.shares_bp,
+        vec![9900, 100, 0],
+        "the loser keeps min_share_percent, the weight-0 predictor nothing"
+    );
+}
+
+#[test]
+fn a_clear_winner_gets_at_least_95_percent_under_thompson() {
+    let shares = thompson_shares(&[arm(500, 250), arm(500, 400)]);
+    assert!(shares[1] >= 0.95, "{shares:?}");
+    let shares = thompson_shares(&[arm(300, 290), arm(300, 150), arm(300, 10)]);
+    assert!(shares[0] >= 0.95, "{shares:?}");
+}
+
+#[test]
+fn thompson_matches_the_exact_probability_of_being_best() {
+    // Two arms: P(A > B) for Beta(1+sa, 1+fa) vs Beta(1+sb, 1+fb), by numerical integration.
+    let (a, b) = (arm(40, 22), arm(40, 18));
+    let pdf = |x: f64, s: f64, f: f64| x.powf(s) * (1.0 - x).powf(f);
+    let grid = 20_000;
+    let (mut cdf_b, mut norm_a, mut norm_b, mut p) = (0.0, 0.0, 0.0, 0.0);
+    let h = 1.0 / grid as f64;
+    let mut cdf_values = Vec::with_capacity(grid);
+    for i in 0..grid {
+        let x = (i as f64 + 0.5) * h;
+        norm_b += pdf(x, 18.0, 22.0) * h;
+        cdf_values.push(norm_b);
+        norm_a += pdf(x, 22.0, 18.0) * h;
+    }
+    for (i, c) in cdf_values.iter().enumerate() {
+        let x = (i as f64 + 0.5) * h;
+        cdf_b = c / norm_b;
+        p += pdf(x, 22.0, 18.0) / norm_a * cdf_b * h;
+    }
+    let _ = cdf_b;
+    let shares = thompson_shares(&[a, b]);
+    assert!(
+        (shares[0] - p).abs() < 0.02,
+        "estimated {} vs exact {p}",
+        shares[0]
+    );
+}
+
+#[test]
+fn a_sliced_estimate_equals_the_one_shot_estimate_and_is_deterministic() {
+    let arms = [arm(200, 120), arm(200, 110), arm(200, 100), arm(200, 125)];
+    let whole = thompson_shares(&arms);
+    let mut run = ThompsonRun::new(&arms);
+    let mut slices = 0;
+    while !run.advance(1_000) {
+        slices += 1;
+    }
+    assert!(
+        slices > 3,
+        "1,000 draws per slice: the estimate spans several ticks"
+    );
+    assert_eq!(run.shares(), whole);
+    assert_eq!(
+        thompson_shares(&arms),
+        whole,
+        "the same totals give the same shares on every worker"
+    );
+    assert_eq!(JOINT_DRAWS, 10_000);
+}
+
+#[test]
+fn the_floor_raises_small_shares_and_scales_the_others() {
+    let floored = with_floor(&[0.0, 0.02, 0.98], 0.05);
+    assert!((floored[0] - 0.05).abs() < 1e-12 && (floored[1] - 0.05).abs() < 1e-12);
+    assert!((floored.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // A share pushed below the floor by the scaling is raised too.
+    let floored = with_floor(&[0.0, 0.0, 0.055, 0.945], 0.05);
+    assert!(floored.iter().all(|s| *s >= 0.05 - 1e-12), "{floored:?}");
+    assert_eq!(
+        to_basis_points(&[1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]),
+        vec![3334, 3333, 3333]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn shares_add_up_to_10000_bp_and_respect_the_floor(
+        outcomes in prop::collection::vec((0u64..400, 0u64..=1000), 1..7),
+        floor_pick in 0u32..=100,
+        thompson in any::<bool>(),
+    ) {
+        let n = outcomes.len();
+        let floor = floor_pick % (100 / n as u32 + 1);
+        let predictors: Vec<Value> = (0..n).map(|i| json!({"name": format!("p{i}"), "weight": 1})).collect();
+        let policy = if thompson { "thompson" } else { "epsilon_greedy" };
+        let e = experiment(json!(predictors), json!({"policy": policy, "min_outcomes": 0, "min_share_percent": floor}));
+        let arms: Vec<ArmTotals> = outcomes.iter().map(|(t, r)| ArmTotals { trials: *t, reward_milli: t * r }).collect();
+        let a = allocate(&e, &totals(&arms));
+        prop_assert_eq!(a.shares_bp.iter().sum::<u32>(), BUCKETS);
+        prop_assert!(a.shares_bp.iter().all(|bp| *bp >= floor * 100), "{:?} floor {}", a.shares_bp, floor);
+        let sizes: Vec<u32> = a.buckets.sizes().collect();
+        prop_assert_eq!(sizes, a.shares_bp.clone(), "the bucket table is the shares, bucket for basis point");
+    }
+
+    #[test]
+    fn equal_posteriors_get_equal_shares_within_one_point(trials in 0u64..2000, rate in 0u64..=1000, n in 2usize..6) {
+        let arms = vec![ArmTotals { trials, reward_milli: trials * rate }; n];
+        let shares = thompson_shares(&arms);
+        for s in &shares {
+            prop_assert!((s - 1.0 / n as f64).abs() <= 0.01, "{:?}", shares);
+        }
+    }
+
+    #[test]
+    fn the_totals_encoding_round_trips(arms in prop::collection::vec((any::<u64>(), any::<u64>()), 3)) {
+        let e = two_arms(json!({"policy": "thompson"}));
+        let t = Totals { arms: arms.iter().map(|(t, r)| ArmTotals { trials: *t, reward_milli: *r }).collect() };
+        // The weight-0 predictor takes no part: it is not stored.
+        let mut expected = t.clone();
+        expected.arms[2] = ArmTotals::default();
+        prop_assert_eq!(totals::decode(&e, &totals::encode(&e, &t)), Stored::Ours(expected));
+    }
+
+    #[test]
+    fn hostile_shared_data_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let e = two_arms(json!({"policy": "thompson"}));
+        let _ = totals::decode(&e, &bytes);
+        let mut valid = totals::encode(&e, &Totals::zero(3));
+        let cut = bytes.len() % (valid.len() + 1);
+        valid.truncate(cut);
+        valid.extend_from_slice(&bytes);
+        let _ = totals::decode(&e, &valid);
+    }
+}
+
+#[test]
+fn totals_of_another_definition_are_foreign() {
+    let thompson = two_arms(json!({"policy": "thompson"}));
+    let bytes = totals::encode(&thompson, &totals(&[arm(5, 5), arm(5, 0), arm(0, 0)]));
+    assert!(matches!(totals::decode(&thompson, &bytes), Stored::Ours(_)));
+    // Re-weighting keeps what was learned.
+    let reweighted = experiment(
+        json!([{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}, {"name": "shadow", "weight": 0}]),
+        json!({"policy": "thompson"}),
+    );
+    assert!(matches!(totals::decode(&reweighted, &bytes), Stored::Ours(_)));
+    // Another adaptive block, a renamed predictor, a predictor that starts taking part: start again.
+    for other in [
+        two_arms(json!({"policy": "thompson", "min_outcomes": 50})),
+        experiment(
+            json!([{"name": "xgb", "weight": 90}, {"name": "rf2", "weight": 10}]),
+            json!({"policy": "thompson"}),
+        ),
+        experiment(
+            json!([{"name": "xgb", "weight": 90}, {"name": "rf", "weight": 10}, {"name": "shadow", "weight": 1}]),
+            json!({"policy": "thompson"}),
+        ),
+    ] {
+        assert_eq!(totals::decode(&other, &bytes), Stored::Foreign);
+    }
+    assert_eq!(totals::decode(&thompson, b""), Stored::Foreign);
+}
+
+#[test]
+fn the_learner_logs_leaving_burn_in_and_each_move_of_a_point() {
+    let e = two_arms(
+        json!({"policy": "epsilon_greedy", "epsilon_percent": 10, "min_outcomes": 2, "update_seconds": 1}),
+    );
+    let mut learner = Learner::new(&e);
+    let second = 1_000_000_000;
+    // Burn-in: configured weights, no log.
+    let report = learner.step(&e, 0, u32::MAX);
+    assert_eq!(report.log, None);
+    assert_eq!(learner.allocation().shares_bp, vec![9000, 1000, 0]);
+    for _ in 0..2 {
+        learner.record(PredictorId(0), Outcome::FAILURE);
+        learner.record(PredictorId(1), Outcome::SUCCESS);
+    }
+    let merged = learner.merge_into(&Totals::zero(3));
+    learner.merged(merged);
+    assert!(!learner.has_pending());
+    assert!(!learner.needs_totals(second / 2), "not before update_seconds");
+    let report = learner.step(&e, second, u32::MAX);
+    assert!(report.allocation_changed);
+    assert_eq!(
+        report.log.as_deref(),
+        Some("predictor_router: fraud-detection allocation xgb 10.00% rf 90.00% shadow 0.00% (epsilon_greedy, 4 outcomes)")
+    );
+    // The same allocation again: no log line.
+    let report = learner.step(&e, 2 * second, u32::MAX);
+    assert_eq!(report.log, None);
+    assert!(!report.allocation_changed);
+}
+
+#[test]
+fn a_resumed_learner_serves_the_learned_allocation_at_once() {
+    let e = two_arms(json!({"policy": "thompson", "min_outcomes": 10}));
+    let (learner, report) = Learner::resume(&e, totals(&[arm(500, 50), arm(500, 450), arm(0, 0)]), 7);
+    assert!(learner.allocation().learned);
+    assert_eq!(learner.allocation().shares_bp, vec![100, 9900, 0]);
+    assert!(report.log.is_some());
+    let shares = from_shares(&e, e.adaptive.as_ref().unwrap(), &[0.5, 0.5]);
+    assert_eq!(shares.shares_bp, vec![5000, 5000, 0]);
+}
+
+#[test]
+fn feedback_bodies() {
+    let ok = |body: &str| outcome_of(body.as_bytes()).map(|o| o.reward_milli);
+    assert_eq!(
+        ok(r#"{"request": {"data": {"ndarray": [[1, 2]]}}, "response": {}, "reward": 1}"#),
+        Some(1000)
+    );
+    assert_eq!(ok(r#"{"reward": 0}"#), Some(0));
+    assert_eq!(ok(r#" {"reward": 0.25, "truth": null}"#), Some(250));
+    assert_eq!(ok(r#"{"reward": 1.0e0}"#), Some(1000));
+    for invalid in [
+        "",
+        "not json",
+        "[1]",
+        r#"[{"reward": 1}]"#,
+        r#"{"reward": 2}"#,
+        r#"{"reward": -0.1}"#,
+        r#"{"reward": "1"}"#,
+        r#"{"reward": null}"#,
+        r#"{"request": {}}"#,
+        r#"{"reward": 1"#,
+        "1",
+    ] {
+        assert_eq!(ok(invalid), None, "{invalid}");
+    }
+    let mut long = br#"{"reward": 1, "pad": ""#.to_vec();
+    long.resize(MAX_FEEDBACK_BYTES, b'x');
+    long.extend_from_slice(b"\"}");
+    assert_eq!(outcome_of(&long), None, "over 1 MiB");
+}
