@@ -143,6 +143,8 @@ impl Envoy {
             .args(["--concurrency", &options.concurrency.to_string()])
             .args(["--log-level", "info", "--log-path"])
             .arg(&log_path)
+            // Tests read the log while Envoy runs: flush it every 100 ms, not every 10 s.
+            .args(["--file-flush-interval-msec", "100"])
             .args(["--base-id", &free_port().to_string()]) // several Envoys side by side: distinct shared memory
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,6 +7,7 @@
 //! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
 //! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
+//! - [`load`]: background load from several client threads
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
@@ -16,6 +17,7 @@ pub mod bootstrap;
 pub mod envoy;
 pub mod gateway;
 pub mod http;
+pub mod load;
 pub mod module;
 pub mod scenario;
 pub mod soak;

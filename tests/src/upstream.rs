@@ -30,6 +30,8 @@ pub struct Behaviour {
     pub status: u16,
     /// A `Set-Cookie` of the upstream's own (to check the filter never replaces it).
     pub set_cookie: Option<String>,
+    /// How long the model takes before it answers.
+    pub delay: std::time::Duration,
 }
 
 impl Default for Behaviour {
@@ -37,6 +39,7 @@ impl Default for Behaviour {
         Behaviour {
             status: 200,
             set_cookie: None,
+            delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -121,6 +124,9 @@ fn serve_connection(
             return;
         };
         let b = behaviour.lock().unwrap().clone();
+        if !b.delay.is_zero() {
+            thread::sleep(b.delay);
+        }
         if record.load(Ordering::Relaxed) {
             received.lock().unwrap().push(request.clone());
         }

@@ -1,14 +1,13 @@
 //! Configuration through a real Envoy: refused at start-up with the JSON path in the log, and changed
 //! at run time over ECDS (Istio's delivery mechanism for a WasmPlugin) without dropping a request.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use predictor_router_tests::bootstrap::Delivery;
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request};
+use predictor_router_tests::load::Load;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::upstream::PredictorServer;
 use serde_json::json;
@@ -65,62 +64,6 @@ fn a_static_envoy_refuses_an_invalid_configuration_and_logs_the_json_path() {
     assert_logs_the_json_path(&failure.log);
 }
 
-/// Sends requests without cookies as fast as it can until stopped; counts responses that are not 200.
-struct Load {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, threads: usize) -> Load {
-        let (stop, sent, failed) = (Arc::new(AtomicBool::new(false)), Arc::default(), Arc::default());
-        let threads = (0..threads)
-            .map(|i| {
-                let (stop, sent, failed): (Arc<AtomicBool>, Arc<AtomicU64>, Arc<AtomicU64>) =
-                    (stop.clone(), Arc::clone(&sent), Arc::clone(&failed));
-                thread::spawn(move || {
-                    let mut client = HttpClient::new(port);
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::SeqCst) {
-                        // Half the threads reuse one connection, half open a new one per request.
-                        if i % 2 == 1 {
-                            client = HttpClient::new(port);
-                        }
-                        let ok = client
-                            .send(&Request::predict(PREDICT))
-                            .is_ok_and(|r| r.status == 200);
-                        sent.fetch_add(1, Ordering::SeqCst);
-                        if !ok {
-                            failed.fetch_add(1, Ordering::SeqCst);
-                        }
-                        n += 1;
-                    }
-                    let _ = n;
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            sent,
-            failed,
-            threads,
-        }
-    }
-
-    fn finish(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        (
-            self.sent.load(Ordering::SeqCst),
-            self.failed.load(Ordering::SeqCst),
-        )
-    }
-}
-
 fn served_by_of(port: u16, n: usize) -> Vec<String> {
     let mut client = HttpClient::new(port);
     (0..n)
@@ -152,7 +95,7 @@ fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_t
     );
 
     // Ramp to rf 100 % while traffic flows.
-    let load = Load::start(port, 4);
+    let load = Load::start(port, 4, PREDICT);
     thread::sleep(Duration::from_millis(300));
     let mut all_rf = seed_plugin_config();
     all_rf["experiments"][0]["predictors"] =
@@ -169,7 +112,7 @@ fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_t
     );
 
     // An invalid update is rejected: logged with its JSON path, and the last good keeps serving.
-    let load = Load::start(port, 2);
+    let load = Load::start(port, 2, PREDICT);
     gw.envoy.update_plugin_config(&invalid_config());
     thread::sleep(Duration::from_millis(200));
     let (sent, failed) = load.finish();

@@ -272,6 +272,7 @@ fn the_upstreams_own_set_cookie_is_kept() {
     gw.upstream("xgb").set_behaviour(Behaviour {
         status: 200,
         set_cookie: Some("session=abc; Path=/".into()),
+        ..Default::default()
     });
     let r = send(&mut gw.client(), &Request::predict(PREDICT));
     assert_eq!(
@@ -288,11 +289,11 @@ fn responses_are_counted_by_class_including_envoys_local_replies() {
     let gw = Gateway::start(config);
     gw.upstream("xgb").set_behaviour(Behaviour {
         status: 404,
-        set_cookie: None,
+        ..Default::default()
     });
     gw.upstream("rf").set_behaviour(Behaviour {
         status: 503,
-        set_cookie: None,
+        ..Default::default()
     });
     let mut client = gw.client();
     for _ in 0..5 {
