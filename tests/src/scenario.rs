@@ -90,11 +90,23 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The manifest of the given kind (exactly one must exist under `envoyfilter/`).
+/// Variants of the shipped manifests (applied instead of them, never beside): validated like every
+/// manifest, but not part of the one deployment that [`manifest_of_kind`] describes.
+pub fn variants_dir() -> PathBuf {
+    repo_root().join("envoyfilter/variants")
+}
+
+/// `spec.pluginConfig` of the adaptive variant of the WasmPlugin.
+pub fn adaptive_plugin_config() -> Value {
+    plugin_config_of(&variants_dir().join("wasmplugin-adaptive.yaml"))
+}
+
+/// The manifest of the given kind (exactly one must exist under `envoyfilter/`, variants aside).
 pub fn manifest_of_kind(kind: &str) -> Value {
+    let variants = variants_dir();
     let docs: Vec<_> = manifest_documents()
         .into_iter()
-        .filter(|(_, d)| d["kind"].as_str() == Some(kind))
+        .filter(|(file, d)| d["kind"].as_str() == Some(kind) && !file.starts_with(&variants))
         .collect();
     assert_eq!(
         docs.len(),

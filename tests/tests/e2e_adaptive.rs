@@ -99,7 +99,12 @@ fn a_predictor_answering_503_loses_new_users_down_to_its_floor_and_keeps_its_coo
         (0.03..=0.07).contains(&share),
         "new assignments to rf: {:.1} %\n{}",
         share * 100.0,
-        gw.envoy.log().lines().filter(|l| l.contains("predictor_router")).collect::<Vec<_>>().join("\n")
+        gw.envoy
+            .log()
+            .lines()
+            .filter(|l| l.contains("predictor_router"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // A user who already holds rf keeps it, failing or not.
     let mut client = gw.client();

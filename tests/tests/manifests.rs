@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use predictor_router::router::config::parse;
 use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::scenario::{
-    manifest_documents, manifest_of_kind, repo_root, seed_plugin_config, shared_dir,
+    adaptive_plugin_config, manifest_documents, manifest_of_kind, repo_root, seed_plugin_config, shared_dir,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -171,6 +171,27 @@ fn the_wasmplugin_configuration_passes_the_filters_own_parser() {
     let config = RoutingTable::parse(wasmplugin["spec"]["pluginConfig"].to_string().as_bytes())
         .expect("pluginConfig is valid");
     assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+}
+
+#[test]
+fn the_adaptive_variant_is_the_shipped_experiment_with_an_adaptive_block() {
+    let mut adaptive = adaptive_plugin_config();
+    let experiments = parse(adaptive.to_string().as_bytes()).expect("the adaptive variant is valid");
+    assert!(experiments.experiments()[0].adaptive.is_some());
+    assert!(
+        plugin_schema().is_valid(&adaptive),
+        "the JSON Schema knows `adaptive`"
+    );
+    let block = adaptive["experiments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("adaptive");
+    assert!(block.is_some());
+    assert_eq!(
+        adaptive,
+        seed_plugin_config(),
+        "the variant must not drift from the shipped experiment"
+    );
 }
 
 #[test]

@@ -3,14 +3,17 @@
 
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
 use predictor_router_tests::envoy::{envoy_binary, wasm_module};
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request, Response};
-use predictor_router_tests::scenario::{predictor_names, seed_plugin_config, wasmplugin_manifest};
+use predictor_router_tests::scenario::{
+    adaptive_plugin_config, predictor_names, seed_plugin_config, variants_dir, wasmplugin_manifest,
+};
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001, wilson_interval};
+use predictor_router_tests::upstream::Behaviour;
 
 const USERS: usize = 2000;
 const VISITORS: usize = 1000;
@@ -181,6 +184,9 @@ fn main() {
     );
     println!();
 
+    let adaptive_ok = adaptive_part(&path);
+    println!();
+
     println!("Envoy's counters (/stats/prometheus):");
     for line in gw.envoy.prometheus() {
         println!("   {line}");
@@ -201,7 +207,8 @@ fn main() {
         && stayed == returns
         && honoured == TESTER_REQUESTS
         && split_ok
-        && first_ok;
+        && first_ok
+        && adaptive_ok;
     if !healthy {
         eprintln!("demo: something was off (see above)");
         for e in wasm_errors {
@@ -267,4 +274,84 @@ fn print_split(names: &[String], weights: &[u32], counts: &[u64]) -> bool {
         if ok { "consistent with the weights" } else { "NOT consistent" }
     );
     ok
+}
+
+/// 4. The adaptive variant (envoyfilter/variants/wasmplugin-adaptive.yaml) in a second Envoy, with rf
+/// answering 503: the allocation of new users moves away from it while the demo watches.
+fn adaptive_part(path: &str) -> bool {
+    const ROUNDS: usize = 8;
+    const VISITORS_PER_ROUND: usize = 200;
+    let mut config = adaptive_plugin_config();
+    // Faster than the manifest's (update_seconds 10, min_outcomes 100) so that it moves within seconds.
+    config["experiments"][0]["adaptive"]["update_seconds"] = 1.into();
+    config["experiments"][0]["adaptive"]["min_outcomes"] = 50.into();
+    let adaptive = config["experiments"][0]["adaptive"].clone();
+    let gw = Gateway::start_with(
+        config,
+        GatewayOptions {
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    gw.upstream("rf").set_behaviour(Behaviour {
+        status: 503,
+        ..Default::default()
+    });
+    println!(
+        "4. adaptive allocation ({}, with update_seconds 1 and min_outcomes 50 for the demo): {adaptive}",
+        variants_dir().join("wasmplugin-adaptive.yaml").display()
+    );
+    println!("   rf now answers 503 to everything; {VISITORS_PER_ROUND} new visitors per round, no cookie");
+    println!(
+        "   {:>6}  {:>22}  {:>14}",
+        "time", "allocation (share_bp)", "new users → rf"
+    );
+    let started = Instant::now();
+    let mut last_rf_share = 0.0;
+    for _ in 0..ROUNDS {
+        let served = run_parallel(
+            VISITORS_PER_ROUND,
+            |_, client| {
+                client
+                    .send(&Request::predict(path))
+                    .ok()
+                    .and_then(|r| r.header("x-predictor").map(str::to_string))
+            },
+            gw.envoy.listener_port,
+        );
+        let to_rf = served.iter().filter(|s| s.as_deref() == Some("rf")).count();
+        last_rf_share = to_rf as f64 / VISITORS_PER_ROUND as f64;
+        let gauge = |p: &str| {
+            gw.envoy
+                .counter(&format!("predictor_router.fraud-detection.{p}.share_bp"))
+        };
+        println!(
+            "   {:>5.1}s  xgb {:>5} rf {:>5}         {:>5.1} %",
+            started.elapsed().as_secs_f64(),
+            gauge("xgb"),
+            gauge("rf"),
+            100.0 * last_rf_share
+        );
+        thread::sleep(Duration::from_millis(700));
+    }
+    let moved = last_rf_share < 0.15;
+    for line in gw
+        .envoy
+        .log()
+        .lines()
+        .filter(|l| l.contains(" allocation "))
+        .take(2)
+    {
+        let message = line.split("predictor_router: ").last().unwrap_or(line);
+        println!("   log: predictor_router: {message}");
+    }
+    println!(
+        "   {}",
+        if moved {
+            "the bandit moved new users away from the failing predictor (users holding rf keep it)"
+        } else {
+            "NOT moved: rf still gets new users"
+        }
+    );
+    moved
 }
