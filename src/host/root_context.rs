@@ -76,22 +76,24 @@ impl RootContext for PredictorRouterRoot {
             }
             _ => false,
         };
-        let period = if adaptive { TICK_MILLISECONDS } else { 0 };
-        if let Err(e) = abi::set_tick_period_milliseconds(period) {
-            log::warn!(
-                "predictor_router: cannot set the tick period ({e}): adaptive experiments will not learn"
-            );
-        }
         self.state = Some(Rc::new(state));
+        self.tick_period = u32::MAX;
+        self.set_tick_period(if adaptive { TICK_MILLISECONDS } else { 0 });
         true
     }
 
     fn on_tick(&mut self) {
         let Some(state) = &self.state else { return };
         let now = abi::current_time_nanos().unwrap_or(0);
-        if let Ok(mut learning) = state.learning.try_borrow_mut() {
-            learning.tick(&state.table, now, ARM_DRAWS_PER_TICK);
-        }
+        let estimating = match state.learning.try_borrow_mut() {
+            Ok(mut learning) => learning.tick(&state.table, now, ARM_DRAWS_PER_TICK),
+            Err(_) => false,
+        };
+        self.set_tick_period(if estimating {
+            ESTIMATING_TICK_MILLISECONDS
+        } else {
+            TICK_MILLISECONDS
+        });
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -91,6 +91,17 @@ fn a_predictor_answering_503_loses_new_users_down_to_its_floor_and_keeps_its_coo
         gw.envoy.log()
     );
     assert_eq!(share_bp(&gw, "xgb"), 9500);
+    // The shipped stats_tags turn the adaptive metrics into labelled Prometheus series.
+    let prometheus = gw.envoy.prometheus();
+    assert!(
+        prometheus
+            .iter()
+            .any(|l| l == r#"predictor_router_share_bp{experiment="fraud-detection",predictor="rf"} 500"#),
+        "{prometheus:#?}"
+    );
+    assert!(prometheus.iter().any(
+        |l| l.starts_with(r#"predictor_router_outcome_trials{experiment="fraud-detection",predictor="rf"} "#)
+    ));
     // The gauge is the last worker's word: the other agrees within one update (update_seconds + a tick).
     thread::sleep(Duration::from_millis(1600));
     let to_rf = new_visitors(&gw, 2000, 4, "rf");

@@ -299,13 +299,14 @@ fn a_tick_stays_bounded_however_many_predictors() {
                 .send()
                 .unwrap();
         }
-        let (mut max_fuel, mut max_nanos, mut ticks) = (0u64, 0u64, 0);
+        let (mut max_fuel, mut max_nanos, mut ticks, mut fast) = (0u64, 0u64, 0, false);
         loop {
             host.advance_clock(SECOND / 20);
             let fuel = host.tick_with_fuel().unwrap().remove(0);
             max_fuel = max_fuel.max(fuel.total());
             max_nanos = max_nanos.max(fuel.nanos_of("proxy_on_tick"));
             ticks += 1;
+            fast |= host.tick_periods_ms() == [50];
             let learned = host.logs().iter().any(|l| l.message.contains(" allocation "));
             if learned || ticks > 200 {
                 break;
@@ -313,6 +314,13 @@ fn a_tick_stays_bounded_however_many_predictors() {
         }
         eprintln!("tick at {n} predictors: at most {max_fuel} wasm instructions ({} µs in the harness), estimate over {ticks} ticks", max_nanos / 1000);
         assert!(ticks <= 200, "the estimate completes");
+        if n >= 8 {
+            assert!(
+                fast,
+                "an estimate spread over ticks ticks every 50 ms until it completes"
+            );
+        }
+        assert_eq!(host.tick_periods_ms(), [500], "then back to 500 ms");
         assert!(
             max_fuel < 8_000_000,
             "{n} predictors: {max_fuel} instructions in one tick"

@@ -276,8 +276,8 @@ fn print_split(names: &[String], weights: &[u32], counts: &[u64]) -> bool {
     ok
 }
 
-/// 4. The adaptive variant (envoyfilter/variants/wasmplugin-adaptive.yaml) in a second Envoy, with rf
-/// answering 503: the allocation of new users moves away from it while the demo watches.
+/// Part 4: the adaptive variant (envoyfilter/variants/wasmplugin-adaptive.yaml) in a second Envoy, with
+/// rf answering 503: the allocation of new users moves away from it while the demo watches.
 fn adaptive_part(path: &str) -> bool {
     const ROUNDS: usize = 8;
     const VISITORS_PER_ROUND: usize = 200;
