@@ -30,6 +30,28 @@ pub fn stats_tags() -> Value {
     crate::scenario::shipped_stats_tags()
 }
 
+/// The `envoy.extensions.filters.http.wasm.v3.Wasm` typed config of the module, as Istio translates a
+/// WasmPlugin: its name, root id, the V8 runtime, the module as a local file, the plugin configuration
+/// as a StringValue, and the failure policy.
+pub fn wasm_filter_config(module: &str, plugin_config: &str, failure_policy: &str) -> Value {
+    json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {
+            "name": FILTER_NAME,
+            "root_id": ROOT_ID,
+            "vm_config": {
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": {"local": {"filename": module}}
+            },
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": plugin_config
+            },
+            "failure_policy": failure_policy
+        }
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
     pub admin_port: u16,
@@ -44,27 +66,16 @@ pub struct Bootstrap {
     pub ecds_path: String,
     /// `FAIL_CLOSED`, `FAIL_OPEN` or `FAIL_RELOAD`.
     pub failure_policy: String,
+    /// With a path prefix, requests under it are routed as the VirtualService does for real Seldon
+    /// predictors: the prefix is rewritten to `/` (`/seldon/default/fraud-detection/api/v1.0/feedback`
+    /// reaches the model as `/api/v1.0/feedback`). Other paths keep the plain routes.
+    pub rewrite_prefix: Option<String>,
 }
 
 impl Bootstrap {
     /// The HTTP filter's `Wasm` configuration, as Istio would send it.
     pub fn wasm_filter_config(&self, plugin_config: &Value) -> Value {
-        json!({
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": FILTER_NAME,
-                "root_id": ROOT_ID,
-                "vm_config": {
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": self.wasm_path}}
-                },
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": plugin_config.to_string()
-                },
-                "failure_policy": self.failure_policy
-            }
-        })
+        wasm_filter_config(&self.wasm_path, &plugin_config.to_string(), &self.failure_policy)
     }
 
     /// The ECDS file content for a plugin configuration (a discovery response with one resource).
@@ -98,7 +109,21 @@ impl Bootstrap {
                 }
             }),
         };
-        let mut routes: Vec<Value> = self
+        let mut routes: Vec<Value> = Vec::new();
+        if let Some(prefix) = &self.rewrite_prefix {
+            for (name, _) in &self.upstreams {
+                routes.push(json!({
+                    "name": format!("seldon-{name}"),
+                    "match": {"prefix": prefix, "headers": [{"name": self.routing_header, "string_match": {"exact": name}}]},
+                    "route": {"cluster": cluster_name(name), "prefix_rewrite": "/"}
+                }));
+            }
+            if let Some((baseline, _)) = self.upstreams.first() {
+                routes.push(json!({"name": "seldon-baseline", "match": {"prefix": prefix},
+                                   "route": {"cluster": cluster_name(baseline), "prefix_rewrite": "/"}}));
+            }
+        }
+        routes.extend(self
             .upstreams
             .iter()
             .map(|(name, _)| {
@@ -107,8 +132,7 @@ impl Bootstrap {
                     "match": {"prefix": "/", "headers": [{"name": self.routing_header, "string_match": {"exact": name}}]},
                     "route": {"cluster": cluster_name(name)}
                 })
-            })
-            .collect();
+            }));
         if let Some((baseline, _)) = self.upstreams.first() {
             routes.push(json!({"name": "default-baseline", "match": {"prefix": "/"}, "route": {"cluster": cluster_name(baseline)}}));
         }

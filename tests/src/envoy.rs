@@ -58,6 +58,8 @@ pub struct EnvoyOptions {
     pub validate: bool,
     /// Another module instead of the shipped one (test-only modules).
     pub module: Option<PathBuf>,
+    /// See [`Bootstrap::rewrite_prefix`]: route like the VirtualService for real Seldon predictors.
+    pub rewrite_prefix: Option<String>,
 }
 
 impl EnvoyOptions {
@@ -66,10 +68,11 @@ impl EnvoyOptions {
             plugin_config,
             upstreams,
             delivery: Delivery::Ecds,
-            failure_policy: "FAIL_CLOSED".into(),
+            failure_policy: crate::scenario::seed_failure_policy(),
             concurrency: 1,
             validate: true,
             module: None,
+            rewrite_prefix: None,
         }
     }
 }
@@ -119,6 +122,7 @@ impl Envoy {
             delivery: options.delivery,
             ecds_path: ecds_dir.join("predictor-router.json").display().to_string(),
             failure_policy: options.failure_policy,
+            rewrite_prefix: options.rewrite_prefix,
         };
         let bootstrap_path = workdir.path().join("envoy.json");
         std::fs::write(

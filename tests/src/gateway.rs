@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::bootstrap::Delivery;
 use crate::envoy::{Envoy, EnvoyOptions};
 use crate::http::HttpClient;
-use crate::scenario::predictor_names;
+use crate::scenario::{predictor_names, seed_failure_policy};
 use crate::upstream::PredictorServer;
 
 pub struct Gateway {
@@ -19,6 +19,8 @@ pub struct GatewayOptions {
     pub concurrency: u32,
     pub failure_policy: String,
     pub validate: bool,
+    /// Route like the VirtualService for real Seldon predictors (prefix rewritten to `/`).
+    pub rewrite_prefix: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -26,8 +28,10 @@ impl Default for GatewayOptions {
         GatewayOptions {
             delivery: Delivery::Ecds,
             concurrency: 1,
-            failure_policy: "FAIL_CLOSED".into(),
+            // What Istio configures for the shipped WasmPlugin (its failStrategy).
+            failure_policy: seed_failure_policy(),
             validate: true,
+            rewrite_prefix: None,
         }
     }
 }
@@ -64,6 +68,7 @@ impl Gateway {
         envoy_options.concurrency = options.concurrency;
         envoy_options.failure_policy = options.failure_policy;
         envoy_options.validate = options.validate;
+        envoy_options.rewrite_prefix = options.rewrite_prefix;
         Envoy::start(envoy_options)
     }
 

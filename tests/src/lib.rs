@@ -9,6 +9,7 @@
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
 //! - [`load`]: background load from several client threads
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
+//! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod http;
 pub mod load;
 pub mod module;
+pub mod request_mix;
 pub mod scenario;
 pub mod soak;
 pub mod stats;

@@ -2,6 +2,7 @@
 //! demo, the end-to-end tests and `kubectl apply` all use.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,6 +33,26 @@ pub fn plugin_config_of(manifest: &Path) -> Value {
         .and_then(|s| s.get("pluginConfig"))
         .expect("spec.pluginConfig");
     serde_json::to_value(config).expect("pluginConfig converts to JSON")
+}
+
+/// Seldon Core v1's prediction endpoint under the shipped experiment's path prefix
+/// (`/seldon/default/fraud-detection/api/v1.0/predictions`).
+pub fn predict_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| format!("{}api/v1.0/predictions", seed_path_prefix()))
+}
+
+/// Seldon Core v1's feedback endpoint under the shipped experiment's path prefix.
+pub fn feedback_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| format!("{}api/v1.0/feedback", seed_path_prefix()))
+}
+
+fn seed_path_prefix() -> String {
+    seed_plugin_config()["experiments"][0]["match"]["path_prefix"]
+        .as_str()
+        .unwrap_or("/")
+        .to_string()
 }
 
 /// The predictor names of the first experiment, in order; the first is the baseline (default route).

@@ -10,31 +10,10 @@ use std::time::{Duration, Instant};
 use crate::bench::load::parse_wrk;
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::module::module_bytes;
-use crate::scenario::seed_plugin_config;
+use crate::request_mix::RequestMix;
+use crate::scenario::predict_path;
+use crate::scenario::{predictor_names, seed_plugin_config};
 use crate::stats::{chi_square, chi_square_critical_p001};
-
-const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-
-/// A quarter each: new visitors (random), returning visitors (cookie), users with an id (hashed),
-/// testers (forced).
-const MIX: &str = r#"
-local counter = 0
-local path = "/seldon/default/fraud-detection/api/v1.0/predictions"
-local body = '{"data":{"ndarray":[[1.0,2.0,3.0,4.0]]}}'
-request = function()
-  counter = counter + 1
-  local kind = counter % 4
-  local headers = { ["content-type"] = "application/json" }
-  if kind == 1 then
-    headers["cookie"] = "session=abc; pr-fraud-detection=" .. ((counter % 8 == 1) and "rf" or "xgb")
-  elseif kind == 2 then
-    headers["x-user-id"] = "user-" .. counter
-  elseif kind == 3 then
-    headers["x-predictor-override"] = "rf"
-  end
-  return wrk.format("POST", path, headers, body)
-end
-"#;
 
 pub struct SoakReport {
     pub seconds: u64,
@@ -47,8 +26,10 @@ pub struct SoakReport {
     /// (seconds into the run, Envoy resident bytes)
     pub resident: Vec<(u64, u64)>,
     pub linear_memory: (usize, usize, u64),
-    /// (reason, counts per predictor [xgb, rf], chi-square, bound)
-    pub splits: Vec<(&'static str, [u64; 2], f64, f64)>,
+    /// The shipped experiment's predictors and configured weights.
+    pub predictors: Vec<(String, f64)>,
+    /// (reason, counts per predictor, chi-square, bound)
+    pub splits: Vec<(&'static str, Vec<u64>, f64, f64)>,
 }
 
 impl SoakReport {
@@ -92,13 +73,24 @@ impl SoakReport {
             "module linear memory (harness, same mix, {} requests): {} -> {} bytes\n",
             self.linear_memory.2, self.linear_memory.0, self.linear_memory.1
         ));
+        let total_weight: f64 = self.predictors.iter().map(|(_, w)| w).sum();
         for (reason, counts, chi2, bound) in &self.splits {
-            let n = counts[0] + counts[1];
+            let n: u64 = counts.iter().sum();
+            let shares: Vec<String> = self
+                .predictors
+                .iter()
+                .zip(counts)
+                .map(|((name, weight), c)| {
+                    format!(
+                        "{name} {c} ({:.2} %, configured {:.0} %)",
+                        100.0 * *c as f64 / n.max(1) as f64,
+                        100.0 * weight / total_weight.max(1.0)
+                    )
+                })
+                .collect();
             out.push_str(&format!(
-                "{reason} assignments: xgb {} rf {} of {n} ({:.2} % rf, configured 50 %), chi-square {chi2:.2} (bound {bound:.2} at p = 0.001)\n",
-                counts[0],
-                counts[1],
-                100.0 * counts[1] as f64 / n.max(1) as f64
+                "{reason} assignments of {n}: {}, chi-square {chi2:.2} (bound {bound:.2} at p = 0.001)\n",
+                shares.join(", ")
             ));
         }
         out.push_str(if self.passed() { "PASSED\n" } else { "FAILED\n" });
@@ -118,8 +110,10 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         upstream.record.store(false, std::sync::atomic::Ordering::SeqCst);
     }
     let mut script = tempfile::NamedTempFile::new().expect("script file");
-    script.write_all(MIX.as_bytes()).unwrap();
-    let url = format!("http://127.0.0.1:{}{PATH}", gw.envoy.listener_port);
+    script
+        .write_all(RequestMix::shipped().wrk_lua().as_bytes())
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}{}", gw.envoy.listener_port, predict_path());
     let wrk = |seconds: u64| {
         Command::new("wrk")
             .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-s"])
@@ -159,16 +153,34 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
     let counters = gw.envoy.counters();
     let delta =
         |name: &str| counters.get(name).copied().unwrap_or(0) - baseline.get(name).copied().unwrap_or(0);
+    let config = seed_plugin_config();
+    let experiment = config["experiments"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let names = predictor_names(&config);
+    let weights: Vec<f64> = config["experiments"][0]["predictors"]
+        .as_array()
+        .map(|ps| ps.iter().map(|p| p["weight"].as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_default();
     let splits = ["random", "hashed"]
         .iter()
         .map(|reason| {
-            let counts = ["xgb", "rf"]
-                .map(|p| delta(&format!("predictor_router.fraud-detection.{p}.decision.{reason}")));
+            let counts: Vec<u64> = names
+                .iter()
+                .map(|p| delta(&format!("predictor_router.{experiment}.{p}.decision.{reason}")))
+                .collect();
+            let df = weights
+                .iter()
+                .filter(|w| **w > 0.0)
+                .count()
+                .saturating_sub(1)
+                .max(1);
             (
                 *reason,
-                counts,
-                chi_square(&counts, &[50.0, 50.0]),
-                chi_square_critical_p001(1),
+                counts.clone(),
+                chi_square(&counts, &weights),
+                chi_square_critical_p001(df),
             )
         })
         .collect();
@@ -183,6 +195,7 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         wasm_errors: gw.envoy.wasm_errors(),
         resident,
         linear_memory: linear_memory(linear_memory_requests),
+        predictors: names.into_iter().zip(weights).collect(),
         splits,
     }
 }
@@ -196,14 +209,15 @@ fn linear_memory(requests: u64) -> (usize, usize, u64) {
         .expect("seed configuration");
     for i in 0..1000 {
         host.request()
-            .path(PATH)
+            .path(predict_path())
             .header("x-user-id", format!("warm-{i}"))
             .send()
             .unwrap();
     }
     let before = host.memory_bytes()[0];
+    let mix = RequestMix::shipped();
     for i in 0..requests {
-        crate::module::mixed_request(&mut host, i)
+        mix.harness_request(&mut host, i)
             .send()
             .unwrap_or_else(|trap| panic!("{trap}"));
     }

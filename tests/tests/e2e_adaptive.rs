@@ -9,11 +9,9 @@ use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request};
 use predictor_router_tests::load::Load;
 use predictor_router_tests::scenario::seed_plugin_config;
+use predictor_router_tests::scenario::{feedback_path, predict_path};
 use predictor_router_tests::upstream::Behaviour;
 use serde_json::{json, Value};
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-const FEEDBACK: &str = "/seldon/default/fraud-detection/api/v1.0/feedback";
 
 /// The shipped fraud-detection experiment (xgb/rf 50/50) with `adaptive`.
 fn adaptive_config(adaptive: Value) -> Value {
@@ -47,7 +45,9 @@ fn new_visitors(gw: &Gateway, n: usize, threads: usize, predictor: &str) -> usiz
                 let mut client = HttpClient::new(port);
                 (0..n / threads)
                     .filter(|_| {
-                        let r = client.send(&Request::predict(PREDICT)).expect("a response");
+                        let r = client
+                            .send(&Request::predict(predict_path()))
+                            .expect("a response");
                         r.header("x-predictor") == Some(predictor.as_str())
                     })
                     .count()
@@ -121,7 +121,7 @@ fn a_predictor_answering_503_loses_new_users_down_to_its_floor_and_keeps_its_coo
     let mut client = gw.client();
     for _ in 0..20 {
         let r = client
-            .send(&Request::predict(PREDICT).header("cookie", "pr-fraud-detection=rf"))
+            .send(&Request::predict(predict_path()).header("cookie", "pr-fraud-detection=rf"))
             .unwrap();
         assert_eq!((r.status, r.header("x-predictor")), (503, Some("rf")));
     }
@@ -225,11 +225,11 @@ fn an_update_that_keeps_the_experiment_keeps_what_was_learned_and_a_rename_start
 #[test]
 fn feedback_is_counted_and_every_feedback_request_still_reaches_its_predictor() {
     let gw = start(adaptive_config(
-        json!({"policy": "thompson", "reward": "feedback", "feedback_path": FEEDBACK}),
+        json!({"policy": "thompson", "reward": "feedback", "feedback_path": feedback_path()}),
     ));
     let mut client = gw.client();
     let feedback = |body: &[u8], header: Option<(&str, &str)>| {
-        let mut request = Request::predict(FEEDBACK);
+        let mut request = Request::predict(feedback_path());
         request.body = body.to_vec();
         if let Some((name, value)) = header {
             request = request.header(name, value);
@@ -301,7 +301,7 @@ fn feedback_is_counted_and_every_feedback_request_still_reaches_its_predictor() 
 fn no_count_is_lost_across_configuration_updates_under_load() {
     let adaptive = json!({"policy": "thompson", "update_seconds": 1, "min_outcomes": 10});
     let mut gw = start(adaptive_config(adaptive.clone()));
-    let load = Load::start(gw.envoy.listener_port, 4, PREDICT);
+    let load = Load::start(gw.envoy.listener_port, 4, predict_path());
     for weights in [(60, 40), (70, 30), (50, 50)] {
         thread::sleep(Duration::from_millis(700));
         let mut config = adaptive_config(adaptive.clone());

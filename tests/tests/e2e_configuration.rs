@@ -8,11 +8,10 @@ use predictor_router_tests::bootstrap::Delivery;
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request};
 use predictor_router_tests::load::Load;
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::upstream::PredictorServer;
 use serde_json::json;
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
 fn invalid_config() -> serde_json::Value {
     let mut config = seed_plugin_config();
@@ -69,7 +68,7 @@ fn served_by_of(port: u16, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
             client
-                .send(&Request::predict(PREDICT))
+                .send(&Request::predict(predict_path()))
                 .unwrap()
                 .served_by()
                 .unwrap()
@@ -95,7 +94,7 @@ fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_t
     );
 
     // Ramp to rf 100 % while traffic flows.
-    let load = Load::start(port, 4, PREDICT);
+    let load = Load::start(port, 4, predict_path());
     thread::sleep(Duration::from_millis(300));
     let mut all_rf = seed_plugin_config();
     all_rf["experiments"][0]["predictors"] =
@@ -112,7 +111,7 @@ fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_t
     );
 
     // An invalid update is rejected: logged with its JSON path, and the last good keeps serving.
-    let load = Load::start(port, 2, PREDICT);
+    let load = Load::start(port, 2, predict_path());
     gw.envoy.update_plugin_config(&invalid_config());
     thread::sleep(Duration::from_millis(200));
     let (sent, failed) = load.finish();

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use predictor_router_tests::bootstrap::Delivery;
 use predictor_router_tests::envoy::{Envoy, EnvoyOptions};
 use predictor_router_tests::http::{HttpClient, Request};
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::{repo_root, seed_plugin_config};
 use predictor_router_tests::upstream::PredictorServer;
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
 struct Outcome {
     trap_status: u16,
@@ -36,7 +35,7 @@ fn trap_once(policy: &str) -> Outcome {
     options.module = Some(module);
     let envoy = Envoy::start(options).unwrap_or_else(|f| panic!("{}", f.log));
     let mut client = HttpClient::new(envoy.listener_port);
-    let before = client.send(&Request::predict(PREDICT)).unwrap();
+    let before = client.send(&Request::predict(predict_path())).unwrap();
     assert_eq!(
         (before.status, before.served_by()),
         (200, Some("rf")),
@@ -45,13 +44,13 @@ fn trap_once(policy: &str) -> Outcome {
 
     let trapped_at = Instant::now();
     let trap_status = HttpClient::new(envoy.listener_port)
-        .send(&Request::predict(PREDICT).header("x-trap", "1"))
+        .send(&Request::predict(predict_path()).header("x-trap", "1"))
         .unwrap()
         .status;
     let mut after = Vec::new();
     while trapped_at.elapsed() < Duration::from_millis(2500) {
         let r = HttpClient::new(envoy.listener_port)
-            .send(&Request::predict(PREDICT))
+            .send(&Request::predict(predict_path()))
             .unwrap();
         after.push((
             trapped_at.elapsed().as_millis(),

@@ -5,12 +5,11 @@
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
 use predictor_router_tests::gateway::Gateway;
 use predictor_router_tests::http::{HttpClient, Request, Response};
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
 use predictor_router_tests::upstream::Behaviour;
 use serde_json::{json, Value};
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
 fn with_predictors(predictors: Value) -> Value {
     let mut config = seed_plugin_config();
@@ -44,7 +43,7 @@ fn random_split_follows_the_weights_and_every_layer_agrees() {
     let n = 2000u64;
     let mut counts = [0u64; 2];
     for _ in 0..n {
-        let r = send(&mut client, &Request::predict(PREDICT));
+        let r = send(&mut client, &Request::predict(predict_path()));
         let predictor = served(&r);
         // The upstream that answered, the response header and the cookie all name the same predictor.
         assert_eq!(r.header("x-predictor"), Some(predictor.as_str()));
@@ -79,7 +78,7 @@ fn sticky_cookie_keeps_returning_visitors_and_is_set_only_for_new_assignments() 
     let mut client = gw.client();
     let visitors = 200;
     for _ in 0..visitors {
-        let first = send(&mut client, &Request::predict(PREDICT));
+        let first = send(&mut client, &Request::predict(predict_path()));
         let assigned = served(&first);
         let set_cookie = first.headers_named("set-cookie");
         assert_eq!(set_cookie, vec![cookie_for(&assigned).as_str()]);
@@ -87,7 +86,7 @@ fn sticky_cookie_keeps_returning_visitors_and_is_set_only_for_new_assignments() 
         for _ in 0..3 {
             let again = send(
                 &mut client,
-                &Request::predict(PREDICT).header("cookie", format!("session=1; {jar}")),
+                &Request::predict(predict_path()).header("cookie", format!("session=1; {jar}")),
             );
             assert_eq!(served(&again), assigned, "a returning visitor moved");
             assert!(
@@ -116,7 +115,7 @@ fn cookie_of_a_weight_zero_predictor_is_reassigned() {
     let mut client = gw.client();
     let r = send(
         &mut client,
-        &Request::predict(PREDICT).header("cookie", "pr-fraud-detection=rf"),
+        &Request::predict(predict_path()).header("cookie", "pr-fraud-detection=rf"),
     );
     assert_eq!(served(&r), "xgb", "rf has weight 0: its cookie no longer holds");
     assert_eq!(r.headers_named("set-cookie"), vec![cookie_for("xgb").as_str()]);
@@ -144,11 +143,11 @@ fn hashed_assignment_matches_the_offline_formula_on_every_replica_and_worker() {
             .index()];
         // A fresh connection per request on the two-worker Envoy spreads requests over both workers.
         for _ in 0..2 {
-            let r = send(&mut a, &Request::predict(PREDICT).header("x-user-id", &id));
+            let r = send(&mut a, &Request::predict(predict_path()).header("x-user-id", &id));
             assert_eq!(served(&r), expected, "replica 1, user {id}");
             let r = send(
                 &mut gw_two_workers.client(),
-                &Request::predict(PREDICT).header("x-user-id", &id),
+                &Request::predict(predict_path()).header("x-user-id", &id),
             );
             assert_eq!(served(&r), expected, "replica 2, user {id}");
             assert_eq!(r.headers_named("set-cookie"), vec![cookie_for(expected).as_str()]);
@@ -176,7 +175,7 @@ fn override_by_header_or_query_forces_any_predictor_and_sets_no_cookie() {
         for _ in 0..20 {
             let by_header = send(
                 &mut client,
-                &Request::predict(PREDICT)
+                &Request::predict(predict_path())
                     .header("x-predictor-override", target)
                     .header("cookie", "pr-fraud-detection=xgb"),
             );
@@ -184,7 +183,7 @@ fn override_by_header_or_query_forces_any_predictor_and_sets_no_cookie() {
             assert!(by_header.headers_named("set-cookie").is_empty());
             let by_query = send(
                 &mut client,
-                &Request::predict(&format!("{PREDICT}?predictor={target}")),
+                &Request::predict(&format!("{}?predictor={target}", predict_path())),
             );
             assert_eq!(served(&by_query), target);
         }
@@ -193,7 +192,8 @@ fn override_by_header_or_query_forces_any_predictor_and_sets_no_cookie() {
     for _ in 0..7 {
         let r = send(
             &mut client,
-            &Request::predict(&format!("{PREDICT}?predictor=nope")).header("x-predictor-override", "RF"),
+            &Request::predict(&format!("{}?predictor=nope", predict_path()))
+                .header("x-predictor-override", "RF"),
         );
         assert_ne!(served(&r), "shadow");
     }
@@ -216,7 +216,7 @@ fn clients_cannot_route_themselves_with_the_routing_header() {
     for _ in 0..20 {
         let r = send(
             &mut client,
-            &Request::predict(PREDICT)
+            &Request::predict(predict_path())
                 .header("x-user-id", "customer-1")
                 .header("x-predictor", spoof)
                 .header("x-predictor", spoof),
@@ -274,7 +274,7 @@ fn the_upstreams_own_set_cookie_is_kept() {
         set_cookie: Some("session=abc; Path=/".into()),
         ..Default::default()
     });
-    let r = send(&mut gw.client(), &Request::predict(PREDICT));
+    let r = send(&mut gw.client(), &Request::predict(predict_path()));
     assert_eq!(
         r.headers_named("set-cookie"),
         vec!["session=abc; Path=/", cookie_for("xgb").as_str()]
@@ -298,11 +298,11 @@ fn responses_are_counted_by_class_including_envoys_local_replies() {
     let mut client = gw.client();
     for _ in 0..5 {
         let r = client
-            .send(&Request::predict(PREDICT).header("x-predictor-override", "xgb"))
+            .send(&Request::predict(predict_path()).header("x-predictor-override", "xgb"))
             .unwrap();
         assert_eq!((r.status, r.header("x-served-predictor")), (404, Some("xgb")));
         let r = client
-            .send(&Request::predict(PREDICT).header("x-predictor-override", "rf"))
+            .send(&Request::predict(predict_path()).header("x-predictor-override", "rf"))
             .unwrap();
         assert_eq!((r.status, r.header("x-served-predictor")), (503, Some("rf")));
     }
@@ -326,7 +326,7 @@ fn responses_are_counted_by_class_including_envoys_local_replies() {
     };
     let mut client = HttpClient::new(gw.listener_port);
     let r = client
-        .send(&Request::predict(PREDICT).header("x-predictor-override", "rf"))
+        .send(&Request::predict(predict_path()).header("x-predictor-override", "rf"))
         .unwrap();
     assert_eq!(r.status, 503);
     assert_eq!(r.header("x-predictor"), Some("rf"));
@@ -340,11 +340,11 @@ fn prometheus_labels_come_from_the_shipped_stats_tags() {
     let mut client = gw.client();
     send(
         &mut client,
-        &Request::predict(PREDICT).header("x-predictor-override", "rf"),
+        &Request::predict(predict_path()).header("x-predictor-override", "rf"),
     );
     send(
         &mut client,
-        &Request::predict(&format!("{PREDICT}?predictor=bogus")).header("x-user-id", "u"),
+        &Request::predict(&format!("{}?predictor=bogus", predict_path())).header("x-user-id", "u"),
     );
     send(&mut client, &Request::get("/elsewhere"));
     let lines = gw.envoy.prometheus();
@@ -377,26 +377,28 @@ fn hostile_requests_are_handled_without_a_trap() {
         .chain(["pr-fraud-detection=rf".into()])
         .collect();
     let hostile: Vec<Request> = vec![
-        Request::predict(PREDICT).header("cookie", &huge_cookie),
-        Request::predict(PREDICT).header("cookie", b"pr-fraud-detection=\xff\xfe; a=\x80"),
-        Request::predict(PREDICT)
+        Request::predict(predict_path()).header("cookie", &huge_cookie),
+        Request::predict(predict_path()).header("cookie", b"pr-fraud-detection=\xff\xfe; a=\x80"),
+        Request::predict(predict_path())
             .header("x-predictor-override", b"\xc3\x28")
             .header("x-user-id", b"\xff"),
-        Request::predict(PREDICT)
+        Request::predict(predict_path())
             .header("x-predictor-override", "")
             .header("x-user-id", "")
             .header("cookie", ""),
-        Request::predict(PREDICT)
+        Request::predict(predict_path())
             .header("cookie", "pr-fraud-detection=\"\"; ;;; =; ==; \"")
             .header("cookie", "pr-fraud-detection"),
-        Request::predict(&format!("{PREDICT}?predictor=%FF%FE&predictor=%&&&=%%%")),
-        Request::predict(&format!("{PREDICT}?{}", "a=b&".repeat(2000))),
-        Request::predict(PREDICT).header("x-user-id", "u".repeat(8000)),
+        Request::predict(&format!("{}?predictor=%FF%FE&predictor=%&&&=%%%", predict_path())),
+        Request::predict(&format!("{}?{}", predict_path(), "a=b&".repeat(2000))),
+        Request::predict(predict_path()).header("x-user-id", "u".repeat(8000)),
         many_lines
             .iter()
-            .fold(Request::predict(PREDICT), |r, line| r.header("cookie", line)),
-        Request::predict(PREDICT).header("host", "MODELS.EXAMPLE.COM:99999"),
-        Request::predict(PREDICT).header("host", "[::1]:80"),
+            .fold(Request::predict(predict_path()), |r, line| {
+                r.header("cookie", line)
+            }),
+        Request::predict(predict_path()).header("host", "MODELS.EXAMPLE.COM:99999"),
+        Request::predict(predict_path()).header("host", "[::1]:80"),
     ];
     for request in &hostile {
         let r = client.send(request).expect("Envoy answers");
@@ -414,7 +416,7 @@ fn hostile_requests_are_handled_without_a_trap() {
     }
     // Still serving normally afterwards, on every worker.
     for _ in 0..20 {
-        send(&mut gw.client(), &Request::predict(PREDICT));
+        send(&mut gw.client(), &Request::predict(predict_path()));
     }
     gw.envoy.assert_no_wasm_errors();
 }

@@ -4,12 +4,11 @@
 use predictor_router::router::adaptive::totals::{self, Stored, Totals};
 use predictor_router::router::config::{parse, Experiment};
 use predictor_router_tests::module::module_bytes;
+use predictor_router_tests::scenario::{feedback_path, predict_path};
 use serde_json::{json, Value};
 use wasm_test_harness::Host;
 
 const PREFIX: &str = "/seldon/default/fraud-detection/";
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-const FEEDBACK: &str = "/seldon/default/fraud-detection/api/v1.0/feedback";
 const SECOND: u64 = 1_000_000_000;
 
 fn config(predictors: Value, adaptive: Value) -> Value {
@@ -70,7 +69,7 @@ fn four_workers_merge_every_outcome_exactly_once() {
         successes += u64::from(status == 200);
         let e = host
             .request()
-            .path(PREDICT)
+            .path(predict_path())
             .body("{}")
             .upstream_status(status)
             .send()
@@ -115,7 +114,7 @@ fn a_failing_predictor_loses_new_users_but_keeps_its_cookies() {
     );
     // Burn-in: both predictors answer 200 to new visitors and to users with an id.
     for i in 0..200 {
-        let request = host.request().path(PREDICT);
+        let request = host.request().path(predict_path());
         let request = if i % 2 == 0 {
             request
         } else {
@@ -131,7 +130,7 @@ fn a_failing_predictor_loses_new_users_but_keeps_its_cookies() {
     for _ in 0..400 {
         let e = host
             .request()
-            .path(PREDICT)
+            .path(predict_path())
             .upstream_status(503)
             .cookie("pr-fraud-detection=rf")
             .send()
@@ -150,7 +149,7 @@ fn a_failing_predictor_loses_new_users_but_keeps_its_cookies() {
     assert_eq!(gauge(&host, "xgb"), 9800);
     let mut to_rf = 0;
     for _ in 0..2000 {
-        let e = host.request().path(PREDICT).send().unwrap();
+        let e = host.request().path(predict_path()).send().unwrap();
         to_rf += u32::from(e.response_header("x-predictor").as_deref() == Some("rf"));
     }
     assert!(
@@ -170,11 +169,11 @@ fn a_failing_predictor_loses_new_users_but_keeps_its_cookies() {
 fn feedback_bodies_are_outcomes_of_sticky_and_hashed_decisions_only() {
     let config = config(
         xgb_rf(),
-        json!({"policy": "thompson", "reward": "feedback", "feedback_path": FEEDBACK, "update_seconds": 1}),
+        json!({"policy": "thompson", "reward": "feedback", "feedback_path": feedback_path(), "update_seconds": 1}),
     );
     let mut host = start(&config, 1);
     let feedback = |host: &mut Host, body: &[u8], who: Option<(&str, &str)>| {
-        let mut r = host.request().method("POST").path(FEEDBACK).body(body);
+        let mut r = host.request().method("POST").path(feedback_path()).body(body);
         if let Some((name, value)) = who {
             r = r.header(name, value);
         }
@@ -187,7 +186,7 @@ fn feedback_bodies_are_outcomes_of_sticky_and_hashed_decisions_only() {
     };
     let body = br#"{"request": {"data": {"ndarray": [[1]]}}, "response": {}, "reward": 1}"#;
     // Predictions teach nothing with reward feedback.
-    host.request().path(PREDICT).send().unwrap();
+    host.request().path(predict_path()).send().unwrap();
     let sticky = feedback(&mut host, body, Some(("cookie", "pr-fraud-detection=rf")));
     assert_eq!(sticky, "rf");
     feedback(
@@ -234,7 +233,7 @@ fn an_update_that_keeps_the_definition_keeps_what_was_learned() {
         };
         let status = if i % 2 == 0 { 200 } else { 500 };
         host.request()
-            .path(PREDICT)
+            .path(predict_path())
             .cookie(cookie)
             .upstream_status(status)
             .send()
@@ -293,7 +292,7 @@ fn a_tick_stays_bounded_however_many_predictors() {
         for i in 0..(n * 40) {
             let status = if i % 5 == 0 { 503 } else { 200 };
             host.request()
-                .path(PREDICT)
+                .path(predict_path())
                 .header("x-predictor-override", "")
                 .upstream_status(status)
                 .send()

@@ -2,13 +2,13 @@
 //! more, deterministic and fast, plus what only a host can see (traps, fuel, memory, route cache).
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
-use predictor_router_tests::module::{mixed_request, module_bytes};
+use predictor_router_tests::module::module_bytes;
+use predictor_router_tests::request_mix::RequestMix;
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
 use serde_json::{json, Value};
 use wasm_test_harness::{module_exports, module_imports, Exchange, Host, LogLevel, StartError, IMPORTS};
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
 fn config_with(predictors: Value) -> Value {
     let mut config = seed_plugin_config();
@@ -26,7 +26,7 @@ fn host(config: &Value) -> Host {
 fn predict(host: &mut Host) -> wasm_test_harness::RequestBuilder<'_> {
     host.request()
         .method("POST")
-        .path(PREDICT)
+        .path(predict_path())
         .body(r#"{"data":{"ndarray":[[1,2,3]]}}"#)
 }
 
@@ -76,7 +76,7 @@ fn the_module_exports_only_the_callbacks_it_uses() {
         .start()
         .unwrap()
         .request()
-        .path(PREDICT)
+        .path(predict_path())
         .body("{}")
         .send()
         .unwrap();
@@ -252,7 +252,7 @@ fn overrides_force_any_predictor_including_weight_zero() {
         assert!(e.response_header_values("set-cookie").is_empty());
         let e = host
             .request()
-            .path(&format!("{PREDICT}?predictor=r%66"))
+            .path(&format!("{}?predictor=r%66", predict_path()))
             .send()
             .unwrap();
         assert_eq!(routed(&e), "rf", "percent-decoded query parameter");
@@ -527,7 +527,7 @@ fn hostile_requests_never_trap() {
     ] {
         host.request()
             .authority(authority)
-            .path(PREDICT)
+            .path(predict_path())
             .send()
             .unwrap_or_else(|trap| panic!("{trap}"));
     }
@@ -555,8 +555,9 @@ fn linear_memory_stays_flat_over_100_000_requests() {
             .unwrap();
     }
     let before = host.memory_bytes()[0];
+    let mix = RequestMix::shipped();
     for i in 0..100_000u64 {
-        mixed_request(&mut host, i).send().unwrap();
+        mix.harness_request(&mut host, i).send().unwrap();
     }
     let after = host.memory_bytes()[0];
     println!("linear memory: {before} bytes after warm-up, {after} bytes after 100,000 requests");

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 
 use predictor_router_tests::module::module_bytes;
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::seed_plugin_config;
 use proptest::prelude::*;
 use wasm_test_harness::{Host, LogLevel};
@@ -39,7 +40,7 @@ fn cookie_lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
 
 fn path() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("/seldon/default/fraud-detection/api/v1.0/predictions".to_string()),
+        Just(predict_path().to_string()),
         "/seldon/default/fraud-detection/[a-z/]{0,8}\\?(predictor=[a-z%0-9+]{0,6}&?){0,3}",
         "/[ -~]{0,40}",
     ]

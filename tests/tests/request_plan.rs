@@ -7,9 +7,8 @@ use predictor_router::router::ids::{ExperimentId, PredictorId};
 use predictor_router::router::metrics::{Counter, StatusClass};
 use predictor_router::router::plan::{plan_request, plan_response, ConfiguredWeights, Learning, RequestPlan};
 use predictor_router::router::table::RoutingTable;
+use predictor_router_tests::scenario::predict_path;
 use serde_json::json;
-
-const PREDICT: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
 
 /// The shipped shape: one experiment on a path prefix, cookie, user id and override query parameter;
 /// and a second experiment on another prefix with its own routing header.
@@ -45,21 +44,21 @@ fn each_decision_path_reads_only_what_it_needs_and_writes_one_header() {
     let cases: Vec<(FakeRequest, Reason, Vec<&str>)> = vec![
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .header("x-predictor-override", "rf"),
             Reason::Forced,
             vec![":path", "x-income-model", "x-predictor-override"],
         ),
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .cookie("pr-fraud-detection=rf"),
             Reason::Sticky,
             vec![":path", "x-income-model", "x-predictor-override", "cookie"],
         ),
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .header("x-user-id", "alice"),
             Reason::Hashed,
             vec![
@@ -71,7 +70,7 @@ fn each_decision_path_reads_only_what_it_needs_and_writes_one_header() {
             ],
         ),
         (
-            FakeRequest::new().header(":path", PREDICT).random(7),
+            FakeRequest::new().header(":path", predict_path()).random(7),
             Reason::Random,
             vec![
                 ":path",
@@ -113,7 +112,7 @@ fn each_decision_path_reads_only_what_it_needs_and_writes_one_header() {
 fn every_other_routing_header_the_client_sent_is_removed_and_its_own_replaced() {
     let t = table();
     let mut request = FakeRequest::new()
-        .header(":path", PREDICT)
+        .header(":path", predict_path())
         .header("x-predictor", "rf")
         .header("x-income-model", "v1")
         .header("x-predictor-override", "xgb");
@@ -153,7 +152,7 @@ fn unmatched_requests_are_only_stripped_and_counted() {
 fn a_rejected_override_is_counted_once_beside_the_decision() {
     let t = table();
     let mut request = FakeRequest::new()
-        .header(":path", format!("{PREDICT}?predictor=nope"))
+        .header(":path", format!("{}?predictor=nope", predict_path()))
         .header("x-predictor-override", "also-nope")
         .random(0);
     let p = plan(&t, &mut request);
@@ -197,22 +196,22 @@ fn the_authority_is_read_only_when_an_experiment_names_hosts() {
 fn the_response_plan_counts_the_class_reports_and_sets_the_cookie_for_new_assignments_only() {
     let t = table();
     for (request, sets_cookie) in [
-        (FakeRequest::new().header(":path", PREDICT).random(1), true),
+        (FakeRequest::new().header(":path", predict_path()).random(1), true),
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .header("x-user-id", "u"),
             true,
         ),
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .cookie("pr-fraud-detection=rf"),
             false,
         ),
         (
             FakeRequest::new()
-                .header(":path", PREDICT)
+                .header(":path", predict_path())
                 .header("x-predictor-override", "shadow"),
             false,
         ),

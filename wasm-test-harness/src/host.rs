@@ -345,27 +345,8 @@ impl Host {
             }
         }
         let root = worker.root_context_id;
-        call::<(i32, i32), ()>(
-            &mut worker,
-            "proxy_on_context_create",
-            (root as i32, 0),
-            Phase::Other,
-            &mut fuel,
-        )
-        .map_err(StartError::Trap)?;
         let vm_size = self.vm_configuration.len() as i32;
-        let started = call::<(i32, i32), i32>(
-            &mut worker,
-            "proxy_on_vm_start",
-            (root as i32, vm_size),
-            Phase::VmStart,
-            &mut fuel,
-        )
-        .map_err(StartError::Trap)?;
-        if started == Some(0) {
-            return Err(StartError::VmStartRejected);
-        }
-        configure_root(&mut worker, root, configuration, &mut fuel)?;
+        start_root(&mut worker, root, vm_size, configuration, &mut fuel)?;
         Ok((worker, fuel))
     }
 
@@ -380,24 +361,8 @@ impl Host {
             let old_root = worker.root_context_id;
             let new_root = worker.next_context_id;
             worker.next_context_id += 1;
-            call::<(i32, i32), ()>(
-                worker,
-                "proxy_on_context_create",
-                (new_root as i32, 0),
-                Phase::Other,
-                &mut fuel,
-            )
-            .map_err(StartError::Trap)?;
             let vm_size = self.vm_configuration.len() as i32;
-            call::<(i32, i32), i32>(
-                worker,
-                "proxy_on_vm_start",
-                (new_root as i32, vm_size),
-                Phase::VmStart,
-                &mut fuel,
-            )
-            .map_err(StartError::Trap)?;
-            configure_root(worker, new_root, &configuration, &mut fuel)?;
+            start_root(worker, new_root, vm_size, &configuration, &mut fuel)?;
             worker.root_context_id = new_root;
             call::<i32, i32>(worker, "proxy_on_done", old_root as i32, Phase::Done, &mut fuel)
                 .map_err(StartError::Trap)?;
@@ -655,4 +620,35 @@ pub fn module_exports(wasm: &[u8]) -> Result<Vec<String>, String> {
     let engine = Engine::default();
     let module = Module::new(&engine, wasm).map_err(|e| e.to_string())?;
     Ok(module.exports().map(|e| e.name().to_string()).collect())
+}
+
+/// A root context's start, as proxy-wasm-cpp-host does it: `proxy_on_context_create` →
+/// `proxy_on_vm_start` (refusal is an error) → `proxy_on_configure`.
+fn start_root(
+    worker: &mut Worker,
+    root: u32,
+    vm_configuration_size: i32,
+    configuration: &[u8],
+    fuel: &mut FuelReport,
+) -> Result<(), StartError> {
+    call::<(i32, i32), ()>(
+        worker,
+        "proxy_on_context_create",
+        (root as i32, 0),
+        Phase::Other,
+        fuel,
+    )
+    .map_err(StartError::Trap)?;
+    let started = call::<(i32, i32), i32>(
+        worker,
+        "proxy_on_vm_start",
+        (root as i32, vm_configuration_size),
+        Phase::VmStart,
+        fuel,
+    )
+    .map_err(StartError::Trap)?;
+    if started == Some(0) {
+        return Err(StartError::VmStartRejected);
+    }
+    configure_root(worker, root, configuration, fuel)
 }

@@ -10,7 +10,9 @@ use wasm_test_harness::Host;
 use crate::scenario::seed_plugin_config;
 use predictor_router::router::fake_request::FakeRequest;
 
-use super::variants::PATH;
+use crate::bench::report::median;
+
+use crate::scenario::predict_path;
 
 pub struct ConfigureFigure {
     pub experiments: usize,
@@ -51,11 +53,6 @@ pub fn many_experiments(n: usize) -> Value {
     json!({ "experiments": experiments })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
     let seed = seed_plugin_config().to_string();
     let mut host = Host::new(module)
@@ -66,7 +63,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
     let paths: [(&str, Request); 5] = [
         ("forced", |h| {
             h.request()
-                .path(PATH)
+                .path(predict_path())
                 .header("x-predictor-override", "rf")
                 .send()
                 .unwrap()
@@ -75,7 +72,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         }),
         ("sticky", |h| {
             h.request()
-                .path(PATH)
+                .path(predict_path())
                 .cookie("pr-fraud-detection=rf")
                 .send()
                 .unwrap()
@@ -84,14 +81,16 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         }),
         ("hashed", |h| {
             h.request()
-                .path(PATH)
+                .path(predict_path())
                 .header("x-user-id", "alice")
                 .send()
                 .unwrap()
                 .fuel
                 .total()
         }),
-        ("random", |h| h.request().path(PATH).send().unwrap().fuel.total()),
+        ("random", |h| {
+            h.request().path(predict_path()).send().unwrap().fuel.total()
+        }),
         ("unmatched", |h| {
             h.request().path("/healthz").send().unwrap().fuel.total()
         }),
@@ -159,8 +158,9 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         .collect();
 
     let memory_before = host.memory_bytes()[0];
+    let mix = crate::request_mix::RequestMix::shipped();
     for i in 0..memory_requests {
-        crate::module::mixed_request(&mut host, i).send().unwrap();
+        mix.harness_request(&mut host, i).send().unwrap();
     }
     let memory_after = host.memory_bytes()[0];
 
@@ -195,7 +195,11 @@ fn native_core_ns() -> Vec<(&'static str, f64)> {
             let started = Instant::now();
             for _ in 0..iterations {
                 let mut r = request.clone();
-                std::hint::black_box(decide(experiment, std::hint::black_box(PATH.as_bytes()), &mut r));
+                std::hint::black_box(decide(
+                    experiment,
+                    std::hint::black_box(predict_path().as_bytes()),
+                    &mut r,
+                ));
             }
             (name, started.elapsed().as_nanos() as f64 / f64::from(iterations))
         })

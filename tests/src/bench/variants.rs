@@ -1,10 +1,11 @@
-//! The Envoy configurations under comparison. All route `PATH` (the seed's prediction path).
+//! The Envoy configurations under comparison. All route the seed's prediction path.
 
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-pub const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
+use crate::bootstrap::{wasm_filter_config, FILTER_NAME};
+use crate::scenario::seed_failure_policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -77,17 +78,12 @@ pub fn bootstrap(variant: &Variant, mode: Mode, listener: u16, admin: u16, upstr
     let mut filters = Vec::new();
     if let Some(wasm) = &variant.filter {
         filters.push(json!({
-            "name": "istio-system.predictor-router",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                "config": {
-                    "name": "istio-system.predictor-router",
-                    "root_id": "predictor_router",
-                    "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm.module.display().to_string()}}},
-                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": wasm.configuration},
-                    "failure_policy": "FAIL_RELOAD"
-                }
-            }
+            "name": FILTER_NAME,
+            "typed_config": wasm_filter_config(
+                &wasm.module.display().to_string(),
+                &wasm.configuration,
+                &seed_failure_policy(),
+            )
         }));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));

@@ -6,9 +6,10 @@ use predictor_router_tests::bench::figures;
 use predictor_router_tests::bench::load::{measure, BenchEnvoy, Sample, ENVOY_CORE, LOAD_CORE};
 use predictor_router_tests::bench::report::{render, Context, ModeResults, Target};
 use predictor_router_tests::bench::variants::{
-    bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter, PATH,
+    bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter,
 };
 use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
+use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::{repo_root, seed_plugin_config};
 
 const CONNECTIONS: u32 = 32;
@@ -180,7 +181,7 @@ fn run_mode(
         .collect();
     let run = |case: &Case, secs: u32| -> Sample {
         let envoy = envoys[case.variant].as_ref().unwrap();
-        measure(envoy, PATH, &case.headers, secs, CONNECTIONS)
+        measure(envoy, predict_path(), &case.headers, secs, CONNECTIONS)
     };
     eprintln!("{mode:?}: warming up {} cases", cases.len());
     for case in &cases {
