@@ -33,7 +33,7 @@ export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
 
-.PHONY: build test test-modules soak wrk lint fmt demo bench fuzz image clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon bench fuzz image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -41,8 +41,9 @@ build: wasm-target wasm-opt
 	$(call finish_wasm,$(WASM_RAW),$(DIST_WASM))
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
-## test: every test (native core, the compiled module in the harness and inside a real Envoy)
-test: build envoy test-modules wrk
+## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
+## Seldon Core predictors)
+test: build envoy seldon test-modules wrk
 	cargo test --workspace --locked
 
 ## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
@@ -69,6 +70,11 @@ fmt:
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy
 	cargo run --locked -p predictor-router-tests --bin demo
+
+## demo-seldon: the fraud-detection A/B with real Seldon Core v1 predictors (XGBoost, random forest) and a
+## bandit learning from Seldon's feedback API at the gateway
+demo-seldon: build envoy seldon
+	cargo run --locked -p predictor-router-tests --bin demo_seldon
 
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
@@ -126,6 +132,16 @@ wasm-opt:
 	  else echo "note: install binaryen (wasm-opt) for a smaller module"; fi; }
 
 envoy: $(ENVOY)
+
+# Seldon Core v1's Python microservice (the version of the shared CRD) and the two model libraries.
+# setuptools<70: gunicorn 20 imports pkg_resources. xgboost-cpu: the plain wheel pulls ~700 MB of CUDA.
+SELDON := $(VENV)/bin/seldon-core-microservice
+seldon: $(SELDON)
+
+$(SELDON): $(ENVOY)
+	@echo "installing Seldon Core 1.18.2, scikit-learn and XGBoost into $(VENV) (about 30 s)"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "seldon-core==1.18.2" "setuptools<70" scikit-learn==1.9.1 xgboost-cpu==3.2.0
+	@touch $(SELDON)
 
 $(ENVOY):
 	python3 -m venv $(VENV)

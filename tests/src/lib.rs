@@ -10,6 +10,7 @@
 //! - [`load`]: background load from several client threads
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
+//! - [`seldon`]: real Seldon Core v1 model processes (XGBoost, random forest) on 127.0.0.1
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
@@ -22,6 +23,7 @@ pub mod load;
 pub mod module;
 pub mod request_mix;
 pub mod scenario;
+pub mod seldon;
 pub mod soak;
 pub mod stats;
 pub mod upstream;

@@ -1,0 +1,307 @@
+//! Real Seldon Core v1 predictors on 127.0.0.1: `seldon-core-microservice FraudModel` processes (PyPI
+//! `seldon-core` 1.18.2, installed into `.venv` by `make seldon`), one serving XGBoost and one a
+//! scikit-learn random forest, trained at start on `tests/seldon/fraud_data.py`'s synthetic data set.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::envoy::free_port;
+use crate::http::{HttpClient, Request};
+use crate::scenario::repo_root;
+
+fn venv_bin(name: &str) -> PathBuf {
+    repo_root().join(".venv/bin").join(name)
+}
+
+fn model_dir() -> PathBuf {
+    repo_root().join("tests/seldon")
+}
+
+/// Fails with the install instruction when the microservice is not installed.
+pub fn require_seldon() {
+    assert!(
+        venv_bin("seldon-core-microservice").exists(),
+        "seldon-core-microservice is not in .venv: run `make seldon` (pip install seldon-core==1.18.2 \
+         'setuptools<70' scikit-learn xgboost-cpu into .venv)"
+    );
+}
+
+/// One model process.
+pub struct SeldonModel {
+    pub kind: String,
+    pub port: u16,
+    child: Child,
+    count_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SeldonModel {
+    /// Starts `seldon-core-microservice FraudModel` with `MODEL_KIND=kind` (`xgb` or `rf`); call
+    /// [`SeldonModel::wait_ready`] before sending to it.
+    pub fn start(kind: &str) -> SeldonModel {
+        require_seldon();
+        let dir = tempfile::tempdir().expect("a working directory");
+        let count_file = dir.path().join("feedback.count");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("model.log")).expect("log file");
+        let child = Command::new(venv_bin("seldon-core-microservice"))
+            .args([
+                "FraudModel",
+                "--service-type",
+                "MODEL",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+            ])
+            .args(["--http-port", &port.to_string()])
+            .args(["--grpc-port", &free_port().to_string()])
+            .args(["--metrics-port", &free_port().to_string()])
+            .args(["--log-level", "WARNING"])
+            .current_dir(model_dir())
+            .env("MODEL_KIND", kind)
+            .env("FEEDBACK_COUNT_FILE", &count_file)
+            .env("PATH", format!("{}:/usr/bin:/bin", venv_bin("").display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            // Its own process group: gunicorn forks workers, and all of them go on drop.
+            .process_group(0)
+            .spawn()
+            .expect("start seldon-core-microservice");
+        SeldonModel {
+            kind: kind.to_string(),
+            port,
+            child,
+            count_file,
+            _dir: dir,
+        }
+    }
+
+    /// Waits until the model answers `/health/ping` (it trains first: a few seconds).
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the {} model exited ({status}):\n{}", self.kind, self.log());
+            }
+            let pong = HttpClient::new(self.port)
+                .send(&Request::get("/health/ping"))
+                .is_ok_and(|r| r.status == 200);
+            if pong && self.count_file.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "the {} model did not become ready in 120 s:\n{}",
+            self.kind,
+            self.log()
+        );
+    }
+
+    /// (feedback calls the model process received, sum of their rewards), as the model counted them.
+    pub fn feedback_received(&self) -> (u64, f64) {
+        let text = std::fs::read_to_string(&self.count_file).unwrap_or_default();
+        let mut parts = text.split_whitespace();
+        let calls = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let rewards = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        (calls, rewards)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("model.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SeldonModel {
+    fn drop(&mut self) {
+        // The model's own process group (gunicorn master, workers, Seldon's metrics server): signalled
+        // with libc, never through a `kill` command line whose parsing of negative ids varies.
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            if pgid > 1 {
+                unsafe {
+                    libc::kill(-pgid, libc::SIGTERM);
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Both predictors of the seed's experiment, started side by side (they train in parallel).
+pub fn start_models() -> Vec<SeldonModel> {
+    let mut models: Vec<SeldonModel> = ["xgb", "rf"].iter().map(|k| SeldonModel::start(k)).collect();
+    for model in &mut models {
+        model.wait_ready();
+    }
+    models
+}
+
+/// The held-out rows of the synthetic data set and their labels (1 = fraud), from fraud_data.py.
+pub fn held_out_rows() -> (Vec<Value>, Vec<u8>) {
+    let output = Command::new(venv_bin("python"))
+        .arg("fraud_data.py")
+        .current_dir(model_dir())
+        .output()
+        .expect("run fraud_data.py");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let data: Value = serde_json::from_slice(&output.stdout).expect("JSON rows");
+    let rows = data["rows"].as_array().cloned().unwrap_or_default();
+    let labels = data["labels"]
+        .as_array()
+        .map(|l| l.iter().map(|v| v.as_u64().unwrap_or(0) as u8).collect())
+        .unwrap_or_default();
+    (rows, labels)
+}
+
+/// Seldon's prediction request for one row.
+pub fn prediction_body(row: &Value) -> Value {
+    json!({"data": {"ndarray": [row]}})
+}
+
+/// The predicted class (1 = fraud) in a Seldon prediction response (`[[p_legit, p_fraud]]`).
+pub fn predicted_class(response: &Value) -> Option<u8> {
+    let p = response["data"]["ndarray"][0][1].as_f64()?;
+    Some(u8::from(p > 0.5))
+}
+
+/// Seldon's feedback request: the prediction request and response, and the reward.
+pub fn feedback_body(request: &Value, response: &Value, reward: f64) -> Value {
+    json!({"request": request, "response": response, "reward": reward})
+}
+
+/// One prediction and its feedback, as a client with a cookie jar saw them through the gateway.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The predictor that answered (the gateway's `x-predictor` response header).
+    pub predictor: String,
+    /// The first request of its user (a new assignment).
+    pub first: bool,
+    pub correct: bool,
+    pub feedback_status: u16,
+}
+
+/// A user with a cookie jar: for each row, a prediction through the gateway, then Seldon feedback
+/// (reward 1 when the predicted class matches the label, else 0) with the same cookie.
+pub fn user_session(port: u16, predict_path: &str, feedback_path: &str, rows: &[(Value, u8)]) -> Vec<Scored> {
+    let mut client = HttpClient::new(port);
+    let mut jar: Option<String> = None;
+    let with_jar = |request: Request, jar: &Option<String>| match jar {
+        Some(cookie) => request.header("cookie", cookie),
+        None => request,
+    };
+    let mut scored = Vec::new();
+    for (i, (row, label)) in rows.iter().enumerate() {
+        let body = prediction_body(row);
+        let mut request = Request::predict(predict_path);
+        request.body = body.to_string().into_bytes();
+        let Ok(response) = client.send(&with_jar(request, &jar)) else {
+            continue;
+        };
+        if let Some(cookie) = response.header("set-cookie") {
+            jar = cookie.split(';').next().map(str::to_string);
+        }
+        let predictor = response.header("x-predictor").unwrap_or_default().to_string();
+        let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        let correct = predicted_class(&answer) == Some(*label);
+        let mut feedback = Request::predict(feedback_path);
+        feedback.body = feedback_body(&body, &answer, if correct { 1.0 } else { 0.0 })
+            .to_string()
+            .into_bytes();
+        let feedback_status = client.send(&with_jar(feedback, &jar)).map_or(0, |r| r.status);
+        scored.push(Scored {
+            predictor,
+            first: i == 0,
+            correct,
+            feedback_status,
+        });
+    }
+    scored
+}
+
+/// The adaptive variant of the shipped experiment, learning from Seldon feedback instead of responses:
+/// `reward: feedback` on Seldon's feedback endpoint; `update_seconds` and `min_outcomes` as given.
+pub fn feedback_plugin_config(update_seconds: u32, min_outcomes: u32) -> Value {
+    let mut config = crate::scenario::adaptive_plugin_config();
+    let adaptive = &mut config["experiments"][0]["adaptive"];
+    if let Some(block) = adaptive.as_object_mut() {
+        block.remove("max_latency_ms");
+        block.insert("reward".into(), json!("feedback"));
+        block.insert("feedback_path".into(), json!(crate::scenario::feedback_path()));
+        block.insert("update_seconds".into(), json!(update_seconds));
+        block.insert("min_outcomes".into(), json!(min_outcomes));
+    }
+    config
+}
+
+/// Envoy (two workers, V8) in front of real models, routed like the VirtualService (prefix rewrite).
+pub fn gateway(plugin_config: Value, models: &[SeldonModel]) -> crate::envoy::Envoy {
+    let prefix = plugin_config["experiments"][0]["match"]["path_prefix"]
+        .as_str()
+        .unwrap_or("/")
+        .to_string();
+    let mut options = crate::envoy::EnvoyOptions::new(
+        plugin_config,
+        models.iter().map(|m| (m.kind.clone(), m.port)).collect(),
+    );
+    options.concurrency = 2;
+    options.rewrite_prefix = Some(prefix);
+    crate::envoy::Envoy::start(options)
+        .unwrap_or_else(|f| panic!("Envoy did not start (exit {:?}):\n{}", f.exit_code, f.log))
+}
+
+/// `users` users, each with `rows_per_user` consecutive held-out rows, over `threads` clients.
+pub fn run_users(
+    port: u16,
+    rows: &[(Value, u8)],
+    first_user: usize,
+    users: usize,
+    rows_per_user: usize,
+    threads: usize,
+) -> Vec<Scored> {
+    let predict = crate::scenario::predict_path();
+    let feedback = crate::scenario::feedback_path();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..users)
+                        .step_by(threads)
+                        .flat_map(|u| {
+                            let start = ((first_user + u) * rows_per_user) % rows.len().max(1);
+                            let mine: Vec<(Value, u8)> = rows
+                                .iter()
+                                .cycle()
+                                .skip(start)
+                                .take(rows_per_user)
+                                .cloned()
+                                .collect();
+                            user_session(port, predict, feedback, &mine)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
