@@ -16,11 +16,12 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers $(WASM_FEATURES)
 # nothing (the SDK exports them all): wasm-metadce removes the rest, and the code only they reach.
 WASM_EXPORTS   := src/host/kept-exports.json
 
-# finish_wasm(raw, out): strip unused exports, then optimise for size. Without binaryen: copy as is.
+# finish_wasm(raw, out[, exports]): strip unused exports (the list: src/host/kept-exports.json unless
+# given), then optimise for size. Without binaryen: copy as is.
 define finish_wasm
 	@mkdir -p $(dir $(2))
 	@if command -v wasm-metadce >/dev/null && command -v wasm-opt >/dev/null; then \
-	  wasm-metadce $(WASM_FEATURES) --graph-file $(WASM_EXPORTS) $(1) -o $(2).dce >/dev/null && \
+	  wasm-metadce $(WASM_FEATURES) --graph-file $(or $(3),$(WASM_EXPORTS)) $(1) -o $(2).dce >/dev/null && \
 	  wasm-opt $(WASM_OPT_FLAGS) $(2).dce -o $(2) && rm -f $(2).dce; \
 	else \
 	  echo "note: binaryen (wasm-metadce, wasm-opt) not found: $(2) is neither stripped nor optimised"; \
@@ -79,7 +80,14 @@ demo-seldon: build envoy seldon
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
 BENCH_DIR := dist/bench
+# The module before adaptive allocation, built from that commit's source for a same-run comparison.
+BENCH_BEFORE ?= 44a90a6
+BEFORE_SRC   := .cache/bench-before
 bench: build envoy wrk
+	@echo "building the module of $(BENCH_BEFORE) (before adaptive allocation) for the same-run comparison"
+	rm -rf $(BEFORE_SRC) && mkdir -p $(BEFORE_SRC) && git archive $(BENCH_BEFORE) | tar -x -C $(BEFORE_SRC)
+	cd $(BEFORE_SRC) && CARGO_TARGET_DIR=$(abspath target/bench-before) cargo build --release --target $(WASM_TARGET) -p predictor-router
+	$(call finish_wasm,target/bench-before/$(WASM_TARGET)/release/predictor_router.wasm,$(BENCH_DIR)/predictor_router_before.wasm,$(BEFORE_SRC)/src/host/kept-exports.json)
 	cargo build --release --target $(WASM_TARGET) -p floor-noop -p floor-set-header
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_noop.wasm,$(BENCH_DIR)/floor_noop.wasm)
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)

@@ -36,6 +36,66 @@ pub struct HarnessFigures {
     pub memory_after: usize,
     /// (decision path, ns per decision in the native core)
     pub native_ns: Vec<(&'static str, f64)>,
+    /// The costliest tick while a Thompson estimate runs, by number of predictors.
+    pub ticks: Vec<TickFigure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TickFigure {
+    pub predictors: usize,
+    /// Wasm instructions of the costliest tick.
+    pub max_fuel: u64,
+    /// Its wall time in wasmtime, µs.
+    pub max_micros: u64,
+    /// Ticks from the first outcome to the first learned allocation (50 ms apart while estimating).
+    pub ticks: u32,
+    /// Whether the module asked for the 50 ms tick while the estimate was spread over ticks.
+    pub fast_ticks: bool,
+}
+
+/// Thompson sampling over `n` predictors (each 80 % successful, 40 outcomes each, burn-in 1): runs
+/// ticks 50 ms apart until the allocation is learned, and reports the costliest one.
+pub fn tick_cost(module: &[u8], n: usize) -> TickFigure {
+    let predictors: Vec<Value> = (0..n)
+        .map(|i| json!({"name": format!("p{i}"), "weight": 1}))
+        .collect();
+    let config = json!({"experiments": [{
+        "name": "fraud-detection",
+        "match": {"path_prefix": "/seldon/default/fraud-detection/"},
+        "predictors": predictors,
+        "adaptive": {"policy": "thompson", "update_seconds": 1, "min_outcomes": 1, "min_share_percent": 0}
+    }]});
+    let mut host = Host::new(module)
+        .with_config(config.to_string())
+        .start()
+        .expect("an adaptive configuration");
+    for i in 0..(n * 40) {
+        let status = if i % 5 == 0 { 503 } else { 200 };
+        host.request()
+            .path(predict_path())
+            .upstream_status(status)
+            .send()
+            .expect("a request");
+    }
+    let mut figure = TickFigure {
+        predictors: n,
+        max_fuel: 0,
+        max_micros: 0,
+        ticks: 0,
+        fast_ticks: false,
+    };
+    while figure.ticks < 400 {
+        host.advance_clock(50_000_000);
+        let fuel = host.tick_with_fuel().expect("a tick").remove(0);
+        figure.max_fuel = figure.max_fuel.max(fuel.total());
+        figure.max_micros = figure.max_micros.max(fuel.nanos_of("proxy_on_tick") / 1000);
+        figure.ticks += 1;
+        figure.fast_ticks |= host.tick_periods_ms() == [50];
+        if host.logs().iter().any(|l| l.message.contains(" allocation ")) {
+            break;
+        }
+    }
+    figure
 }
 
 /// `n` experiments on distinct hosts, 8 predictors each.
@@ -172,6 +232,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         memory_before,
         memory_after,
         native_ns: native_core_ns(),
+        ticks: [2, 8, 64].map(|n| tick_cost(module, n)).to_vec(),
     }
 }
 

@@ -112,10 +112,12 @@ pub struct Sample {
 }
 
 /// Runs wrk (pinned to the load core) for `seconds` against `envoy` and measures its CPU meanwhile.
+/// `body`: a POST with this body (through a wrk script written to `script_dir`) instead of a GET.
 pub fn measure(
     envoy: &BenchEnvoy,
     path: &str,
     headers: &[(String, String)],
+    body: Option<(&str, &std::path::Path)>,
     seconds: u32,
     connections: u32,
 ) -> Sample {
@@ -131,6 +133,14 @@ pub fn measure(
     ]);
     for (k, v) in headers {
         command.args(["-H", &format!("{k}: {v}")]);
+    }
+    if let Some((body, script_dir)) = body {
+        let script = script_dir.join(format!("post-{}.lua", body.len()));
+        let lua = format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.body = [==[{body}]==]\n"
+        );
+        std::fs::write(&script, lua).expect("write the wrk script");
+        command.arg("-s").arg(&script);
     }
     command.arg(format!("http://127.0.0.1:{}{path}", envoy.listener));
     let before = envoy.cpu_nanos();

@@ -146,4 +146,6 @@ pub struct Case {
     pub name: String,
     pub variant: usize,
     pub headers: Vec<(String, String)>,
+    /// `(path, body)` for a POST instead of a GET of the prediction path.
+    pub post: Option<(String, String)>,
 }

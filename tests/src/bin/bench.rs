@@ -9,8 +9,10 @@ use predictor_router_tests::bench::variants::{
     bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter,
 };
 use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
-use predictor_router_tests::scenario::predict_path;
-use predictor_router_tests::scenario::{repo_root, seed_plugin_config};
+use predictor_router_tests::scenario::{
+    adaptive_plugin_config, feedback_path, predict_path, repo_root, seed_plugin_config,
+};
+use predictor_router_tests::seldon::feedback_plugin_config;
 
 const CONNECTIONS: u32 = 32;
 const SIZE_TARGET: u64 = 80 * 1024;
@@ -42,6 +44,17 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|_| format!("{program}: not found"))
 }
 
+/// A Seldon feedback body of about 4 KB (the request, its response, the reward).
+fn four_kb_feedback() -> String {
+    let row: Vec<String> = (0..12)
+        .map(|i| format!("{:.6}", f64::from(i) * 0.123_457))
+        .collect();
+    let rows = vec![format!("[{}]", row.join(",")); 36].join(",");
+    format!(
+        r#"{{"request":{{"data":{{"ndarray":[{rows}]}}}},"response":{{"data":{{"ndarray":[[0.9,0.1]]}}}},"reward":1}}"#
+    )
+}
+
 fn variants() -> Vec<Variant> {
     let bench = repo_root().join("dist/bench");
     let seed = seed_plugin_config().to_string();
@@ -49,6 +62,12 @@ fn variants() -> Vec<Variant> {
         Some(WasmFilter {
             module,
             configuration: seed.clone(),
+        })
+    };
+    let with_config = |configuration: String| {
+        Some(WasmFilter {
+            module: wasm_module(),
+            configuration,
         })
     };
     vec![
@@ -87,6 +106,21 @@ fn variants() -> Vec<Variant> {
             routing: Routing::HeaderRoutes,
             filter: wasm(bench.join("predictor_router_all_exports.wasm")),
         },
+        Variant {
+            name: "predictor-router before adaptive",
+            routing: Routing::HeaderRoutes,
+            filter: wasm(bench.join("predictor_router_before.wasm")),
+        },
+        Variant {
+            name: "predictor-router, adaptive (response)",
+            routing: Routing::HeaderRoutes,
+            filter: with_config(adaptive_plugin_config().to_string()),
+        },
+        Variant {
+            name: "predictor-router, adaptive (feedback)",
+            routing: Routing::HeaderRoutes,
+            filter: with_config(feedback_plugin_config(10, 100).to_string()),
+        },
     ]
 }
 
@@ -99,6 +133,11 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        post: None,
+    };
+    let post = |name: &str, variant: &str, headers: &[(&str, &str)], path: &str| Case {
+        post: Some((path.to_string(), four_kb_feedback())),
+        ..case(name, variant, headers)
     };
     let mut cases = vec![
         case("plain Envoy", "plain Envoy", &[]),
@@ -132,11 +171,48 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
         ),
     ]);
     if mode == Mode::Direct {
-        cases.push(case(
-            "predictor-router, random, all SDK exports",
-            "predictor-router, all SDK exports",
-            &[],
-        ));
+        let sticky = [("cookie", "pr-fraud-detection=rf")];
+        cases.extend([
+            case(
+                "predictor-router, random, all SDK exports",
+                "predictor-router, all SDK exports",
+                &[],
+            ),
+            case("before adaptive, random", "predictor-router before adaptive", &[]),
+            case(
+                "before adaptive, sticky",
+                "predictor-router before adaptive",
+                &sticky,
+            ),
+            post(
+                "before adaptive, sticky, POST 4 KB",
+                "predictor-router before adaptive",
+                &sticky,
+                predict_path(),
+            ),
+            post(
+                "predictor-router, sticky, POST 4 KB",
+                "predictor-router",
+                &sticky,
+                predict_path(),
+            ),
+            case(
+                "adaptive (response), random",
+                "predictor-router, adaptive (response)",
+                &[],
+            ),
+            case(
+                "adaptive (response), sticky",
+                "predictor-router, adaptive (response)",
+                &sticky,
+            ),
+            post(
+                "adaptive (feedback), feedback POST 4 KB",
+                "predictor-router, adaptive (feedback)",
+                &sticky,
+                feedback_path(),
+            ),
+        ]);
     }
     cases
 }
@@ -181,7 +257,11 @@ fn run_mode(
         .collect();
     let run = |case: &Case, secs: u32| -> Sample {
         let envoy = envoys[case.variant].as_ref().unwrap();
-        measure(envoy, predict_path(), &case.headers, secs, CONNECTIONS)
+        let (path, body) = match &case.post {
+            Some((path, body)) => (path.as_str(), Some((body.as_str(), dir))),
+            None => (predict_path(), None),
+        };
+        measure(envoy, path, &case.headers, body, secs, CONNECTIONS)
     };
     eprintln!("{mode:?}: warming up {} cases", cases.len());
     for case in &cases {
