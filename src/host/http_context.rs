@@ -47,10 +47,17 @@ impl PredictorRouterHttp {
 
     fn route_request(&mut self, state: &RouterState, end_of_stream: bool) {
         let mut request = HostRequest { rng: &self.rng };
-        let plan = match state.learning.try_borrow() {
-            Ok(learning) if !learning.is_empty() => plan_request(&state.table, &*learning, &mut request),
-            _ => plan_request(&state.table, &ConfiguredWeights, &mut request),
+        // Fixed-weight configurations never touch the learners.
+        let learning = if state.adaptive {
+            state.learning.try_borrow().ok()
+        } else {
+            None
         };
+        let plan = match &learning {
+            Some(learning) => plan_request(&state.table, &**learning, &mut request),
+            None => plan_request(&state.table, &ConfiguredWeights, &mut request),
+        };
+        drop(learning);
         let mut headers_changed = false;
         for header in &plan.remove {
             headers_changed |= abi::remove_header(Map::Request, header).is_ok();

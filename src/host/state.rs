@@ -17,21 +17,26 @@ pub struct RouterState {
     /// Envoy's stats with zeros. (`Cell`: no borrow can fail.)
     metric_ids: Vec<Cell<Option<u32>>>,
     pub learning: RefCell<Learning>,
+    /// Whether any experiment is adaptive (fixed-weight configurations skip the learners entirely).
+    pub adaptive: bool,
 }
 
 impl RouterState {
     pub fn new(table: RoutingTable) -> Self {
         let catalog = CounterCatalog::new(&table);
         let metric_ids = (0..catalog.len()).map(|_| Cell::new(None)).collect();
-        let learning = RefCell::new(Learning::new(&table));
+        let learning = Learning::new(&table);
+        let adaptive = !learning.is_empty();
         RouterState {
             table,
             catalog,
             metric_ids,
-            learning,
+            learning: RefCell::new(learning),
+            adaptive,
         }
     }
 
+    #[inline(always)]
     pub fn count_all(&self, counts: &Counts) {
         for (counter, amount) in counts.iter() {
             self.count(counter, amount);

@@ -3,21 +3,29 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use predictor_router::router::config::parse;
+use predictor_router::router::adaptive::allocate;
+use predictor_router::router::adaptive::totals::{decode, encode, Stored, Totals};
 use predictor_router::router::metrics::{counter_name, Counter, CounterCatalog};
+use predictor_router::router::table::RoutingTable;
 
 fuzz_target!(|data: &[u8]| {
-    match parse(data) {
+    match RoutingTable::parse(data) {
         Err(error) => assert!(!error.path.is_empty() && !error.reason.is_empty()),
-        Ok(config) => {
-            let _ = config.warnings();
-            let catalog = CounterCatalog::new(&config);
-            for (e, exp) in config.experiments().iter().enumerate() {
+        Ok(table) => {
+            let _ = table.warnings();
+            let catalog = CounterCatalog::new(&table);
+            for (e, exp) in table.iter() {
                 assert!(!exp.predictors.is_empty() && exp.predictors.iter().any(|p| p.weight > 0));
                 assert!(catalog.slot(Counter::OverrideRejected { experiment: e }).is_some());
-                assert!(counter_name(&config, Counter::OverrideRejected { experiment: e }).is_some());
+                assert!(counter_name(&table, Counter::OverrideRejected { experiment: e }).is_some());
                 for b in [0, 4999, 9999] {
-                    assert!(exp.buckets.predictor_of(b) < exp.predictors.len());
+                    assert!(exp.buckets.predictor_of(b).index() < exp.predictors.len());
+                }
+                if exp.adaptive.is_some() {
+                    let zero = Totals::zero(exp.predictors.len());
+                    assert_eq!(decode(exp, &encode(exp, &zero)), Stored::Ours(zero.clone()));
+                    let allocation = allocate(exp, &zero);
+                    assert_eq!(allocation.shares_bp.iter().sum::<u32>(), 10_000);
                 }
             }
         }

@@ -5,10 +5,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use predictor_router::router::config::parse;
-use predictor_router::router::decision::{decide, Reason, RequestPort};
+use predictor_router::router::decision::Reason;
+use predictor_router::router::fake_request::FakeRequest;
 use predictor_router::router::metrics::StatusClass;
-use predictor_router::router::response::response_headers;
+use predictor_router::router::plan::{plan_request, plan_response, ConfiguredWeights};
+use predictor_router::router::table::RoutingTable;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -19,23 +20,6 @@ struct Input {
     headers: Vec<(u8, Vec<u8>)>,
     random: u32,
     status: Vec<u8>,
-}
-
-struct Port<'a> {
-    headers: &'a [(String, Vec<u8>)],
-    random: u32,
-}
-
-impl RequestPort for Port<'_> {
-    fn header(&mut self, name: &str) -> Option<Vec<u8>> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-    fn header_values(&mut self, name: &str) -> Vec<Vec<u8>> {
-        self.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
-    }
-    fn random_u32(&mut self) -> u32 {
-        self.random
-    }
 }
 
 const NAMES: [&str; 6] = ["cookie", "x-predictor-override", "x-user-id", "x-predictor", "x-other", "cookie"];
@@ -52,21 +36,28 @@ fuzz_target!(|input: Input| {
         r#"{{"experiments":[{{"name":"exp","match":{{"hosts":["*.example.com","a.io"]}},"predictors":[{}],"sticky":{{"user_header":"x-user-id"}},"override":{{"header":"x-predictor-override"{query}}}}},{{"name":"any","predictors":[{{"name":"only","weight":1}}]}}]}}"#,
         predictors.join(",")
     );
-    let config = parse(config.as_bytes()).expect("generated configurations are valid");
-    let headers: Vec<(String, Vec<u8>)> =
-        input.headers.iter().take(16).map(|(k, v)| (NAMES[usize::from(*k) % NAMES.len()].to_string(), v.clone())).collect();
+    let table = RoutingTable::parse(config.as_bytes()).expect("generated configurations are valid");
+    let mut request = FakeRequest::new()
+        .header(":authority", &input.authority)
+        .header(":path", &input.path)
+        .random(input.random);
+    for (k, v) in input.headers.iter().take(16) {
+        request = request.header(NAMES[usize::from(*k) % NAMES.len()], v);
+    }
     let _ = StatusClass::of(&input.status);
-    let Some(index) = config.match_request(&input.authority, &input.path) else {
+    let plan = plan_request(&table, &ConfiguredWeights, &mut request);
+    let Some(routed) = plan.routed else {
         assert!(!input.path.starts_with(b"/"), "the catch-all experiment matches every path under /");
         return;
     };
-    let experiment = &config.experiments()[index];
-    let decision = decide(experiment, &input.path, &mut Port { headers: &headers, random: input.random });
-    let predictor = &experiment.predictors[decision.predictor];
+    let experiment = table.experiment(routed.experiment).expect("a configured experiment");
+    let decision = routed.decision;
+    let predictor = experiment.predictor(decision.predictor).expect("a configured predictor");
     if decision.reason != Reason::Forced {
         assert!(predictor.weight > 0, "only an override reaches a weight-0 predictor");
     }
-    let response = response_headers(experiment, &decision);
+    assert_eq!(plan.set, Some((experiment.routing_header.as_str(), predictor.name.as_str())));
+    let response = plan_response(&table, &routed, &input.status, None).expect("a response plan");
     if let Some((_, name)) = response.report {
         assert_eq!(name, predictor.name);
     }

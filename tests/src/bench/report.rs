@@ -273,6 +273,8 @@ pub fn render(
             t.predictors, t.max_fuel, t.max_micros, t.ticks
         );
     }
+    let _ = writeln!(w, "\n### Build profile\n");
+    let _ = writeln!(w, "{BUILD_PROFILE}");
     let _ = writeln!(w, "\nModule sizes:\n");
     for (name, size) in &ctx.sizes {
         let _ = writeln!(w, "- {name}: {size} bytes");
@@ -283,3 +285,18 @@ pub fn render(
     }
     md
 }
+
+/// Figures measured once per build profile (a profile cannot be switched within one `make bench`).
+const BUILD_PROFILE: &str =
+    "Measured by hand with `make build` and `harness_filter::fuel_per_request_for_each_decision_reason` \
+    (the table above), one build per profile; the shipped profile is the last row. Fuel per request: \
+    forced / sticky / hashed / random / unmatched.\n\n\
+    | profile | module bytes | fuel per request |\n|---|---|---|\n\
+    | 2026-11-27, before adaptive allocation: opt-level \"z\" | 208,208 | 7,773 (standard mix) |\n\
+    | 2026-11-27, before adaptive allocation: opt-level \"s\" | 221,697 | 4,813 / 7,356 / 7,190 / 5,481 / 3,419 |\n\
+    | 2026-11-30, request plan and adaptive allocation, opt-level \"s\" | 278,602 | 6,299 / 8,823 / 8,633 / 6,915 / 4,049 |\n\
+    | 2026-11-30, the same with opt-level 3 for the filter crate | 276,208 | 4,867 / 7,141 / 6,586 / 5,439 / 3,359 |\n\
+    | 2026-11-30, opt-level 3 for the filter and proxy-wasm, \"s\" for the rest (shipped) | 277,736 | 4,313 / 6,587 / 6,032 / 4,978 / 3,052 |\n\n\
+    The dependencies at \"s\" (serde, serde_json, serde_path_to_error) run once per configuration; the filter \
+    and the SDK's dispatcher run on every request, where opt-level 3 costs no size here and saves a third of \
+    the request's instructions.";
