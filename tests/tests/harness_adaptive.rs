@@ -268,6 +268,29 @@ fn an_update_that_keeps_the_definition_keeps_what_was_learned() {
 }
 
 #[test]
+fn outcomes_not_yet_merged_are_merged_when_a_configuration_leaves_service() {
+    let adaptive = json!({"policy": "thompson", "update_seconds": 1, "min_outcomes": 10});
+    let config = config(xgb_rf(), adaptive.clone());
+    let mut host = start(&config, 2);
+    for _ in 0..50 {
+        host.request().path(predict_path()).send().unwrap();
+    }
+    // No tick since: every outcome is still pending in its worker when the update replaces the
+    // configuration (same experiment, so the totals carry over).
+    assert_eq!(merged(&host, &config).outcomes(), 0);
+    let reweighted = self::config(
+        json!([{"name": "xgb", "weight": 70}, {"name": "rf", "weight": 30}]),
+        adaptive,
+    );
+    host.reconfigure(reweighted.to_string()).unwrap();
+    assert_eq!(
+        merged(&host, &reweighted).outcomes(),
+        50,
+        "merged when the old configuration was dropped"
+    );
+}
+
+#[test]
 fn fixed_weight_configurations_do_not_tick() {
     let mut host = start(&config(xgb_rf(), json!({"policy": "thompson"})), 1);
     assert_eq!(host.tick_periods_ms(), vec![500]);
