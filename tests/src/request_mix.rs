@@ -88,3 +88,28 @@ end
         )
     }
 }
+
+/// The module's linear memory (worker 0) after a warm-up of 1,000 users and after `requests` requests
+/// of the standard mix through the harness, with the shipped configuration: Envoy does not expose a
+/// VM's memory, so the soak, the bench and the memory test all measure it here.
+pub fn linear_memory(module: &[u8], requests: u64) -> (usize, usize) {
+    let mut host = wasm_test_harness::Host::new(module)
+        .with_config(seed_plugin_config().to_string())
+        .start()
+        .unwrap_or_else(|e| panic!("the shipped configuration: {e}"));
+    let mix = RequestMix::shipped();
+    for i in 0..1000 {
+        host.request()
+            .path(&mix.path)
+            .header(&mix.user_header, format!("warm-{i}"))
+            .send()
+            .unwrap_or_else(|trap| panic!("{trap}"));
+    }
+    let before = host.memory_bytes()[0];
+    for i in 0..requests {
+        mix.harness_request(&mut host, i)
+            .send()
+            .unwrap_or_else(|trap| panic!("{trap}"));
+    }
+    (before, host.memory_bytes()[0])
+}

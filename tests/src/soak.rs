@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use crate::bench::load::parse_wrk;
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::module::module_bytes;
-use crate::request_mix::RequestMix;
+use crate::request_mix::{linear_memory, RequestMix};
 use crate::scenario::predict_path;
 use crate::scenario::{predictor_names, seed_plugin_config};
-use crate::stats::{chi_square, chi_square_critical_p001};
+use crate::stats::{chi_square, chi_square_critical_p001, split_degrees_of_freedom};
 
 pub struct SoakReport {
     pub seconds: u64,
@@ -170,12 +170,7 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
                 .iter()
                 .map(|p| delta(&format!("predictor_router.{experiment}.{p}.decision.{reason}")))
                 .collect();
-            let df = weights
-                .iter()
-                .filter(|w| **w > 0.0)
-                .count()
-                .saturating_sub(1)
-                .max(1);
+            let df = split_degrees_of_freedom(&weights);
             (
                 *reason,
                 counts.clone(),
@@ -194,32 +189,14 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         socket_errors,
         wasm_errors: gw.envoy.wasm_errors(),
         resident,
-        linear_memory: linear_memory(linear_memory_requests),
+        linear_memory: linear_memory_figure(linear_memory_requests),
         predictors: names.into_iter().zip(weights).collect(),
         splits,
     }
 }
 
-/// The module's linear memory before and after the same mix through the harness (Envoy does not
-/// expose a VM's memory).
-fn linear_memory(requests: u64) -> (usize, usize, u64) {
-    let mut host = wasm_test_harness::Host::new(module_bytes())
-        .with_config(seed_plugin_config().to_string())
-        .start()
-        .expect("seed configuration");
-    for i in 0..1000 {
-        host.request()
-            .path(predict_path())
-            .header("x-user-id", format!("warm-{i}"))
-            .send()
-            .unwrap();
-    }
-    let before = host.memory_bytes()[0];
-    let mix = RequestMix::shipped();
-    for i in 0..requests {
-        mix.harness_request(&mut host, i)
-            .send()
-            .unwrap_or_else(|trap| panic!("{trap}"));
-    }
-    (before, host.memory_bytes()[0], requests)
+/// The module's linear memory before and after the standard mix (see [`linear_memory`]).
+fn linear_memory_figure(requests: u64) -> (usize, usize, u64) {
+    let (before, after) = linear_memory(module_bytes(), requests);
+    (before, after, requests)
 }

@@ -18,6 +18,17 @@ pub fn chi_square(observed: &[u64], weights: &[f64]) -> f64 {
 
 /// The chi-square critical value at p = 0.001 for `df` degrees of freedom (1 to 10).
 /// A correct filter fails a check at this level once in a thousand runs.
+/// Degrees of freedom of a split test: the predictors that receive new assignments (weight > 0), less
+/// one (at least one).
+pub fn split_degrees_of_freedom(weights: &[f64]) -> usize {
+    weights
+        .iter()
+        .filter(|w| **w > 0.0)
+        .count()
+        .saturating_sub(1)
+        .max(1)
+}
+
 pub fn chi_square_critical_p001(df: usize) -> f64 {
     const TABLE: [f64; 10] = [
         10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877, 29.588,

@@ -3,7 +3,7 @@
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
 use predictor_router_tests::module::module_bytes;
-use predictor_router_tests::request_mix::RequestMix;
+use predictor_router_tests::request_mix::linear_memory;
 use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
@@ -547,19 +547,7 @@ fn hostile_requests_never_trap() {
 
 #[test]
 fn linear_memory_stays_flat_over_100_000_requests() {
-    let mut host = host(&seed_plugin_config());
-    for i in 0..1_000 {
-        predict(&mut host)
-            .header("x-user-id", format!("warm-{i}"))
-            .send()
-            .unwrap();
-    }
-    let before = host.memory_bytes()[0];
-    let mix = RequestMix::shipped();
-    for i in 0..100_000u64 {
-        mix.harness_request(&mut host, i).send().unwrap();
-    }
-    let after = host.memory_bytes()[0];
+    let (before, after) = linear_memory(module_bytes(), 100_000);
     println!("linear memory: {before} bytes after warm-up, {after} bytes after 100,000 requests");
     assert_eq!(before, after, "linear memory grew from {before} to {after} bytes");
 }

@@ -40,46 +40,32 @@ const E0: ExperimentId = ExperimentId(0);
 #[test]
 fn each_decision_path_reads_only_what_it_needs_and_writes_one_header() {
     let t = table();
-    // (request, reason, header reads in order)
-    let cases: Vec<(FakeRequest, Reason, Vec<&str>)> = vec![
+    // Each path reads one source more than the one before it; a random decision reads them all.
+    let sources = [
+        ":path",
+        "x-income-model",
+        "x-predictor-override",
+        "cookie",
+        "x-user-id",
+    ];
+    let predict = || FakeRequest::new().header(":path", predict_path());
+    let cases: Vec<(FakeRequest, Reason, &[&str])> = vec![
         (
-            FakeRequest::new()
-                .header(":path", predict_path())
-                .header("x-predictor-override", "rf"),
+            predict().header("x-predictor-override", "rf"),
             Reason::Forced,
-            vec![":path", "x-income-model", "x-predictor-override"],
+            &sources[..3],
         ),
         (
-            FakeRequest::new()
-                .header(":path", predict_path())
-                .cookie("pr-fraud-detection=rf"),
+            predict().cookie("pr-fraud-detection=rf"),
             Reason::Sticky,
-            vec![":path", "x-income-model", "x-predictor-override", "cookie"],
+            &sources[..4],
         ),
         (
-            FakeRequest::new()
-                .header(":path", predict_path())
-                .header("x-user-id", "alice"),
+            predict().header("x-user-id", "alice"),
             Reason::Hashed,
-            vec![
-                ":path",
-                "x-income-model",
-                "x-predictor-override",
-                "cookie",
-                "x-user-id",
-            ],
+            &sources[..],
         ),
-        (
-            FakeRequest::new().header(":path", predict_path()).random(7),
-            Reason::Random,
-            vec![
-                ":path",
-                "x-income-model",
-                "x-predictor-override",
-                "cookie",
-                "x-user-id",
-            ],
-        ),
+        (predict().random(7), Reason::Random, &sources[..]),
     ];
     for (mut request, reason, reads) in cases {
         let p = plan(&t, &mut request);

@@ -217,12 +217,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         })
         .collect();
 
-    let memory_before = host.memory_bytes()[0];
-    let mix = crate::request_mix::RequestMix::shipped();
-    for i in 0..memory_requests {
-        mix.harness_request(&mut host, i).send().unwrap();
-    }
-    let memory_after = host.memory_bytes()[0];
+    let (memory_before, memory_after) = crate::request_mix::linear_memory(module, memory_requests);
 
     HarnessFigures {
         fuel_by_path,

@@ -12,7 +12,9 @@ use predictor_router_tests::http::{HttpClient, Request, Response};
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, predictor_names, seed_plugin_config, variants_dir, wasmplugin_manifest,
 };
-use predictor_router_tests::stats::{chi_square, chi_square_critical_p001, wilson_interval};
+use predictor_router_tests::stats::{
+    chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
+};
 use predictor_router_tests::upstream::Behaviour;
 
 const USERS: usize = 2000;
@@ -261,12 +263,7 @@ fn print_split(names: &[String], weights: &[u32], counts: &[u64]) -> bool {
     }
     let shares: Vec<f64> = weights.iter().map(|w| f64::from(*w)).collect();
     let chi2 = chi_square(counts, &shares);
-    let df = weights
-        .iter()
-        .filter(|w| **w > 0)
-        .count()
-        .saturating_sub(1)
-        .max(1);
+    let df = split_degrees_of_freedom(&shares);
     let bound = chi_square_critical_p001(df);
     let ok = chi2 < bound && counts.iter().zip(weights).all(|(c, w)| *w > 0 || *c == 0);
     println!(

@@ -3,21 +3,11 @@
 //! Envoy `failure_policy` does after a trap.
 #![cfg(target_arch = "wasm32")]
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
-struct Root;
 struct Stream;
 
-impl Context for Root {}
-impl RootContext for Root {
-    fn create_http_context(&self, _: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Stream))
-    }
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
 impl Context for Stream {}
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
@@ -29,7 +19,4 @@ impl HttpContext for Stream {
     }
 }
 
-proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root));
-}}
+floor_common::floor_filter!(Stream);
