@@ -34,6 +34,13 @@ export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
 
+
+.PHONY: cli
+## cli: the `predictor-router` command line at target/release/predictor-router (or: cargo install --path cli)
+cli:
+	cargo build --release --locked -p predictor-router-cli
+	@echo "built target/release/predictor-router"
+
 .PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon bench fuzz image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm

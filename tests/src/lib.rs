@@ -7,6 +7,7 @@
 //! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
 //! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
+//! - [`invalid_configs`]: invalid configurations and their exact errors (parser, module, CLI)
 //! - [`load`]: background load from several client threads
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
@@ -19,6 +20,7 @@ pub mod bootstrap;
 pub mod envoy;
 pub mod gateway;
 pub mod http;
+pub mod invalid_configs;
 pub mod load;
 pub mod module;
 pub mod request_mix;

@@ -3,13 +3,65 @@
 //! Only shapes and types are checked here; every rule about values lives in `validate.rs`.
 //! `deny_unknown_fields` everywhere: a misspelt field must be an error, never a silent default.
 
-use serde::Deserialize;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Number;
+
+/// A JSON object, read as `T`. serde's derived structs also accept a JSON array, read positionally
+/// (`["fraud-detection", ...]` as an experiment): every object of the contract is read through this
+/// wrapper, which asks for a map only, so an array is an error with its path.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+/// What an object is called in errors (`invalid type: sequence, expected an experiment object`).
+pub trait Described {
+    const WHAT: &'static str;
+}
+
+impl<'de, T: Deserialize<'de> + Described> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Described> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::WHAT)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
+
+macro_rules! described {
+    ($($t:ty => $what:literal),* $(,)?) => {
+        $(impl Described for $t { const WHAT: &'static str = $what; })*
+    };
+}
+
+described! {
+    RawExperiment => "an experiment object",
+    RawMatch => "a match object",
+    RawPredictor => "a predictor object with `name` and `weight`",
+    RawSticky => "a sticky object",
+    RawOverride => "an override object",
+    RawAdaptive => "an adaptive object",
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a JSON object with an `experiments` list")]
 pub struct RawConfig {
-    pub experiments: Vec<RawExperiment>,
+    pub experiments: Vec<Object<RawExperiment>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -17,18 +69,18 @@ pub struct RawConfig {
 pub struct RawExperiment {
     pub name: String,
     #[serde(default, rename = "match")]
-    pub match_: Option<RawMatch>,
-    pub predictors: Vec<RawPredictor>,
+    pub match_: Option<Object<RawMatch>>,
+    pub predictors: Vec<Object<RawPredictor>>,
     #[serde(default)]
     pub routing_header: Option<String>,
     #[serde(default)]
     pub response_header: Option<String>,
     #[serde(default)]
-    pub sticky: Option<RawSticky>,
+    pub sticky: Option<Object<RawSticky>>,
     #[serde(default, rename = "override")]
-    pub override_: Option<RawOverride>,
+    pub override_: Option<Object<RawOverride>>,
     #[serde(default)]
-    pub adaptive: Option<RawAdaptive>,
+    pub adaptive: Option<Object<RawAdaptive>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -58,7 +58,7 @@ pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
     }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(raw.experiments.len());
-    for (i, exp) in raw.experiments.into_iter().enumerate() {
+    for (i, super::schema::Object(exp)) in raw.experiments.into_iter().enumerate() {
         let path = format!("experiments[{i}]");
         let experiment = experiment(&path, exp)?;
         if let Some(first) = seen.insert(experiment.name.clone(), i) {
@@ -78,8 +78,8 @@ pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
 
 fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
     dns_label(&raw.name).map_err(at(path, "name"))?;
-    let (hosts, path_prefix) = match_rule(path, raw.match_)?;
-    let predictors = predictors(path, raw.predictors)?;
+    let (hosts, path_prefix) = match_rule(path, raw.match_.map(|m| m.0))?;
+    let predictors = predictors(path, raw.predictors.into_iter().map(|p| p.0).collect())?;
     let buckets = BucketTable::new(predictors.iter().map(|p| p.weight));
 
     let routing_header = match raw.routing_header {
@@ -102,9 +102,9 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
             Some(h)
         }
     };
-    let sticky = sticky(path, &raw.name, raw.sticky)?;
-    let override_ = override_rule(path, raw.override_)?;
-    let adaptive = match raw.adaptive {
+    let sticky = sticky(path, &raw.name, raw.sticky.map(|s| s.0))?;
+    let override_ = override_rule(path, raw.override_.map(|o| o.0))?;
+    let adaptive = match raw.adaptive.map(|a| a.0) {
         None => None,
         Some(a) => {
             let taking_part = predictors.iter().filter(|p| p.weight > 0).count();

@@ -1,0 +1,14 @@
+//! The library behind the `predictor-router` command line (the binary is `src/main.rs`); the tests
+//! compare it with the compiled filter.
+//!
+//! - [`documents`]: the plugin configurations a file holds (JSON, WasmPlugin, EnvoyFilter)
+//! - [`validate`]: the filter's parser over them, findings as text or JSON
+//! - [`assign`]: bucket and predictor per user id
+//! - [`ramp`]: which hashed users a weight change moves
+//! - [`srm`]: sample-ratio mismatch of new assignments from Envoy's stats
+
+pub mod assign;
+pub mod documents;
+pub mod ramp;
+pub mod srm;
+pub mod validate;

@@ -1,0 +1,265 @@
+//! `predictor-router`: the host tool of the SPEC's "Command line", on the same configuration code as
+//! the filter (`predictor_router::router`), so it can never disagree with it.
+//!
+//! Exit codes: 0 fine; 1 `validate` found an invalid configuration; 2 bad usage or unreadable input;
+//! 3 `ramp` would move users of a growing predictor; 4 `srm` found a sample-ratio mismatch (p < 0.001).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use predictor_router::router::config::Experiment;
+use predictor_router::router::table::RoutingTable;
+use predictor_router_cli::{assign, documents, ramp, srm, validate};
+
+#[derive(Parser)]
+#[command(
+    name = "predictor-router",
+    version,
+    about = "Check and explain predictor-router configurations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate plugin configurations: JSON files, or YAML/JSON manifests whose WasmPlugin
+    /// (spec.pluginConfig) and EnvoyFilter (the Wasm filter's configuration) documents are checked.
+    /// Prints `FILE[: document N (Kind name)]: <path>: <reason>` per error (and `warning: ...`);
+    /// exit 0 valid, 1 invalid, 2 unreadable.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// One JSON object per finding on stdout: {file, where, severity, path, reason}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bucket and predictor of user ids under the configured weights (as the filter assigns hashed
+    /// users outside adaptive allocation). `--user` prints `bucket predictor`; `--users` writes CSV
+    /// `user,bucket,predictor`, one id per line of the file (`-` for stdin), bytes as given.
+    Assign {
+        #[arg(long)]
+        config: String,
+        #[arg(long)]
+        experiment: String,
+        #[arg(long, conflicts_with = "users", required_unless_present = "users")]
+        user: Option<String>,
+        #[arg(long)]
+        users: Option<String>,
+    },
+    /// For every experiment in both configurations: the share of hashed users (over the 10,000
+    /// buckets) that change predictor, as a from → to matrix. Exit 3, with a warning naming the
+    /// predictors, when users of a predictor whose share grows would move.
+    Ramp {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// Sample-ratio mismatch: per fixed-weight experiment, chi-square of new assignments (random and
+    /// hashed decisions) from Envoy's /stats/prometheus or /stats text against the configured weights
+    /// (weight-0 predictors left out). Prints counts, chi-square, df and p; exit 4 when any p < 0.001.
+    Srm {
+        #[arg(long)]
+        config: String,
+        /// The stats text, `-` for stdin.
+        #[arg(long)]
+        stats: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { files, json } => validate_files(&files, json),
+        Command::Assign {
+            config,
+            experiment,
+            user,
+            users,
+        } => assign(&config, &experiment, user, users),
+        Command::Ramp { from, to } => ramp(&from, &to),
+        Command::Srm { config, stats } => srm(&config, &stats),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("predictor-router: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read(path: &str) -> Result<Vec<u8>, String> {
+    if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("stdin: {e}"))?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The one configuration of a file given to assign, ramp or srm (an error exits 2).
+fn table_of(path: &str) -> Result<RoutingTable, String> {
+    let bytes = read(path)?;
+    let found = documents::configurations(path, &bytes).map_err(|u| u.0)?;
+    let [one] = found.as_slice() else {
+        if found.is_empty() {
+            return Err(format!("{path}: no plugin configuration"));
+        }
+        return Err(format!(
+            "{path}: holds {} configurations; give a file with one",
+            found.len()
+        ));
+    };
+    RoutingTable::parse(&one.json).map_err(|e| format!("{}: {e}", one.label))
+}
+
+fn experiment_named<'t>(table: &'t RoutingTable, name: &str, file: &str) -> Result<&'t Experiment, String> {
+    table
+        .experiments()
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = table.experiments().iter().map(|e| e.name.as_str()).collect();
+            format!("{file}: no experiment \"{name}\" (it has: {})", names.join(", "))
+        })
+}
+
+fn validate_files(files: &[String], json: bool) -> Result<u8, String> {
+    let (mut invalid, mut unreadable) = (false, false);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for file in files {
+        let findings = match read(file).and_then(|bytes| validate::file(file, &bytes).map_err(|u| u.0)) {
+            Ok(findings) => findings,
+            Err(message) => {
+                unreadable = true;
+                if json {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"file": file, "severity": "unreadable", "reason": message})
+                    );
+                } else {
+                    eprintln!("{message}");
+                }
+                continue;
+            }
+        };
+        for finding in &findings {
+            invalid |= finding.severity == "error";
+            let _ = if json {
+                writeln!(out, "{}", finding.json())
+            } else {
+                writeln!(out, "{}", finding.text())
+            };
+        }
+        if !json && findings.iter().all(|f| f.severity != "error") {
+            let checked = read(file)
+                .ok()
+                .and_then(|b| documents::configurations(file, &b).ok())
+                .map_or(0, |c| c.len());
+            let _ = if checked == 0 {
+                writeln!(
+                    out,
+                    "{file}: no plugin configuration (other kinds are not checked)"
+                )
+            } else {
+                writeln!(out, "{file}: valid ({checked} configuration(s))")
+            };
+        }
+    }
+    Ok(if unreadable {
+        2
+    } else if invalid {
+        1
+    } else {
+        0
+    })
+}
+
+fn assign(config: &str, experiment: &str, user: Option<String>, users: Option<String>) -> Result<u8, String> {
+    let table = table_of(config)?;
+    let experiment = experiment_named(&table, experiment, config)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match (user, users) {
+        (Some(user), _) => {
+            let bucket = predictor_router::router::bucketing::user_bucket(&experiment.name, user.as_bytes());
+            let predictor = experiment
+                .predictor(experiment.buckets.predictor_of(bucket))
+                .map_or("", |p| p.name.as_str());
+            writeln!(out, "{bucket} {predictor}").map_err(|e| e.to_string())?;
+        }
+        (None, Some(file)) => {
+            let bytes = read(&file)?;
+            assign::write_csv(experiment, &assign::ids(&bytes), &mut out).map_err(|e| e.to_string())?;
+        }
+        (None, None) => return Err("assign needs --user ID or --users FILE".into()),
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(0)
+}
+
+fn ramp(from: &str, to: &str) -> Result<u8, String> {
+    let (before, after) = (table_of(from)?, table_of(to)?);
+    let mut code = 0;
+    for experiment in before.experiments() {
+        let Some(next) = after.experiments().iter().find(|e| e.name == experiment.name) else {
+            println!("experiment {}: only in {from}, skipped", experiment.name);
+            continue;
+        };
+        let ramp = ramp::compare(experiment, next);
+        print!("{}", ramp.render());
+        if !ramp.unstable.is_empty() {
+            code = 3;
+        }
+    }
+    for experiment in after.experiments() {
+        if !before.experiments().iter().any(|e| e.name == experiment.name) {
+            println!("experiment {}: only in {to}, skipped", experiment.name);
+        }
+    }
+    Ok(code)
+}
+
+fn srm(config: &str, stats: &str) -> Result<u8, String> {
+    let table = table_of(config)?;
+    let text = String::from_utf8(read(stats)?).map_err(|_| format!("{stats}: not UTF-8 text"))?;
+    let decisions = srm::decisions(&text);
+    let mut code = 0;
+    for experiment in table.experiments() {
+        match srm::test(experiment, &decisions) {
+            srm::Outcome::Skipped(why) => println!("experiment {}: skipped: {why}", experiment.name),
+            srm::Outcome::Tested {
+                counts,
+                chi_square,
+                df,
+                p,
+            } => {
+                let mismatch = p < 0.001;
+                if mismatch {
+                    code = 4;
+                }
+                println!(
+                    "experiment {}: chi-square {chi_square:.2}, df {df}, p {p:.4}: {}",
+                    experiment.name,
+                    if mismatch {
+                        "SAMPLE-RATIO MISMATCH (p < 0.001): new assignments are not split as configured"
+                    } else {
+                        "consistent with the weights"
+                    }
+                );
+                for (name, observed, expected) in counts {
+                    println!("  {name:<12} observed {observed:>10} expected {expected:>12.1}");
+                }
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,61 @@
+//! `predictor-router validate FILE...`: the filter's own parser over every configuration found, the
+//! same `<path>: <reason>` text the filter logs, and its warnings.
+
+use predictor_router::router::table::RoutingTable;
+
+use crate::documents::{configurations, Unreadable};
+
+pub struct Finding {
+    pub label: String,
+    pub severity: &'static str,
+    pub path: String,
+    pub reason: String,
+}
+
+/// Findings of one file, or the reason it could not be read.
+pub fn file(name: &str, bytes: &[u8]) -> Result<Vec<Finding>, Unreadable> {
+    let mut findings = Vec::new();
+    for found in configurations(name, bytes)? {
+        match RoutingTable::parse(&found.json) {
+            Err(error) => findings.push(Finding {
+                label: found.label,
+                severity: "error",
+                path: error.path,
+                reason: error.reason,
+            }),
+            Ok(table) => {
+                for warning in table.warnings() {
+                    let (path, reason) = warning.split_once(": ").unwrap_or(("$", warning.as_str()));
+                    findings.push(Finding {
+                        label: found.label.clone(),
+                        severity: "warning",
+                        path: path.to_string(),
+                        reason: reason.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
+impl Finding {
+    pub fn text(&self) -> String {
+        let prefix = if self.severity == "warning" {
+            "warning: "
+        } else {
+            ""
+        };
+        format!("{}: {prefix}{}: {}", self.label, self.path, self.reason)
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.label.split(": document").next().unwrap_or(&self.label),
+            "where": self.label,
+            "severity": self.severity,
+            "path": self.path,
+            "reason": self.reason,
+        })
+    }
+}

@@ -1,0 +1,392 @@
+//! The `predictor-router` binary as a user runs it: output, exit codes, bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn run(args: &[&str]) -> Output {
+    run_with_stdin(args, b"")
+}
+
+fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_predictor-router"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A file of its own (tests run in parallel): a fresh folder per call.
+fn temp(name: &str, contents: &[u8]) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("predictor-router-cli-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn config(predictors: &str) -> PathBuf {
+    temp(
+        "config.json",
+        format!(r#"{{"experiments": [{{"name": "fraud-detection", "predictors": {predictors}, "sticky": {{"user_header": "x-user-id"}}}}]}}"#)
+            .as_bytes(),
+    )
+}
+
+#[test]
+fn validate_accepts_every_shipped_manifest() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in ["envoyfilter", "envoyfilter/seldon", "envoyfilter/variants"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path.display().to_string());
+            }
+        }
+    }
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("wasmplugin.yaml: valid (1 configuration(s))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("envoyfilter-legacy.yaml: valid (1 configuration(s))"),
+        "{out}"
+    );
+    assert!(out.contains("wasmplugin-adaptive.yaml: valid"), "{out}");
+    assert!(out.contains("gateway.yaml: no plugin configuration"), "{out}");
+}
+
+#[test]
+fn validate_names_the_document_and_the_json_path_of_a_misspelt_field() {
+    let manifest = std::fs::read_to_string(repo().join("envoyfilter/wasmplugin.yaml")).unwrap();
+    let broken = manifest.replace("user_header: x-user-id", "user_headr: x-user-id");
+    let gateway = std::fs::read_to_string(repo().join("envoyfilter/gateway.yaml")).unwrap();
+    let file = temp("multi.yaml", format!("{gateway}\n---\n{broken}").as_bytes());
+    let o = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!(
+            "{}: document 2 (WasmPlugin predictor-router): experiments[0].sticky.user_headr: unknown field `user_headr`",
+            file.display()
+        )),
+        "{out}"
+    );
+    let o = run(&["validate", "--json", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let finding: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["path"], "experiments[0].sticky.user_headr");
+    assert_eq!(finding["file"], file.display().to_string());
+}
+
+#[test]
+fn validate_reports_warnings_and_bad_input_with_its_exit_code() {
+    let tiny = config(r#"[{"name": "rf", "weight": 1}, {"name": "xgb", "weight": 1000000}]"#);
+    let o = run(&["validate", tiny.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains(": warning: experiments[0].predictors[0].weight: 1 is less than 1/10000"),
+        "{}",
+        text(&o)
+    );
+    let cases: [(&str, &[u8], i32, &str); 6] = [
+        ("empty.json", b"", 2, "empty file"),
+        ("binary.bin", b"\x00\xff\xfe\x01", 2, "not UTF-8"),
+        ("list.yaml", b"- a\n- b\n", 2, "not a mapping"),
+        (
+            "noconfig.yaml",
+            b"apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: x\nspec: {}\n",
+            2,
+            "no spec.pluginConfig",
+        ),
+        ("bad.json", b"{\"experiments\": [", 1, "$: not valid JSON"),
+        (
+            "array.json",
+            br#"{"experiments": [["a", null, []]]}"#,
+            1,
+            "experiments[0]: invalid type: sequence, expected an experiment object",
+        ),
+    ];
+    for (name, bytes, code, message) in cases {
+        let file = temp(name, bytes);
+        let o = run(&["validate", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(code), "{name}: {}", text(&o));
+        assert!(text(&o).contains(message), "{name}: {}", text(&o));
+    }
+    assert_eq!(
+        run(&["validate", "/nonexistent/file.json"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["validate"]).status.code(), Some(2), "bad usage");
+}
+
+#[test]
+fn assign_matches_the_committed_murmur3_vectors() {
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/bucket_vectors.json")).unwrap(),
+    )
+    .unwrap();
+    let tables = vectors["weight_tables"].as_array().unwrap();
+    let mut checked = 0;
+    for v in vectors["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["experiment"] == "fraud-detection")
+    {
+        let id = hex(v["user_id_hex"].as_str().unwrap());
+        // One id per line: an id with a line break cannot be given in a file, nor an empty one.
+        if id.is_empty() || id.contains(&b'\n') || id.contains(&b'\r') {
+            continue;
+        }
+        let file = temp("ids.txt", &[id.as_slice(), b"\n"].concat());
+        let table_index = 0; // weights 50/50
+        let weights = tables[table_index].as_array().unwrap();
+        let predictors: Vec<String> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!(r#"{{"name": "p{i}", "weight": {w}}}"#))
+            .collect();
+        let cfg = config(&format!("[{}]", predictors.join(",")));
+        let o = run(&[
+            "assign",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--experiment",
+            "fraud-detection",
+            "--users",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let csv = o.stdout;
+        let row = csv
+            .split(|b| *b == b'\n')
+            .nth(1)
+            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&csv)));
+        assert!(row.contains(&b','), "{v}: {}", String::from_utf8_lossy(&csv));
+        let bucket: u32 = String::from_utf8_lossy(row.rsplit(|b| *b == b',').nth(1).unwrap())
+            .parse()
+            .unwrap();
+        assert_eq!(u64::from(bucket), v["bucket"].as_u64().unwrap(), "{v}");
+        checked += 1;
+        if checked == 12 {
+            break;
+        }
+    }
+    assert!(checked > 0);
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn assign_reads_ids_as_bytes_from_a_file_or_stdin() {
+    let cfg = config(r#"[{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]"#);
+    let o = run(&[
+        "assign",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--experiment",
+        "fraud-detection",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let single = String::from_utf8(o.stdout).unwrap();
+    let o = run_with_stdin(
+        &[
+            "assign",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--experiment",
+            "fraud-detection",
+            "--users",
+            "-",
+        ],
+        b"alice\r\n\xff\xfe-not-utf8\nbob,\"the\" builder\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<&[u8]> = o.stdout.split(|b| *b == b'\n').collect();
+    assert_eq!(lines[0], b"user,bucket,predictor");
+    assert_eq!(
+        String::from_utf8_lossy(lines[1]),
+        format!("alice,{}", single.trim().replace(' ', ","))
+    );
+    assert!(lines[2].starts_with(b"\xff\xfe-not-utf8,"));
+    assert!(lines[3].starts_with(b"\"bob,\"\"the\"\" builder\","));
+    let o = run(&[
+        "assign",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--experiment",
+        "nope",
+        "--user",
+        "a",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no experiment \"nope\" (it has: fraud-detection)"));
+}
+
+#[test]
+fn ramp_95_5_to_80_20_moves_exactly_15_percent_from_the_baseline_to_the_canary() {
+    let from = config(r#"[{"name": "xgb", "weight": 95}, {"name": "rf", "weight": 5}]"#);
+    let to = config(r#"[{"name": "xgb", "weight": 80}, {"name": "rf", "weight": 20}]"#);
+    let o = run(&[
+        "ramp",
+        "--from",
+        from.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("experiment fraud-detection: 15.00 % of hashed users change predictor"),
+        "{out}"
+    );
+    assert!(out.contains("xgb             80.00 %    15.00 %"), "{out}");
+    assert!(out.contains("rf               0.00 %     5.00 %"), "{out}");
+}
+
+#[test]
+fn ramp_warns_when_users_of_a_growing_predictor_would_move() {
+    let from = config(r#"[{"name": "xgb", "weight": 95}, {"name": "rf", "weight": 5}]"#);
+    let reordered = config(r#"[{"name": "rf", "weight": 20}, {"name": "xgb", "weight": 80}]"#);
+    let o = run(&[
+        "ramp",
+        "--from",
+        from.to_str().unwrap(),
+        "--to",
+        reordered.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("warning: users of \"rf\" move although its share grows"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn srm_tests_new_assignments_against_the_weights() {
+    let cfg = config(
+        r#"[{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}, {"name": "shadow", "weight": 0}]"#,
+    );
+    let stats = |xgb: u64, rf: u64| {
+        format!(
+            "predictor_router_decision{{experiment=\"fraud-detection\",predictor=\"xgb\",reason=\"random\"}} {xgb}\n\
+             predictor_router_decision{{experiment=\"fraud-detection\",predictor=\"rf\",reason=\"hashed\"}} {rf}\n\
+             predictor_router_decision{{experiment=\"fraud-detection\",predictor=\"rf\",reason=\"sticky\"}} 5000\n\
+             predictor_router_decision{{experiment=\"fraud-detection\",predictor=\"shadow\",reason=\"forced\"}} 300\n"
+        )
+    };
+    let o = run_with_stdin(
+        &["srm", "--config", cfg.to_str().unwrap(), "--stats", "-"],
+        stats(1010, 990).as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("chi-square 0.20, df 1, p 0.6547: consistent with the weights"),
+        "{}",
+        text(&o)
+    );
+    let o = run_with_stdin(
+        &["srm", "--config", cfg.to_str().unwrap(), "--stats", "-"],
+        stats(1100, 900).as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("SAMPLE-RATIO MISMATCH"), "{}", text(&o));
+}
+
+#[test]
+fn srm_on_a_real_envoys_stats_and_on_a_doctored_copy() {
+    let manifest = repo().join("envoyfilter/wasmplugin.yaml");
+    for fixture in ["stats-prometheus.txt", "stats-plain.txt"] {
+        let stats = repo().join("tests/fixtures/srm").join(fixture);
+        let o = run(&[
+            "srm",
+            "--config",
+            manifest.to_str().unwrap(),
+            "--stats",
+            stats.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{fixture}: {}", text(&o));
+        let out = text(&o);
+        assert!(
+            out.contains("experiment fraud-detection: chi-square 0.02, df 1, p 0.8839: consistent"),
+            "{fixture}: {out}"
+        );
+        assert!(
+            out.contains("xgb          observed       1504 expected       1500.0"),
+            "{fixture}: {out}"
+        );
+        // Doctored: 400 of rf's hashed decisions counted as xgb's.
+        let doctored = std::fs::read_to_string(&stats)
+            .unwrap()
+            .replace("rf.decision.hashed: 999", "rf.decision.hashed: 599")
+            .replace("xgb.decision.hashed: 1001", "xgb.decision.hashed: 1401")
+            .replace(
+                "predictor=\"rf\",reason=\"hashed\"} 999",
+                "predictor=\"rf\",reason=\"hashed\"} 599",
+            )
+            .replace(
+                "predictor=\"xgb\",reason=\"hashed\"} 1001",
+                "predictor=\"xgb\",reason=\"hashed\"} 1401",
+            );
+        let o = run_with_stdin(
+            &["srm", "--config", manifest.to_str().unwrap(), "--stats", "-"],
+            doctored.as_bytes(),
+        );
+        assert_eq!(o.status.code(), Some(4), "{fixture}: {}", text(&o));
+        assert!(text(&o).contains("SAMPLE-RATIO MISMATCH"));
+    }
+    // An adaptive experiment is skipped, and says why.
+    let adaptive = repo().join("envoyfilter/variants/wasmplugin-adaptive.yaml");
+    let stats = repo().join("tests/fixtures/srm/stats-plain.txt");
+    let o = run(&[
+        "srm",
+        "--config",
+        adaptive.to_str().unwrap(),
+        "--stats",
+        stats.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains("experiment fraud-detection: skipped: adaptive"),
+        "{}",
+        text(&o)
+    );
+}
