@@ -1,6 +1,7 @@
 //! The plugin configurations a file holds: a plugin configuration as JSON, or YAML/JSON documents of
 //! which every `WasmPlugin` (`spec.pluginConfig`) and `EnvoyFilter` (the Wasm filter's `configuration`
-//! value) counts; other kinds are ignored.
+//! value) counts, and so does Envoy Gateway's `EnvoyExtensionPolicy` (the `config` of its
+//! `predictor_router` Wasm extension); other kinds are ignored.
 
 use serde_yaml_ng::Value;
 
@@ -63,6 +64,10 @@ pub fn configurations(file: &str, bytes: &[u8]) -> Result<Vec<Found>, Unreadable
                 Some(config) => config.into_bytes(),
                 None => continue, // an EnvoyFilter of something else
             },
+            "EnvoyExtensionPolicy" => match extension_policy_configuration(&value) {
+                Some(config) => config,
+                None => continue, // a policy without this module
+            },
             "" if map.contains_key("experiments") => serde_json::to_vec(&value).unwrap_or_default(),
             _ => continue,
         };
@@ -70,6 +75,15 @@ pub fn configurations(file: &str, bytes: &[u8]) -> Result<Vec<Found>, Unreadable
     }
     // A manifest of other kinds only (a Gateway, a VirtualService) holds no configuration: not an error.
     Ok(found)
+}
+
+/// The `config` of the policy's Wasm extension whose root id is `predictor_router`.
+fn extension_policy_configuration(document: &Value) -> Option<Vec<u8>> {
+    let extensions = document.get("spec")?.get("wasm")?.as_sequence()?;
+    let ours = extensions
+        .iter()
+        .find(|w| w.get("rootID").and_then(Value::as_str) == Some("predictor_router"))?;
+    serde_json::to_vec(ours.get("config")?).ok()
 }
 
 /// The `configuration` value of the first Wasm filter patched in by an EnvoyFilter.

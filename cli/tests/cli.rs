@@ -57,15 +57,19 @@ fn config(predictors: &str) -> PathBuf {
 
 #[test]
 fn validate_accepts_every_shipped_manifest() {
-    let mut files: Vec<String> = Vec::new();
-    for dir in ["envoyfilter", "envoyfilter/seldon", "envoyfilter/variants"] {
-        for entry in std::fs::read_dir(repo().join(dir)).unwrap().flatten() {
+    fn yaml_under(dir: &Path, files: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "yaml") {
+            if path.is_dir() {
+                yaml_under(&path, files);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
                 files.push(path.display().to_string());
             }
         }
     }
+    let mut files: Vec<String> = Vec::new();
+    yaml_under(&repo().join("envoyfilter"), &mut files);
+    assert!(files.len() >= 15, "{files:?}");
     let args: Vec<&str> = std::iter::once("validate")
         .chain(files.iter().map(String::as_str))
         .collect();
@@ -82,6 +86,14 @@ fn validate_accepts_every_shipped_manifest() {
     );
     assert!(out.contains("wasmplugin-adaptive.yaml: valid"), "{out}");
     assert!(out.contains("gateway.yaml: no plugin configuration"), "{out}");
+    assert!(
+        out.contains("extension-policy-image.yaml: valid (1 configuration(s))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gateway-api/wasmplugin.yaml: valid (1 configuration(s))"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -70,6 +70,8 @@ pub struct Bootstrap {
     /// predictors: the prefix is rewritten to `/` (`/seldon/default/fraud-detection/api/v1.0/feedback`
     /// reaches the model as `/api/v1.0/feedback`). Other paths keep the plain routes.
     pub rewrite_prefix: Option<String>,
+    /// Routes to use instead of the generated ones (e.g. translated from an HTTPRoute).
+    pub routes: Option<Vec<Value>>,
 }
 
 impl Bootstrap {
@@ -109,8 +111,10 @@ impl Bootstrap {
                 }
             }),
         };
-        let mut routes: Vec<Value> = Vec::new();
-        if let Some(prefix) = &self.rewrite_prefix {
+        let mut routes: Vec<Value> = self.routes.clone().unwrap_or_default();
+        if self.routes.is_some() {
+            // Given whole.
+        } else if let Some(prefix) = &self.rewrite_prefix {
             for (name, _) in &self.upstreams {
                 routes.push(json!({
                     "name": format!("seldon-{name}"),
@@ -126,6 +130,7 @@ impl Bootstrap {
         routes.extend(self
             .upstreams
             .iter()
+            .filter(|_| self.routes.is_none())
             .map(|(name, _)| {
                 json!({
                     "name": format!("predictor-{name}"),
@@ -133,7 +138,7 @@ impl Bootstrap {
                     "route": {"cluster": cluster_name(name)}
                 })
             }));
-        if let Some((baseline, _)) = self.upstreams.first() {
+        if let (Some((baseline, _)), None) = (self.upstreams.first(), &self.routes) {
             routes.push(json!({"name": "default-baseline", "match": {"prefix": "/"}, "route": {"cluster": cluster_name(baseline)}}));
         }
         let clusters: Vec<Value> = self

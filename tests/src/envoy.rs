@@ -60,6 +60,8 @@ pub struct EnvoyOptions {
     pub module: Option<PathBuf>,
     /// See [`Bootstrap::rewrite_prefix`]: route like the VirtualService for real Seldon predictors.
     pub rewrite_prefix: Option<String>,
+    /// See [`Bootstrap::routes`].
+    pub routes: Option<Vec<Value>>,
 }
 
 impl EnvoyOptions {
@@ -73,6 +75,7 @@ impl EnvoyOptions {
             validate: true,
             module: None,
             rewrite_prefix: None,
+            routes: None,
         }
     }
 }
@@ -123,6 +126,7 @@ impl Envoy {
             ecds_path: ecds_dir.join("predictor-router.json").display().to_string(),
             failure_policy: options.failure_policy,
             rewrite_prefix: options.rewrite_prefix,
+            routes: options.routes,
         };
         let bootstrap_path = workdir.path().join("envoy.json");
         std::fs::write(

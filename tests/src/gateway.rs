@@ -21,6 +21,8 @@ pub struct GatewayOptions {
     pub validate: bool,
     /// Route like the VirtualService for real Seldon predictors (prefix rewritten to `/`).
     pub rewrite_prefix: Option<String>,
+    /// Routes instead of the generated ones (an HTTPRoute's, translated).
+    pub routes: Option<Vec<serde_json::Value>>,
 }
 
 impl Default for GatewayOptions {
@@ -32,6 +34,7 @@ impl Default for GatewayOptions {
             failure_policy: seed_failure_policy(),
             validate: true,
             rewrite_prefix: None,
+            routes: None,
         }
     }
 }
@@ -69,6 +72,7 @@ impl Gateway {
         envoy_options.failure_policy = options.failure_policy;
         envoy_options.validate = options.validate;
         envoy_options.rewrite_prefix = options.rewrite_prefix;
+        envoy_options.routes = options.routes;
         Envoy::start(envoy_options)
     }
 

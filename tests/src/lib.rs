@@ -5,6 +5,7 @@
 //! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
 //! - [`envoy`]: a real Envoy process with the compiled module, and its admin interface
 //! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
+//! - [`gateway_api`]: HTTPRoute rules translated into Envoy routes
 //! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
 //! - [`invalid_configs`]: invalid configurations and their exact errors (parser, module, CLI)
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod bootstrap;
 pub mod envoy;
 pub mod gateway;
+pub mod gateway_api;
 pub mod http;
 pub mod invalid_configs;
 pub mod load;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use predictor_router::router::config::parse;
 use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::scenario::{
-    adaptive_plugin_config, manifest_documents, manifest_of_kind, repo_root, seed_plugin_config, shared_dir,
+    adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
+    seed_plugin_config, shared_dir,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -133,6 +134,8 @@ fn every_manifest_validates_against_its_crd_schema() {
         "SeldonDeployment",
         "EnvoyFilter",
         "ConfigMap",
+        "HTTPRoute",
+        "EnvoyExtensionPolicy",
     ] {
         assert!(kinds.contains(expected), "no {expected} under envoyfilter/");
     }
@@ -478,4 +481,125 @@ proptest! {
             prop_assert!(!by_schema, "parser rejects ({}) but schema accepts: {}", parsed.unwrap_err(), config);
         }
     }
+}
+
+/// The documents of one alternative deployment under `envoyfilter/variants/<dir>/`.
+fn variant_documents(dir: &str) -> Vec<Value> {
+    let root = predictor_router_tests::scenario::variants_dir().join(dir);
+    manifest_documents()
+        .into_iter()
+        .filter(|(file, _)| file.starts_with(&root))
+        .map(|(_, doc)| serde_json::to_value(doc).unwrap())
+        .collect()
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+/// The HTTPRoute of an alternative deployment routes exactly the predictors of the shipped plugin
+/// configuration, each on the routing header, with Seldon's prefix rewrite, then defaults to the
+/// first predictor with weight > 0; and it hangs off the Gateway beside it.
+fn check_httproute(docs: &[Value]) {
+    let config = seed_plugin_config();
+    let experiment = &config["experiments"][0];
+    let prefix = experiment["match"]["path_prefix"].as_str().unwrap();
+    let routing_header = experiment["routing_header"].as_str().unwrap_or("x-predictor");
+    let predictors = predictor_names(&config);
+    let baseline = experiment["predictors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["weight"].as_f64().unwrap() > 0.0)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap();
+    let gateways = of_kind(docs, "Gateway");
+    assert_eq!(gateways.len(), 1);
+    let routes = of_kind(docs, "HTTPRoute");
+    assert_eq!(routes.len(), 1);
+    let route = routes[0];
+    assert_eq!(
+        route["spec"]["parentRefs"][0]["name"],
+        gateways[0]["metadata"]["name"]
+    );
+    let rules = route["spec"]["rules"].as_array().unwrap();
+    let mut header_rules = Vec::new();
+    for rule in rules {
+        let m = &rule["matches"][0];
+        assert_eq!(m["path"], json!({"type": "PathPrefix", "value": prefix}));
+        assert_eq!(
+            rule["filters"][0],
+            json!({"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}})
+        );
+        let backend = rule["backendRefs"][0]["name"].as_str().unwrap();
+        match m["headers"].as_array() {
+            Some(headers) => {
+                assert_eq!(headers.len(), 1);
+                assert_eq!(headers[0]["name"], routing_header);
+                assert_eq!(headers[0]["type"], "Exact");
+                let predictor = headers[0]["value"].as_str().unwrap();
+                assert_eq!(backend, format!("fraud-detection-{predictor}"));
+                header_rules.push(predictor.to_string());
+            }
+            None => assert_eq!(backend, format!("fraud-detection-{baseline}"), "the default rule"),
+        }
+    }
+    assert_eq!(
+        header_rules, predictors,
+        "one header rule per predictor, in order"
+    );
+    assert!(
+        rules.last().unwrap()["matches"][0]["headers"].is_null(),
+        "the default rule comes last"
+    );
+}
+
+#[test]
+fn the_gateway_api_manifests_route_the_predictors_and_carry_the_shipped_configuration() {
+    let docs = variant_documents("gateway-api");
+    check_httproute(&docs);
+    let gateway = of_kind(&docs, "Gateway")[0];
+    assert_eq!(gateway["spec"]["gatewayClassName"], "istio");
+    let plugins = of_kind(&docs, "WasmPlugin");
+    assert_eq!(plugins.len(), 1);
+    let plugin = &plugins[0]["spec"];
+    assert_eq!(
+        plugin["targetRefs"],
+        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway["metadata"]["name"]}])
+    );
+    assert!(plugin["selector"].is_null(), "targetRefs instead of a selector");
+    assert_eq!(plugin["pluginName"], "predictor_router");
+    assert_eq!(
+        plugin["pluginConfig"],
+        seed_plugin_config(),
+        "the same configuration as wasmplugin.yaml"
+    );
+    parse(plugin["pluginConfig"].to_string().as_bytes()).expect("valid");
+}
+
+#[test]
+fn the_envoy_gateway_manifests_load_the_same_module_and_configuration() {
+    let docs = variant_documents("envoy-gateway");
+    check_httproute(&docs);
+    let gateway = of_kind(&docs, "Gateway")[0];
+    let policies = of_kind(&docs, "EnvoyExtensionPolicy");
+    assert_eq!(policies.len(), 2, "an image source and an HTTP source");
+    let mut sources = Vec::new();
+    for policy in policies {
+        let spec = &policy["spec"];
+        assert_eq!(spec["targetRefs"][0]["name"], gateway["metadata"]["name"]);
+        assert_eq!(spec["targetRefs"][0]["kind"], "Gateway");
+        let wasm = &spec["wasm"][0];
+        assert_eq!(wasm["rootID"], "predictor_router");
+        assert_eq!(
+            wasm["config"],
+            seed_plugin_config(),
+            "the same configuration as wasmplugin.yaml"
+        );
+        parse(wasm["config"].to_string().as_bytes()).expect("valid");
+        sources.push(wasm["code"]["type"].as_str().unwrap().to_string());
+    }
+    sources.sort();
+    assert_eq!(sources, ["HTTP", "Image"]);
 }
