@@ -41,7 +41,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon bench fuzz image clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -51,7 +51,7 @@ build: wasm-target wasm-opt
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
 ## Seldon Core predictors)
-test: build envoy seldon test-modules wrk
+test: build envoy seldon chromium test-modules wrk
 	cargo test --workspace --locked
 
 ## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
@@ -147,6 +147,11 @@ wasm-opt:
 	  else echo "note: install binaryen (wasm-opt) for a smaller module"; fi; }
 
 envoy: $(ENVOY)
+
+# Debian's Chromium, for the browser tests of the cookie attributes (tests/tests/e2e_browser.rs).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (browser tests)"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 
 # Seldon Core v1's Python microservice (the version of the shared CRD) and the two model libraries.
 # setuptools<70: gunicorn 20 imports pkg_resources. xgboost-cpu: the plain wheel pulls ~700 MB of CUDA.

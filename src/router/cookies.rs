@@ -24,9 +24,29 @@ pub fn find_in_lines<L: AsRef<[u8]>>(lines: &[L], name: &[u8]) -> Option<Vec<u8>
         .map(<[u8]>::to_vec)
 }
 
-/// `Set-Cookie` value that pins a user to `predictor`.
-pub fn set_cookie(cookie: &str, predictor: &str, max_age_seconds: u32) -> String {
-    format!("{cookie}={predictor}; Path=/; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax")
+/// The attributes of the filter's `Set-Cookie` beyond name and value.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieAttributes<'a> {
+    pub max_age_seconds: u32,
+    pub secure: bool,
+    pub domain: Option<&'a str>,
+}
+
+/// `Set-Cookie` value that pins a user to `predictor`:
+/// `<cookie>=<predictor>; Path=/; Max-Age=<n>; HttpOnly; SameSite=Lax[; Secure][; Domain=<domain>]`.
+pub fn set_cookie(cookie: &str, predictor: &str, attributes: CookieAttributes<'_>) -> String {
+    let mut value = format!(
+        "{cookie}={predictor}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        attributes.max_age_seconds
+    );
+    if attributes.secure {
+        value.push_str("; Secure");
+    }
+    if let Some(domain) = attributes.domain {
+        value.push_str("; Domain=");
+        value.push_str(domain);
+    }
+    value
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

@@ -72,6 +72,8 @@ pub struct Bootstrap {
     pub rewrite_prefix: Option<String>,
     /// Routes to use instead of the generated ones (e.g. translated from an HTTPRoute).
     pub routes: Option<Vec<Value>>,
+    /// `(certificate chain, private key)` PEM files: the listener terminates TLS (HTTPS).
+    pub tls: Option<(String, String)>,
 }
 
 impl Bootstrap {
@@ -165,7 +167,7 @@ impl Bootstrap {
                 "listeners": [{
                     "name": "ingress-gateway",
                     "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.listener_port}},
-                    "filter_chains": [{"filters": [{
+                    "filter_chains": [{"transport_socket": self.transport_socket(), "filters": [{
                         "name": "envoy.filters.network.http_connection_manager",
                         "typed_config": {
                             "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -181,6 +183,25 @@ impl Bootstrap {
                 "clusters": clusters
             }
         })
+    }
+}
+
+impl Bootstrap {
+    /// TLS termination with the test's certificate, or none (`null` is no transport socket).
+    fn transport_socket(&self) -> Value {
+        match &self.tls {
+            None => Value::Null,
+            Some((chain, key)) => json!({
+                "name": "envoy.transport_sockets.tls",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                    "common_tls_context": {"tls_certificates": [{
+                        "certificate_chain": {"filename": chain},
+                        "private_key": {"filename": key}
+                    }]}
+                }
+            }),
+        }
     }
 }
 

@@ -62,6 +62,8 @@ pub struct EnvoyOptions {
     pub rewrite_prefix: Option<String>,
     /// See [`Bootstrap::routes`].
     pub routes: Option<Vec<Value>>,
+    /// See [`Bootstrap::tls`].
+    pub tls: Option<(String, String)>,
 }
 
 impl EnvoyOptions {
@@ -76,6 +78,7 @@ impl EnvoyOptions {
             module: None,
             rewrite_prefix: None,
             routes: None,
+            tls: None,
         }
     }
 }
@@ -127,6 +130,7 @@ impl Envoy {
             failure_policy: options.failure_policy,
             rewrite_prefix: options.rewrite_prefix,
             routes: options.routes,
+            tls: options.tls,
         };
         let bootstrap_path = workdir.path().join("envoy.json");
         std::fs::write(

@@ -23,6 +23,8 @@ pub struct GatewayOptions {
     pub rewrite_prefix: Option<String>,
     /// Routes instead of the generated ones (an HTTPRoute's, translated).
     pub routes: Option<Vec<serde_json::Value>>,
+    /// `(certificate chain, private key)`: the listener speaks HTTPS.
+    pub tls: Option<(String, String)>,
 }
 
 impl Default for GatewayOptions {
@@ -35,6 +37,7 @@ impl Default for GatewayOptions {
             validate: true,
             rewrite_prefix: None,
             routes: None,
+            tls: None,
         }
     }
 }
@@ -73,6 +76,7 @@ impl Gateway {
         envoy_options.validate = options.validate;
         envoy_options.rewrite_prefix = options.rewrite_prefix;
         envoy_options.routes = options.routes;
+        envoy_options.tls = options.tls;
         Envoy::start(envoy_options)
     }
 

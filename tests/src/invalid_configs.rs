@@ -147,7 +147,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         ),
         (
             experiment_with(json!({"sticky": {"cookies": "x"}})),
-            "experiments[0].sticky.cookies: unknown field `cookies`, expected one of `cookie`, `max_age_seconds`, `user_header`",
+            "experiments[0].sticky.cookies: unknown field `cookies`, expected one of `cookie`, `max_age_seconds`, `user_header`, `secure`, `domain`",
         ),
         (
             experiment_with(json!({"override": {"query_param": "pre dictor"}})),
@@ -196,6 +196,39 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         (
             experiment_with(json!({"adaptive": ["thompson"]})),
             "experiments[0].adaptive: invalid type: sequence, expected an adaptive object",
+        ),
+            // sticky.secure and sticky.domain.
+        (
+            experiment_with(json!({"sticky": {"secure": "yes"}})),
+            "experiments[0].sticky.secure: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": ".example.com"}})),
+            "experiments[0].sticky.domain: \".example.com\" must not start with a dot: \"example.com\" already covers its subdomains",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": "example.com:443"}})),
+            "experiments[0].sticky.domain: \"example.com:443\" must not contain a port",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": "Example.com"}})),
+            "experiments[0].sticky.domain: \"Example.com\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, not starting or ending with \"-\"",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": "a..b"}})),
+            "experiments[0].sticky.domain: \"a..b\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, not starting or ending with \"-\"",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": ""}})),
+            "experiments[0].sticky.domain: \"\" must be 1 to 253 characters",
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": format!("{}.com", "a.".repeat(125))}})),
+            &*Box::leak(format!("experiments[0].sticky.domain: \"{}.com\" must be 1 to 253 characters", "a.".repeat(125)).into_boxed_str()),
+        ),
+        (
+            experiment_with(json!({"sticky": {"domain": "-shop.example.com"}})),
+            "experiments[0].sticky.domain: \"-shop.example.com\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, not starting or ending with \"-\"",
         ),
     ]
 }

@@ -32,6 +32,11 @@ pub struct Behaviour {
     pub set_cookie: Option<String>,
     /// How long the model takes before it answers.
     pub delay: std::time::Duration,
+    /// An HTML page served for paths under `/page` (browser tests), instead of a prediction.
+    pub page: Option<String>,
+    /// CORS for credentialed `fetch()` from this origin (browser tests): allow it, its cookies, and
+    /// reading `x-predictor`.
+    pub cors_origin: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -40,6 +45,8 @@ impl Default for Behaviour {
             status: 200,
             set_cookie: None,
             delay: std::time::Duration::ZERO,
+            page: None,
+            cors_origin: None,
         }
     }
 }
@@ -130,7 +137,10 @@ fn serve_connection(
         if record.load(Ordering::Relaxed) {
             received.lock().unwrap().push(request.clone());
         }
-        let body = if request.path.starts_with("/v2/") {
+        let page = b.page.as_ref().filter(|_| request.path.starts_with("/page"));
+        let body = if let Some(page) = page {
+            page.clone()
+        } else if request.path.starts_with("/v2/") {
             format!(
                 r#"{{"model_name":"{name}","outputs":[{{"name":"proba","datatype":"FP32","shape":[1],"data":[0.12]}}]}}"#
             )
@@ -139,11 +149,22 @@ fn serve_connection(
                 r#"{{"data":{{"names":["proba"],"ndarray":[[0.12]]}},"meta":{{"requestPath":{{"{name}":"model"}}}},"predictor":"{name}"}}"#
             )
         };
+        let content_type = if page.is_some() {
+            "text/html"
+        } else {
+            "application/json"
+        };
         let mut head = format!(
-            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-served-by: {name}\r\n",
+            "HTTP/1.1 {} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nx-served-by: {name}\r\n",
             b.status,
             body.len()
         );
+        if let Some(origin) = &b.cors_origin {
+            head.push_str(&format!(
+                "access-control-allow-origin: {origin}\r\naccess-control-allow-credentials: true\r\n\
+                 access-control-expose-headers: x-predictor\r\n"
+            ));
+        }
         if let Some(cookie) = &b.set_cookie {
             head.push_str(&format!("set-cookie: {cookie}\r\n"));
         }

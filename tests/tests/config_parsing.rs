@@ -28,6 +28,8 @@ fn minimal_config_gets_every_default() {
     assert_eq!(exp.sticky.cookie.as_deref(), Some("pr-fraud-detection"));
     assert_eq!(exp.sticky.max_age_seconds, 2_592_000);
     assert_eq!(exp.sticky.user_header, None);
+    assert!(!exp.sticky.secure);
+    assert_eq!(exp.sticky.domain, None);
     let ov = exp.override_.as_ref().unwrap();
     assert_eq!(ov.header, "x-predictor-override");
     assert_eq!(ov.query_param, None);

@@ -597,3 +597,19 @@ fn fuel_per_request_for_each_decision_reason() {
     let start = &host.start_fuel()[0];
     println!("  start-up (initialize, vm_start, configure): {}", start.total());
 }
+
+#[test]
+fn set_cookie_carries_secure_and_domain_through_the_module() {
+    let mut config = seed_plugin_config();
+    config["experiments"][0]["sticky"]["secure"] = json!(true);
+    config["experiments"][0]["sticky"]["domain"] = json!("example.com");
+    let mut host = host(&config);
+    let e = predict(&mut host).send().unwrap();
+    let predictor = e.response_header("x-predictor").unwrap();
+    assert_eq!(
+        e.response_header_values("set-cookie"),
+        vec![format!(
+            "pr-fraud-detection={predictor}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax; Secure; Domain=example.com"
+        )]
+    );
+}

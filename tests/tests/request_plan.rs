@@ -246,3 +246,42 @@ fn the_response_plan_counts_the_class_reports_and_sets_the_cookie_for_new_assign
         t.experiments()[0].predictor_named(b"shadow").unwrap()
     );
 }
+
+#[test]
+fn set_cookie_carries_secure_then_domain_when_configured() {
+    let with = |sticky: serde_json::Value| {
+        RoutingTable::parse(
+            json!({"experiments": [{"name": "fraud-detection", "predictors": [{"name": "xgb", "weight": 1}],
+                                    "sticky": sticky}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    let cookie_of = |t: &RoutingTable| {
+        let mut request = FakeRequest::new().header(":path", "/").random(0);
+        let routed = plan(t, &mut request).routed.unwrap();
+        plan_response(t, &routed, b"200", None)
+            .unwrap()
+            .set_cookie
+            .unwrap()
+            .to_string()
+    };
+    let base = "pr-fraud-detection=xgb; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax";
+    assert_eq!(cookie_of(&with(json!({}))), base);
+    assert_eq!(cookie_of(&with(json!({"secure": false}))), base);
+    assert_eq!(
+        cookie_of(&with(json!({"secure": true}))),
+        format!("{base}; Secure")
+    );
+    assert_eq!(
+        cookie_of(&with(json!({"domain": "example.com"}))),
+        format!("{base}; Domain=example.com")
+    );
+    assert_eq!(
+        cookie_of(&with(
+            json!({"secure": true, "domain": "shop.example.com", "max_age_seconds": 60})
+        )),
+        "pr-fraud-detection=xgb; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure; Domain=shop.example.com"
+    );
+}

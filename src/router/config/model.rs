@@ -29,6 +29,10 @@ pub struct Sticky {
     pub cookie: Option<String>,
     pub max_age_seconds: u32,
     pub user_header: Option<String>,
+    /// Adds `; Secure` to `Set-Cookie` (HTTPS-only gateways).
+    pub secure: bool,
+    /// Adds `; Domain=<domain>`, so that sibling hosts share the assignment.
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

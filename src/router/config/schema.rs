@@ -112,6 +112,10 @@ pub struct RawSticky {
     pub max_age_seconds: Option<Number>,
     #[serde(default)]
     pub user_header: Option<String>,
+    #[serde(default)]
+    pub secure: Option<bool>,
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSticky};
 use crate::router::bucketing::BucketTable;
-use crate::router::cookies::set_cookie;
+use crate::router::cookies::{set_cookie, CookieAttributes};
 
 pub const MAX_EXPERIMENTS: usize = 1000;
 pub const MAX_PREDICTORS: usize = 64;
@@ -119,7 +119,17 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
     let set_cookies = match &sticky.cookie {
         Some(cookie) => predictors
             .iter()
-            .map(|p| set_cookie(cookie, &p.name, sticky.max_age_seconds))
+            .map(|p| {
+                set_cookie(
+                    cookie,
+                    &p.name,
+                    CookieAttributes {
+                        max_age_seconds: sticky.max_age_seconds,
+                        secure: sticky.secure,
+                        domain: sticky.domain.as_deref(),
+                    },
+                )
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -245,6 +255,8 @@ fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky
         cookie: None,
         max_age_seconds: None,
         user_header: None,
+        secure: None,
+        domain: None,
     });
     let cookie = match raw.cookie {
         None => Some(format!("pr-{experiment}")),
@@ -275,10 +287,19 @@ fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky
             Some(h)
         }
     };
+    let domain = match raw.domain {
+        None => None,
+        Some(d) => {
+            cookie_domain(&d).map_err(at(path, "sticky.domain"))?;
+            Some(d)
+        }
+    };
     Ok(Sticky {
         cookie,
         max_age_seconds,
         user_header,
+        secure: raw.secure.unwrap_or(false),
+        domain,
     })
 }
 
@@ -381,6 +402,39 @@ fn dns_label(name: &str) -> Check {
              starting and ending with a letter or digit"
         ))
     }
+}
+
+/// A cookie `Domain`: a lowercase DNS name (labels of `[a-z0-9-]`, not starting or ending with `-`,
+/// 1 to 63 characters each) without a leading dot or a port, 1 to 253 characters.
+fn cookie_domain(domain: &str) -> Check {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= MAX_NAME_LEN
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if domain.len() > 253 || domain.is_empty() {
+        return Err(format!("\"{domain}\" must be 1 to 253 characters"));
+    }
+    if domain.starts_with('.') {
+        return Err(format!(
+            "\"{domain}\" must not start with a dot: \"{}\" already covers its subdomains",
+            domain.trim_start_matches('.')
+        ));
+    }
+    if domain.contains(':') {
+        return Err(format!("\"{domain}\" must not contain a port"));
+    }
+    if !domain.split('.').all(label_ok) {
+        return Err(format!(
+            "\"{domain}\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, \
+             not starting or ending with \"-\""
+        ));
+    }
+    Ok(())
 }
 
 fn header_name(name: &str) -> Check {
