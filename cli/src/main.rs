@@ -38,7 +38,8 @@ enum Command {
     },
     /// Bucket and predictor of user ids under the configured weights (as the filter assigns hashed
     /// users outside adaptive allocation). `--user` prints `bucket predictor`; `--users` writes CSV
-    /// `user,bucket,predictor`, one id per line of the file (`-` for stdin), bytes as given.
+    /// `user,bucket,predictor`, one id per line of the file (`-` for stdin), bytes as given (the `\r` of a
+    /// CRLF line end is dropped).
     Assign {
         #[arg(long)]
         config: String,

@@ -48,6 +48,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+#[derive(Debug, Clone)]
 pub struct EnvoyOptions {
     pub plugin_config: Value,
     pub upstreams: Vec<(String, u16)>,
@@ -103,7 +104,21 @@ pub struct StartFailure {
 
 impl Envoy {
     /// Validates the bootstrap with `envoy --mode validate`, then starts Envoy and waits until it is ready.
+    ///
+    /// Ports are picked free, then handed to Envoy: another process may take one in between (tests
+    /// run in parallel). A start that fails only because a port was taken is retried on new ports.
     pub fn start(options: EnvoyOptions) -> Result<Envoy, StartFailure> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Envoy::start_once(options.clone()) {
+                Err(failure) if attempt < 4 && failure.log.contains("Address already in use") => continue,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    fn start_once(options: EnvoyOptions) -> Result<Envoy, StartFailure> {
         let workdir = tempfile::Builder::new()
             .prefix("predictor-router-envoy-")
             .tempdir()

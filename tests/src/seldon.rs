@@ -84,24 +84,35 @@ impl SeldonModel {
 
     /// Waits until the model answers `/health/ping` (it trains first: a few seconds).
     pub fn wait_ready(&mut self) {
+        if let Err(why) = self.try_wait_ready() {
+            panic!("{why}");
+        }
+    }
+
+    /// Like [`SeldonModel::wait_ready`], but says why the model did not become ready.
+    pub fn try_wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the {} model exited ({status}):\n{}", self.kind, self.log());
+                return Err(format!(
+                    "the {} model exited ({status}):\n{}",
+                    self.kind,
+                    self.log()
+                ));
             }
             let pong = HttpClient::new(self.port)
                 .send(&Request::get("/health/ping"))
                 .is_ok_and(|r| r.status == 200);
             if pong && self.count_file.exists() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!(
+        Err(format!(
             "the {} model did not become ready in 120 s:\n{}",
             self.kind,
             self.log()
-        );
+        ))
     }
 
     /// (feedback calls the model process received, sum of their rewards), as the model counted them.
@@ -142,10 +153,19 @@ impl Drop for SeldonModel {
 }
 
 /// Both predictors of the seed's experiment, started side by side (they train in parallel).
+/// Ports are picked free and then handed to the model: another process may take one in between (tests
+/// run in parallel), so a model that cannot bind is started again on new ports.
 pub fn start_models() -> Vec<SeldonModel> {
     let mut models: Vec<SeldonModel> = ["xgb", "rf"].iter().map(|k| SeldonModel::start(k)).collect();
     for model in &mut models {
-        model.wait_ready();
+        let mut attempt = 1;
+        while let Err(why) = model.try_wait_ready() {
+            if attempt == 3 || !why.contains("Address already in use") {
+                panic!("{why}");
+            }
+            attempt += 1;
+            *model = SeldonModel::start(&model.kind.clone());
+        }
     }
     models
 }
