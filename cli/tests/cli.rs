@@ -28,6 +28,30 @@ fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `predictor-router assign --config <config> --experiment <experiment> <who...>`, with `stdin`.
+fn assign(config: &Path, experiment: &str, who: &[&str], stdin: &[u8]) -> Output {
+    let mut args = vec![
+        "assign",
+        "--config",
+        config.to_str().unwrap(),
+        "--experiment",
+        experiment,
+    ];
+    args.extend_from_slice(who);
+    run_with_stdin(&args, stdin)
+}
+
+/// `predictor-router ramp --from <from> --to <to>`.
+fn ramp(from: &Path, to: &Path) -> Output {
+    run(&[
+        "ramp",
+        "--from",
+        from.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ])
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -189,15 +213,7 @@ fn assign_matches_the_committed_murmur3_vectors() {
             .map(|(i, w)| format!(r#"{{"name": "p{i}", "weight": {w}}}"#))
             .collect();
         let cfg = config(&format!("[{}]", predictors.join(",")));
-        let o = run(&[
-            "assign",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--experiment",
-            "fraud-detection",
-            "--users",
-            file.to_str().unwrap(),
-        ]);
+        let o = assign(&cfg, "fraud-detection", &["--users", file.to_str().unwrap()], b"");
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let csv = o.stdout;
         let row = csv
@@ -227,27 +243,13 @@ fn hex(s: &str) -> Vec<u8> {
 #[test]
 fn assign_reads_ids_as_bytes_from_a_file_or_stdin() {
     let cfg = config(r#"[{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]"#);
-    let o = run(&[
-        "assign",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--experiment",
-        "fraud-detection",
-        "--user",
-        "alice",
-    ]);
+    let o = assign(&cfg, "fraud-detection", &["--user", "alice"], b"");
     assert_eq!(o.status.code(), Some(0));
     let single = String::from_utf8(o.stdout).unwrap();
-    let o = run_with_stdin(
-        &[
-            "assign",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--experiment",
-            "fraud-detection",
-            "--users",
-            "-",
-        ],
+    let o = assign(
+        &cfg,
+        "fraud-detection",
+        &["--users", "-"],
         b"alice\r\n\xff\xfe-not-utf8\nbob,\"the\" builder\n",
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -259,15 +261,7 @@ fn assign_reads_ids_as_bytes_from_a_file_or_stdin() {
     );
     assert!(lines[2].starts_with(b"\xff\xfe-not-utf8,"));
     assert!(lines[3].starts_with(b"\"bob,\"\"the\"\" builder\","));
-    let o = run(&[
-        "assign",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--experiment",
-        "nope",
-        "--user",
-        "a",
-    ]);
+    let o = assign(&cfg, "nope", &["--user", "a"], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no experiment \"nope\" (it has: fraud-detection)"));
 }
@@ -276,13 +270,7 @@ fn assign_reads_ids_as_bytes_from_a_file_or_stdin() {
 fn ramp_95_5_to_80_20_moves_exactly_15_percent_from_the_baseline_to_the_canary() {
     let from = config(r#"[{"name": "xgb", "weight": 95}, {"name": "rf", "weight": 5}]"#);
     let to = config(r#"[{"name": "xgb", "weight": 80}, {"name": "rf", "weight": 20}]"#);
-    let o = run(&[
-        "ramp",
-        "--from",
-        from.to_str().unwrap(),
-        "--to",
-        to.to_str().unwrap(),
-    ]);
+    let o = ramp(&from, &to);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -297,13 +285,7 @@ fn ramp_95_5_to_80_20_moves_exactly_15_percent_from_the_baseline_to_the_canary()
 fn ramp_warns_when_users_of_a_growing_predictor_would_move() {
     let from = config(r#"[{"name": "xgb", "weight": 95}, {"name": "rf", "weight": 5}]"#);
     let reordered = config(r#"[{"name": "rf", "weight": 20}, {"name": "xgb", "weight": 80}]"#);
-    let o = run(&[
-        "ramp",
-        "--from",
-        from.to_str().unwrap(),
-        "--to",
-        reordered.to_str().unwrap(),
-    ]);
+    let o = ramp(&from, &reordered);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
         text(&o).contains("warning: users of \"rf\" move although its share grows"),
