@@ -160,8 +160,9 @@ pub fn plan_request<'t>(
     if decision.override_rejected {
         counts.add(Counter::OverrideRejected { experiment: id }, 1);
     }
-    let learning = learning_of(experiment, &decision, &path);
-    if is_feedback(experiment, &path) && learning == Learning::Nothing {
+    let feedback = is_feedback(experiment, &path);
+    let learning = learning_of(experiment, &decision, feedback);
+    if feedback && learning == Learning::Nothing {
         counts.add(Counter::FeedbackUnattributed { experiment: id }, 1);
     }
     RequestPlan {
@@ -186,7 +187,8 @@ fn is_feedback(experiment: &Experiment, path: &[u8]) -> bool {
     }
 }
 
-fn learning_of(experiment: &Experiment, decision: &Decision, path: &[u8]) -> Learning {
+/// `feedback`: the request is a feedback request of the experiment ([`is_feedback`]).
+fn learning_of(experiment: &Experiment, decision: &Decision, feedback: bool) -> Learning {
     let Some(adaptive) = &experiment.adaptive else {
         return Learning::Nothing;
     };
@@ -194,10 +196,7 @@ fn learning_of(experiment: &Experiment, decision: &Decision, path: &[u8]) -> Lea
         Reward::Response { max_latency_ms } if decision.reason != Reason::Forced => Learning::Response {
             max_latency_ms: *max_latency_ms,
         },
-        Reward::Feedback { .. }
-            if matches!(decision.reason, Reason::Sticky | Reason::Hashed)
-                && is_feedback(experiment, path) =>
-        {
+        Reward::Feedback { .. } if matches!(decision.reason, Reason::Sticky | Reason::Hashed) && feedback => {
             Learning::FeedbackBody
         }
         _ => Learning::Nothing,

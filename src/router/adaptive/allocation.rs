@@ -1,7 +1,7 @@
 //! From shares to what serves requests: the share floor, basis points that add up to exactly 10,000,
 //! and the bucket table of new assignments.
 
-use crate::router::adaptive::policy::{epsilon_greedy_shares, thompson_shares};
+use crate::router::adaptive::policy::{epsilon_greedy_shares, ThompsonRun};
 use crate::router::adaptive::totals::Totals;
 use crate::router::bucketing::{BucketTable, BUCKETS};
 use crate::router::config::{Adaptive, Experiment, Policy};
@@ -58,21 +58,39 @@ pub fn in_burn_in(experiment: &Experiment, adaptive: &Adaptive, totals: &Totals)
     })
 }
 
-/// The allocation for `totals`, computed in one go (epsilon-greedy always is; Thompson here runs all of
-/// its draws at once: the host uses [`crate::router::adaptive::policy::ThompsonRun`] in slices instead).
+/// A recompute of an adaptive experiment's allocation from its totals: done at once (burn-in,
+/// epsilon-greedy), or a Thompson estimate still to run (in one go, or in slices on the host's ticks).
+pub enum Recompute {
+    Done(Allocation),
+    Estimate(ThompsonRun),
+}
+
+pub fn recompute(experiment: &Experiment, adaptive: &Adaptive, totals: &Totals) -> Recompute {
+    if in_burn_in(experiment, adaptive, totals) {
+        return Recompute::Done(Allocation::configured(experiment));
+    }
+    let arms = arms_of(experiment, totals);
+    match adaptive.policy {
+        Policy::EpsilonGreedy { epsilon_percent } => {
+            let shares = epsilon_greedy_shares(&arms, epsilon_percent);
+            Recompute::Done(from_shares(experiment, adaptive, &shares))
+        }
+        Policy::Thompson => Recompute::Estimate(ThompsonRun::new(&arms)),
+    }
+}
+
+/// The allocation for `totals`, computed in one go (a Thompson estimate runs all of its draws at once).
 pub fn allocate(experiment: &Experiment, totals: &Totals) -> Allocation {
     let Some(adaptive) = &experiment.adaptive else {
         return Allocation::configured(experiment);
     };
-    if in_burn_in(experiment, adaptive, totals) {
-        return Allocation::configured(experiment);
+    match recompute(experiment, adaptive, totals) {
+        Recompute::Done(allocation) => allocation,
+        Recompute::Estimate(mut run) => {
+            run.advance(u32::MAX);
+            from_shares(experiment, adaptive, &run.shares())
+        }
     }
-    let arms = arms_of(experiment, totals);
-    let shares = match adaptive.policy {
-        Policy::Thompson => thompson_shares(&arms),
-        Policy::EpsilonGreedy { epsilon_percent } => epsilon_greedy_shares(&arms, epsilon_percent),
-    };
-    from_shares(experiment, adaptive, &shares)
 }
 
 /// The outcomes of the taking part predictors, in listed order.

@@ -4,10 +4,10 @@
 //!    success call [`Learner::merged`];
 //! 2. call [`Learner::step`] with the time, and apply what it returns (gauges, a log line).
 
-use crate::router::adaptive::allocation::{arms_of, from_shares, in_burn_in, Allocation};
-use crate::router::adaptive::policy::{epsilon_greedy_shares, ThompsonRun};
+use crate::router::adaptive::allocation::{from_shares, recompute, Allocation, Recompute};
+use crate::router::adaptive::policy::ThompsonRun;
 use crate::router::adaptive::totals::{Outcome, Totals};
-use crate::router::config::{Experiment, Policy};
+use crate::router::config::Experiment;
 use crate::router::ids::PredictorId;
 
 /// Single posterior draws per tick for a Thompson estimate in progress: bounds the tick's wasm time
@@ -122,17 +122,9 @@ impl Learner {
         if self.run.is_none() && now_nanos >= self.next_update_nanos {
             self.next_update_nanos =
                 now_nanos.saturating_add(u64::from(adaptive.update_seconds) * 1_000_000_000);
-            if in_burn_in(experiment, adaptive, &self.totals) {
-                next = Some(Allocation::configured(experiment));
-            } else {
-                let arms = arms_of(experiment, &self.totals);
-                match adaptive.policy {
-                    Policy::EpsilonGreedy { epsilon_percent } => {
-                        let shares = epsilon_greedy_shares(&arms, epsilon_percent);
-                        next = Some(from_shares(experiment, adaptive, &shares));
-                    }
-                    Policy::Thompson => self.run = Some(ThompsonRun::new(&arms)),
-                }
+            match recompute(experiment, adaptive, &self.totals) {
+                Recompute::Done(allocation) => next = Some(allocation),
+                Recompute::Estimate(run) => self.run = Some(run),
             }
         }
         if let Some(run) = &mut self.run {
