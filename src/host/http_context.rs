@@ -107,12 +107,7 @@ impl PredictorRouterHttp {
             return;
         };
         let plan = plan_feedback(routed, body.as_deref());
-        state.count_all(&plan.counts);
-        if let Some((predictor, outcome)) = plan.outcome {
-            if let Ok(mut learning) = state.learning.try_borrow_mut() {
-                learning.record(routed.experiment, predictor, outcome);
-            }
-        }
+        state.apply(&plan.counts, routed.experiment, plan.outcome);
     }
 
     fn report_response(&mut self, state: &RouterState) {
@@ -131,12 +126,7 @@ impl PredictorRouterHttp {
         let Some(plan) = plan_response(&state.table, &routed, &status, elapsed_ms) else {
             return;
         };
-        state.count_all(&plan.counts);
-        if let Some((predictor, outcome)) = plan.outcome {
-            if let Ok(mut learning) = state.learning.try_borrow_mut() {
-                learning.record(routed.experiment, predictor, outcome);
-            }
-        }
+        state.apply(&plan.counts, routed.experiment, plan.outcome);
         if let Some((name, predictor)) = plan.report {
             let _ = abi::replace_header(Map::Response, name, predictor.as_bytes());
         }

@@ -69,13 +69,12 @@ impl RootContext for PredictorRouterRoot {
             table.experiments().len()
         );
         let state = RouterState::new(table);
-        let adaptive = match state.learning.try_borrow_mut() {
-            Ok(mut learning) if !learning.is_empty() => {
+        let adaptive = state.adaptive;
+        if adaptive {
+            if let Ok(mut learning) = state.learning.try_borrow_mut() {
                 learning.resume(&state.table, abi::current_time_nanos().unwrap_or(0));
-                true
             }
-            _ => false,
-        };
+        }
         self.state = Some(Rc::new(state));
         self.tick_period = u32::MAX;
         self.set_tick_period(if adaptive { TICK_MILLISECONDS } else { 0 });

@@ -5,6 +5,8 @@ use std::cell::{Cell, RefCell};
 
 use super::abi;
 use super::learning::Learning;
+use crate::router::adaptive::Outcome;
+use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::{counter_name, Counter, CounterCatalog};
 use crate::router::plan::Counts;
 use crate::router::table::RoutingTable;
@@ -33,6 +35,17 @@ impl RouterState {
             metric_ids,
             learning: RefCell::new(learning),
             adaptive,
+        }
+    }
+
+    /// A plan's counters, and its outcome for the experiment's learner (if any).
+    #[inline(always)]
+    pub fn apply(&self, counts: &Counts, experiment: ExperimentId, outcome: Option<(PredictorId, Outcome)>) {
+        self.count_all(counts);
+        if let Some((predictor, outcome)) = outcome {
+            if let Ok(mut learning) = self.learning.try_borrow_mut() {
+                learning.record(experiment, predictor, outcome);
+            }
         }
     }
 
