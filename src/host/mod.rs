@@ -2,6 +2,7 @@
 //! metrics. Thin on purpose: every rule lives in `crate::router`.
 
 mod abi;
+mod environment;
 mod http_context;
 mod learning;
 mod logger;

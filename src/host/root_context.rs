@@ -7,6 +7,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::abi;
+use super::environment::VmEnvironment;
 use super::http_context::PredictorRouterHttp;
 use super::random::SharedRng;
 use super::state::RouterState;
@@ -54,7 +55,7 @@ impl RootContext for PredictorRouterRoot {
                 return false;
             }
         };
-        let table = match RoutingTable::parse(&bytes) {
+        let table = match RoutingTable::parse_with_environment(&bytes, &VmEnvironment) {
             Ok(table) => table,
             Err(error) => {
                 log::error!("predictor_router: invalid configuration: {error}");
@@ -68,6 +69,14 @@ impl RootContext for PredictorRouterRoot {
             "predictor_router: configured {} experiment(s)",
             table.experiments().len()
         );
+        if let Some(signing) = table.signing() {
+            // The variable's name and the number of keys; never a key.
+            log::info!(
+                "predictor_router: signed overrides verify with {} key(s) from {}",
+                signing.keys.len(),
+                signing.keys_env
+            );
+        }
         let state = RouterState::new(table);
         let adaptive = state.adaptive;
         if adaptive {

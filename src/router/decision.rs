@@ -6,6 +6,7 @@
 use crate::router::bucketing::{bucket_of_u32, user_bucket, BucketTable};
 use crate::router::config::Experiment;
 use crate::router::ids::PredictorId;
+use crate::router::signing::{self, KeySet};
 use crate::router::{cookies, query};
 
 /// What the decision reads from the request. Values are bytes: header values need not be UTF-8.
@@ -16,6 +17,8 @@ pub trait RequestPort {
     fn header_values(&mut self, name: &str) -> Vec<Vec<u8>>;
     /// A uniformly distributed random number; called only for a random decision.
     fn random_u32(&mut self) -> u32;
+    /// The host clock, in whole seconds since the Unix epoch; read only to check a signed override.
+    fn now_unix_seconds(&mut self) -> u64;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +81,7 @@ pub fn decide_with_buckets(
                     .as_deref()
                     .and_then(|q| query::first_value(path, q)),
             };
-            match named_predictor(experiment, value) {
+            match named_predictor(experiment, rule.signed.as_deref(), value, request) {
                 Named::Predictor(predictor) => {
                     return Decision {
                         predictor,
@@ -126,14 +129,22 @@ enum Named {
     Unknown,
 }
 
-fn named_predictor(experiment: &Experiment, value: Option<Vec<u8>>) -> Named {
-    match value {
-        None => Named::Absent,
-        Some(v) if v.is_empty() => Named::Absent,
-        Some(v) => experiment
-            .predictor_named(&v)
-            .map_or(Named::Unknown, Named::Predictor),
-    }
+/// What an override value forces: with `signed` keys, only a valid token (a plain name is refused);
+/// without, a predictor's name.
+fn named_predictor(
+    experiment: &Experiment,
+    signed: Option<&KeySet>,
+    value: Option<Vec<u8>>,
+    request: &mut impl RequestPort,
+) -> Named {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Named::Absent;
+    };
+    let forced = match signed {
+        None => experiment.predictor_named(&value),
+        Some(keys) => signing::verify(keys, experiment, &value, request.now_unix_seconds()),
+    };
+    forced.map_or(Named::Unknown, Named::Predictor)
 }
 
 /// The predictor named by the sticky cookie, if it exists and still takes traffic (weight > 0).

@@ -10,6 +10,10 @@ pub struct FakeRequest {
     /// Header names read, in order (to check that the core reads only what it needs).
     pub reads: Vec<String>,
     pub random_draws: usize,
+    /// The host clock, for signed overrides.
+    pub now_unix_seconds: u64,
+    /// How often the clock was read.
+    pub clock_reads: usize,
 }
 
 impl FakeRequest {
@@ -25,6 +29,11 @@ impl FakeRequest {
 
     pub fn cookie(self, line: &str) -> Self {
         self.header("cookie", line)
+    }
+
+    pub fn at(mut self, now_unix_seconds: u64) -> Self {
+        self.now_unix_seconds = now_unix_seconds;
+        self
     }
 
     pub fn random(mut self, value: u32) -> Self {
@@ -55,5 +64,10 @@ impl RequestPort for FakeRequest {
         let value = self.randoms.get(self.random_draws).copied().unwrap_or(0);
         self.random_draws += 1;
         value
+    }
+
+    fn now_unix_seconds(&mut self) -> u64 {
+        self.clock_reads += 1;
+        self.now_unix_seconds
     }
 }

@@ -11,6 +11,7 @@
 //! - [`adaptive`]: bandit allocation (outcomes, Thompson / epsilon-greedy, shared-data encoding)
 //! - [`metrics`]: the metric names of the contract, numbered for batching
 //! - [`header_map`]: the ABI's serialized header map
+//! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
 
 pub mod adaptive;
@@ -27,4 +28,5 @@ pub mod metrics;
 pub mod plan;
 pub mod query;
 pub mod response;
+pub mod signing;
 pub mod table;

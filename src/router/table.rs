@@ -1,9 +1,10 @@
 //! The routing table: the validated experiments, compiled for serving requests. It owns matching
 //! (which experiment a request belongs to) and the list of routing headers every request is stripped of.
 
-use crate::router::config::{self, Config, ConfigError, Experiment};
+use crate::router::config::{self, Config, ConfigError, Experiment, Signing};
 use crate::router::ids::ExperimentId;
 use crate::router::matching::ExperimentIndex;
+use crate::router::signing::Environment;
 
 #[derive(Debug)]
 pub struct RoutingTable {
@@ -11,10 +12,12 @@ pub struct RoutingTable {
     /// Every distinct routing header, in first-use order: all are removed from every request.
     routing_headers: Vec<String>,
     index: ExperimentIndex,
+    signing: Option<Signing>,
 }
 
 impl RoutingTable {
     pub fn new(config: Config) -> Self {
+        let signing = config.signing().cloned();
         let experiments = config.into_experiments();
         let mut routing_headers: Vec<String> = Vec::new();
         for exp in &experiments {
@@ -27,12 +30,26 @@ impl RoutingTable {
             experiments,
             routing_headers,
             index,
+            signing,
         }
     }
 
     /// [`config::parse`], then [`RoutingTable::new`].
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
         config::parse(bytes).map(Self::new)
+    }
+
+    /// [`config::parse_with_environment`], then [`RoutingTable::new`].
+    pub fn parse_with_environment(
+        bytes: &[u8],
+        environment: &(impl Environment + ?Sized),
+    ) -> Result<Self, ConfigError> {
+        config::parse_with_environment(bytes, environment).map(Self::new)
+    }
+
+    /// `signing`, when configured (the variable's name and the number of keys are safe to log).
+    pub fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref()
     }
 
     pub fn experiments(&self) -> &[Experiment] {

@@ -32,17 +32,31 @@ pub fn stats_tags() -> Value {
 
 /// The `envoy.extensions.filters.http.wasm.v3.Wasm` typed config of the module, as Istio translates a
 /// WasmPlugin: its name, root id, the V8 runtime, the module as a local file, the plugin configuration
-/// as a StringValue, and the failure policy.
-pub fn wasm_filter_config(module: &str, plugin_config: &str, failure_policy: &str) -> Value {
+/// as a StringValue, and the failure policy. `vm_environment` is the VM's environment
+/// (`vm_config.environment_variables.key_values`, what a WasmPlugin's `vmConfig.env` compiles to).
+pub fn wasm_filter_config(
+    module: &str,
+    plugin_config: &str,
+    failure_policy: &str,
+    vm_environment: &[(String, String)],
+) -> Value {
+    let mut vm_config = json!({
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": module}}
+    });
+    if !vm_environment.is_empty() {
+        let key_values: serde_json::Map<String, Value> = vm_environment
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        vm_config["environment_variables"] = json!({ "key_values": key_values });
+    }
     json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {
             "name": FILTER_NAME,
             "root_id": ROOT_ID,
-            "vm_config": {
-                "runtime": "envoy.wasm.runtime.v8",
-                "code": {"local": {"filename": module}}
-            },
+            "vm_config": vm_config,
             "configuration": {
                 "@type": "type.googleapis.com/google.protobuf.StringValue",
                 "value": plugin_config
@@ -74,12 +88,19 @@ pub struct Bootstrap {
     pub routes: Option<Vec<Value>>,
     /// `(certificate chain, private key)` PEM files: the listener terminates TLS (HTTPS).
     pub tls: Option<(String, String)>,
+    /// The Wasm VM's environment variables (the signing keys, say).
+    pub vm_environment: Vec<(String, String)>,
 }
 
 impl Bootstrap {
     /// The HTTP filter's `Wasm` configuration, as Istio would send it.
     pub fn wasm_filter_config(&self, plugin_config: &Value) -> Value {
-        wasm_filter_config(&self.wasm_path, &plugin_config.to_string(), &self.failure_policy)
+        wasm_filter_config(
+            &self.wasm_path,
+            &plugin_config.to_string(),
+            &self.failure_policy,
+            &self.vm_environment,
+        )
     }
 
     /// The ECDS file content for a plugin configuration (a discovery response with one resource).

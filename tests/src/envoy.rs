@@ -65,6 +65,8 @@ pub struct EnvoyOptions {
     pub routes: Option<Vec<Value>>,
     /// See [`Bootstrap::tls`].
     pub tls: Option<(String, String)>,
+    /// See [`Bootstrap::vm_environment`].
+    pub vm_environment: Vec<(String, String)>,
 }
 
 impl EnvoyOptions {
@@ -80,6 +82,7 @@ impl EnvoyOptions {
             rewrite_prefix: None,
             routes: None,
             tls: None,
+            vm_environment: Vec::new(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl Envoy {
             rewrite_prefix: options.rewrite_prefix,
             routes: options.routes,
             tls: options.tls,
+            vm_environment: options.vm_environment,
         };
         let bootstrap_path = workdir.path().join("envoy.json");
         std::fs::write(

@@ -25,6 +25,8 @@ pub struct GatewayOptions {
     pub routes: Option<Vec<serde_json::Value>>,
     /// `(certificate chain, private key)`: the listener speaks HTTPS.
     pub tls: Option<(String, String)>,
+    /// See [`crate::bootstrap::Bootstrap::vm_environment`].
+    pub vm_environment: Vec<(String, String)>,
 }
 
 impl Default for GatewayOptions {
@@ -38,6 +40,7 @@ impl Default for GatewayOptions {
             rewrite_prefix: None,
             routes: None,
             tls: None,
+            vm_environment: Vec::new(),
         }
     }
 }
@@ -77,6 +80,7 @@ impl Gateway {
         envoy_options.rewrite_prefix = options.rewrite_prefix;
         envoy_options.routes = options.routes;
         envoy_options.tls = options.tls;
+        envoy_options.vm_environment = options.vm_environment;
         Envoy::start(envoy_options)
     }
 

@@ -25,7 +25,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         (json!({}), "$: missing field `experiments`"),
         (json!({"experiments": []}), "experiments: must list 1 to 1000 experiments, found 0"),
         (json!({"experiments": {}}), "experiments: invalid type: map, expected a sequence"),
-        (json!({"experiments": [], "extra": 1}), "extra: unknown field `extra`, expected `experiments`"),
+        (json!({"experiments": [], "extra": 1}), "extra: unknown field `extra`, expected `experiments` or `signing`"),
         (json!({"experiments": [{"predictors": [{"name": "a", "weight": 1}]}]}), "experiments[0]: missing field `name`"),
         (
             experiment_with(json!({"name": "Fraud"})),

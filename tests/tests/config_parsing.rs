@@ -152,7 +152,7 @@ fn paths_are_never_empty_and_odd_keys_are_quoted() {
     let cases: Vec<(&[u8], &str)> = vec![
         (
             br#"{"":[{"nr[s":{}}]}"#,
-            r#""": unknown field ``, expected `experiments`"#,
+            r#""": unknown field ``, expected `experiments` or `signing`"#,
         ),
         (
             br#"{"experiments":[{"":1}]}"#,

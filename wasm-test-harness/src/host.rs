@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Store, WasmParams, WasmResults};
 
 use crate::abi::{Action, LogLevel, IMPORTS};
-use crate::imports::add_to_linker;
+use crate::imports::{add_to_linker, WASI_IMPORTS, WASI_MODULE};
 use crate::state::{LogEntry, MetricKind, Phase, SharedHandle, WorkerState};
 
 /// Fuel given to each callback: far more than any sane callback needs, so running out means a loop.
@@ -158,7 +158,11 @@ fn compiled(wasm: &[u8]) -> Result<(Engine, Module), StartError> {
     let module = Module::new(&engine, wasm).map_err(|e| StartError::Instantiate(e.to_string()))?;
     let unknown: Vec<String> = module
         .imports()
-        .filter(|i| i.module() != "env" || !IMPORTS.contains(&i.name()))
+        .filter(|i| match i.module() {
+            "env" => !IMPORTS.contains(&i.name()),
+            WASI_MODULE => !WASI_IMPORTS.contains(&i.name()),
+            _ => true,
+        })
         .map(|i| format!("{}.{}", i.module(), i.name()))
         .collect();
     if !unknown.is_empty() {
@@ -176,9 +180,17 @@ pub struct HostBuilder {
     on_trap: OnTrap,
     properties: BTreeMap<String, Vec<u8>>,
     log_level: LogLevel,
+    environment: Vec<(String, String)>,
 }
 
 impl HostBuilder {
+    /// An environment variable of the VM (Envoy's `vm_config.environment_variables`), read by the
+    /// module through WASI `environ_get`.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.environment.push((name.to_string(), value.to_string()));
+        self
+    }
+
     pub fn with_config(mut self, configuration: impl AsRef<[u8]>) -> Self {
         self.plugin_configuration = configuration.as_ref().to_vec();
         self
@@ -230,6 +242,7 @@ impl HostBuilder {
             vm_configuration: self.vm_configuration,
             properties: self.properties,
             log_level: self.log_level,
+            environment: self.environment,
             start_fuel: Vec::new(),
             requests: 0,
         };
@@ -264,6 +277,7 @@ pub struct Host {
     vm_configuration: Vec<u8>,
     properties: BTreeMap<String, Vec<u8>>,
     log_level: LogLevel,
+    environment: Vec<(String, String)>,
     start_fuel: Vec<FuelReport>,
     requests: u64,
 }
@@ -285,6 +299,7 @@ impl Host {
             on_trap: OnTrap::Fail,
             properties: BTreeMap::new(),
             log_level: LogLevel::Info,
+            environment: Vec::new(),
         }
     }
 
@@ -324,6 +339,7 @@ impl Host {
         );
         let mut store = Store::new(&self.engine, state);
         store.data_mut().log_level = self.log_level;
+        store.data_mut().environment = self.environment.clone();
         let _ = store.set_fuel(FUEL_PER_CALL);
         let instance = self
             .linker

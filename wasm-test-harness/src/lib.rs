@@ -30,6 +30,6 @@ pub use host::{
     module_exports, module_imports, CallbackCost, FailurePolicy, FuelReport, Host, HostBuilder, OnTrap,
     StartError, Trap,
 };
-pub use imports::FOREIGN_FUNCTIONS;
+pub use imports::{FOREIGN_FUNCTIONS, WASI_IMPORTS, WASI_MODULE};
 pub use request::{Exchange, RequestBuilder};
 pub use state::{Callout, LocalResponse, LogEntry};

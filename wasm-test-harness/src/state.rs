@@ -125,6 +125,8 @@ pub struct WorkerState {
     pub next_token: u32,
     /// Critical log lines written during the current callback: a panic hook's message before a trap.
     pub critical_since_call: Vec<String>,
+    /// The VM's environment variables (WASI `environ_get`), in order.
+    pub environment: Vec<(String, String)>,
 }
 
 impl WorkerState {
@@ -150,6 +152,7 @@ impl WorkerState {
             callouts: Vec::new(),
             next_token: 1,
             critical_since_call: Vec::new(),
+            environment: Vec::new(),
         }
     }
 

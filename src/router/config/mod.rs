@@ -9,8 +9,10 @@ mod schema;
 mod validate;
 
 pub use error::ConfigError;
+
+use crate::router::signing::Environment;
 pub use model::{
-    Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Sticky, DEFAULT_MAX_AGE_SECONDS,
+    Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Signing, Sticky, DEFAULT_MAX_AGE_SECONDS,
     DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
 };
 pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
@@ -19,9 +21,15 @@ pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_W
 #[derive(Debug)]
 pub struct Config {
     experiments: Vec<Experiment>,
+    signing: Option<Signing>,
 }
 
 impl Config {
+    /// `signing`, when configured: the variable named and the keys read from it.
+    pub fn signing(&self) -> Option<&Signing> {
+        self.signing.as_ref()
+    }
+
     pub fn experiments(&self) -> &[Experiment] {
         &self.experiments
     }
@@ -31,11 +39,21 @@ impl Config {
     }
 }
 
-/// Parses and validates the plugin configuration.
+/// Parses and validates a plugin configuration that reads no environment variable: with `signing`,
+/// this reports the variable as unset. See [`parse_with_environment`].
+pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+    parse_with_environment(bytes, &())
+}
+
+/// Parses and validates the plugin configuration; `signing.keys_env` is read from `environment`
+/// (and only when the configuration has `signing`).
 ///
 /// Syntax is checked first (errors then carry line and column), then the typed schema is read with the
 /// path of any type error, then every value is validated field by field.
-pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+pub fn parse_with_environment(
+    bytes: &[u8],
+    environment: &(impl Environment + ?Sized),
+) -> Result<Config, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
             "$",
@@ -52,9 +70,13 @@ pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
             "must be a JSON object with an `experiments` list",
         ));
     }
-    let raw: schema::RawConfig =
+    let mut raw: schema::RawConfig =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
             .map_err(ConfigError::from_serde)?;
-    let experiments = validate::experiments(raw)?;
-    Ok(Config { experiments })
+    let signing = validate::signing(raw.signing.take().map(|s| s.0), environment)?;
+    let experiments = validate::experiments(raw, signing.as_ref())?;
+    Ok(Config {
+        experiments,
+        signing,
+    })
 }

@@ -1,7 +1,10 @@
 //! The validated configuration: every default applied, every value checked, lookups precomputed.
 
+use std::sync::Arc;
+
 use crate::router::bucketing::BucketTable;
 use crate::router::ids::PredictorId;
+use crate::router::signing::KeySet;
 
 pub const DEFAULT_ROUTING_HEADER: &str = "x-predictor";
 pub const DEFAULT_OVERRIDE_HEADER: &str = "x-predictor-override";
@@ -39,6 +42,8 @@ pub struct Sticky {
 pub struct Override {
     pub header: String,
     pub query_param: Option<String>,
+    /// `override.signed`: the keys a token must be signed with; `None` when plain names force.
+    pub signed: Option<Arc<KeySet>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,13 @@ pub struct Experiment {
     pub set_cookies: Vec<String>,
     /// `None` for a fixed-weight experiment.
     pub adaptive: Option<Adaptive>,
+}
+
+/// `signing`: the variable the keys came from (for the log) and the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signing {
+    pub keys_env: String,
+    pub keys: Arc<KeySet>,
 }
 
 /// Adaptive allocation (a multi-armed bandit over the predictors with weight > 0).

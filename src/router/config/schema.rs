@@ -55,6 +55,7 @@ described! {
     RawPredictor => "a predictor object with `name` and `weight`",
     RawSticky => "a sticky object",
     RawOverride => "an override object",
+    RawSigning => "a signing object with `keys_env`",
     RawAdaptive => "an adaptive object",
 }
 
@@ -62,6 +63,14 @@ described! {
 #[serde(deny_unknown_fields, expecting = "a JSON object with an `experiments` list")]
 pub struct RawConfig {
     pub experiments: Vec<Object<RawExperiment>>,
+    #[serde(default)]
+    pub signing: Option<Object<RawSigning>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a signing object with `keys_env`")]
+pub struct RawSigning {
+    pub keys_env: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +136,8 @@ pub struct RawOverride {
     pub query_param: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[serde(default)]
+    pub signed: Option<bool>,
 }
 
 /// `adaptive`: every field optional here, so that a missing required one (`policy`) is reported at its

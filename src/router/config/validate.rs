@@ -4,6 +4,7 @@
 //! only when an error needs one: validating 1,000 experiments must not build thousands of strings.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Number;
 
@@ -12,9 +13,11 @@ use super::model::{
     Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
     DEFAULT_ROUTING_HEADER,
 };
-use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSticky};
+use super::model::Signing;
+use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSigning, RawSticky};
 use crate::router::bucketing::BucketTable;
 use crate::router::cookies::{set_cookie, CookieAttributes};
+use crate::router::signing::{Environment, KeySet};
 
 pub const MAX_EXPERIMENTS: usize = 1000;
 pub const MAX_PREDICTORS: usize = 64;
@@ -46,7 +49,39 @@ fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError +
     move |reason| ConfigError::new(format!("{path}.{field}"), reason)
 }
 
-pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
+/// `signing`: the key set read from the environment variable it names. Checked even when no
+/// experiment is signed, so a broken Secret is found at deployment, not at the first token.
+pub fn signing(
+    raw: Option<RawSigning>,
+    environment: &(impl Environment + ?Sized),
+) -> Result<Option<Signing>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let variable = raw.keys_env;
+    let valid_name = variable.len() <= MAX_TOKEN_LEN * 2
+        && variable
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && variable.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid_name {
+        return Err(ConfigError::new(
+            "signing.keys_env",
+            format!(
+                "{:?} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most {} characters)",
+                variable,
+                MAX_TOKEN_LEN * 2
+            ),
+        ));
+    }
+    let keys = KeySet::from_environment(environment, &variable)
+        .map_err(|e| ConfigError::new("signing.keys_env", e.describe(&variable)))?;
+    Ok(Some(Signing {
+        keys_env: variable,
+        keys: Arc::new(keys),
+    }))
+}
+
+pub fn experiments(raw: RawConfig, signing: Option<&Signing>) -> Result<Vec<Experiment>> {
     if raw.experiments.is_empty() || raw.experiments.len() > MAX_EXPERIMENTS {
         return Err(ConfigError::new(
             "experiments",
@@ -60,7 +95,7 @@ pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
     let mut out = Vec::with_capacity(raw.experiments.len());
     for (i, super::schema::Object(exp)) in raw.experiments.into_iter().enumerate() {
         let path = format!("experiments[{i}]");
-        let experiment = experiment(&path, exp)?;
+        let experiment = experiment(&path, exp, signing)?;
         if let Some(first) = seen.insert(experiment.name.clone(), i) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -76,7 +111,7 @@ pub fn experiments(raw: RawConfig) -> Result<Vec<Experiment>> {
     Ok(out)
 }
 
-fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
+fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Result<Experiment> {
     dns_label(&raw.name).map_err(at(path, "name"))?;
     let (hosts, path_prefix) = match_rule(path, raw.match_.map(|m| m.0))?;
     let predictors = predictors(path, raw.predictors.into_iter().map(|p| p.0).collect())?;
@@ -103,7 +138,7 @@ fn experiment(path: &str, raw: RawExperiment) -> Result<Experiment> {
         }
     };
     let sticky = sticky(path, &raw.name, raw.sticky.map(|s| s.0))?;
-    let override_ = override_rule(path, raw.override_.map(|o| o.0))?;
+    let override_ = override_rule(path, raw.override_.map(|o| o.0), signing)?;
     let adaptive = match raw.adaptive.map(|a| a.0) {
         None => None,
         Some(a) => {
@@ -303,11 +338,16 @@ fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky
     })
 }
 
-fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override>> {
+fn override_rule(
+    path: &str,
+    raw: Option<RawOverride>,
+    signing: Option<&Signing>,
+) -> Result<Option<Override>> {
     let raw = raw.unwrap_or(RawOverride {
         header: None,
         query_param: None,
         enabled: None,
+        signed: None,
     });
     let header = match raw.header {
         None => DEFAULT_OVERRIDE_HEADER.to_string(),
@@ -329,11 +369,26 @@ fn override_rule(path: &str, raw: Option<RawOverride>) -> Result<Option<Override
             Some(q)
         }
     };
+    let signed = match (raw.signed.unwrap_or(false), signing) {
+        (false, _) => None,
+        (true, Some(signing)) => Some(Arc::clone(&signing.keys)),
+        (true, None) => {
+            return Err(at(path, "override.signed")(
+                "needs a top-level `signing` object naming the environment variable that holds the keys \
+                 ({\"signing\": {\"keys_env\": \"PREDICTOR_ROUTER_KEYS\"}})"
+                    .to_string(),
+            ))
+        }
+    };
     // Validate the fields even when disabled, so that enabling it later cannot surface a latent error.
     Ok(if raw.enabled == Some(false) {
         None
     } else {
-        Some(Override { header, query_param })
+        Some(Override {
+            header,
+            query_param,
+            signed,
+        })
     })
 }
 

@@ -30,6 +30,8 @@ pub enum Routing {
 pub struct WasmFilter {
     pub module: PathBuf,
     pub configuration: String,
+    /// The VM's environment variables (signing keys).
+    pub vm_environment: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +85,7 @@ pub fn bootstrap(variant: &Variant, mode: Mode, listener: u16, admin: u16, upstr
                 &wasm.module.display().to_string(),
                 &wasm.configuration,
                 &seed_failure_policy(),
+                &wasm.vm_environment,
             )
         }));
     }

@@ -62,12 +62,14 @@ fn variants() -> Vec<Variant> {
         Some(WasmFilter {
             module,
             configuration: seed.clone(),
+            vm_environment: Vec::new(),
         })
     };
     let with_config = |configuration: String| {
         Some(WasmFilter {
             module: wasm_module(),
             configuration,
+            vm_environment: Vec::new(),
         })
     };
     vec![

@@ -116,6 +116,9 @@ mod header_maps;
 mod metrics;
 mod properties;
 mod shared;
+mod wasi;
+
+pub use wasi::{WASI_IMPORTS, WASI_MODULE};
 
 /// Every import, group by group.
 pub fn add_to_linker(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
@@ -126,5 +129,6 @@ pub fn add_to_linker(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
     shared::add(linker)?;
     callouts::add(linker)?;
     metrics::add(linker)?;
+    wasi::add(linker)?;
     Ok(())
 }
