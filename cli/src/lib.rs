@@ -6,9 +6,11 @@
 //! - [`assign`]: bucket and predictor per user id
 //! - [`ramp`]: which hashed users a weight change moves
 //! - [`srm`]: sample-ratio mismatch of new assignments from Envoy's stats
+//! - [`signing`]: `sign-override`, and the key set of `signing.keys_env` from this process's environment
 
 pub mod assign;
 pub mod documents;
 pub mod ramp;
+pub mod signing;
 pub mod srm;
 pub mod validate;

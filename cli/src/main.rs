@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use predictor_router::router::config::Experiment;
 use predictor_router::router::table::RoutingTable;
-use predictor_router_cli::{assign, documents, ramp, srm, validate};
+use predictor_router_cli::{assign, documents, ramp, signing, srm, validate};
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +69,21 @@ enum Command {
         #[arg(long)]
         stats: String,
     },
+    /// Mint a signed override token (for experiments with `override.signed`) with the first key of
+    /// the variable (base64url keys, comma-separated, as the gateway's). Prints the token on stdout and
+    /// its expiry (RFC 3339, UTC) on stderr. Send it as the override header or query parameter.
+    SignOverride {
+        #[arg(long)]
+        experiment: String,
+        #[arg(long)]
+        predictor: String,
+        /// How long the token works: 90s, 30m, 2h, 1d, "1h 30m"; at most 31 days.
+        #[arg(long)]
+        ttl: String,
+        /// The environment variable holding the keys.
+        #[arg(long, default_value = signing::DEFAULT_KEY_ENV)]
+        key_env: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +98,12 @@ fn main() -> ExitCode {
         } => assign(&config, &experiment, user, users),
         Command::Ramp { from, to } => ramp(&from, &to),
         Command::Srm { config, stats } => srm(&config, &stats),
+        Command::SignOverride {
+            experiment,
+            predictor,
+            ttl,
+            key_env,
+        } => sign_override(&experiment, &predictor, &ttl, &key_env),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -91,6 +112,26 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn sign_override(experiment: &str, predictor: &str, ttl: &str, key_env: &str) -> Result<u8, String> {
+    let ttl = humantime::parse_duration(ttl).map_err(|e| format!("--ttl {ttl:?}: {e}"))?;
+    let now = std::time::SystemTime::now();
+    let minted = signing::sign_override(
+        &signing::ProcessEnvironment,
+        key_env,
+        experiment,
+        predictor,
+        ttl,
+        now,
+    )?;
+    println!("{}", minted.token);
+    eprintln!(
+        "expires {} (in {}); minted with key 1 of {key_env}",
+        humantime::format_rfc3339_seconds(minted.expiry),
+        humantime::format_duration(ttl)
+    );
+    Ok(0)
 }
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
@@ -117,7 +158,9 @@ fn table_of(path: &str) -> Result<RoutingTable, String> {
             found.len()
         ));
     };
-    RoutingTable::parse(&one.json).map_err(|e| format!("{}: {e}", one.label))
+    signing::parse_for_checking(&one.json)
+        .map(|checked| checked.table)
+        .map_err(|e| format!("{}: {e}", one.label))
 }
 
 fn experiment_named<'t>(table: &'t RoutingTable, name: &str, file: &str) -> Result<&'t Experiment, String> {

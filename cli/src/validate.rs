@@ -1,7 +1,7 @@
 //! `predictor-router validate FILE...`: the filter's own parser over every configuration found, the
 //! same `<path>: <reason>` text the filter logs, and its warnings.
 
-use predictor_router::router::table::RoutingTable;
+use crate::signing::{parse_for_checking, Checked};
 
 use crate::documents::{configurations, Unreadable};
 
@@ -16,14 +16,28 @@ pub struct Finding {
 pub fn file(name: &str, bytes: &[u8]) -> Result<Vec<Finding>, Unreadable> {
     let mut findings = Vec::new();
     for found in configurations(name, bytes)? {
-        match RoutingTable::parse(&found.json) {
+        match parse_for_checking(&found.json) {
             Err(error) => findings.push(Finding {
                 label: found.label,
                 severity: "error",
                 path: error.path,
                 reason: error.reason,
             }),
-            Ok(table) => {
+            Ok(Checked {
+                table,
+                keys_not_checked,
+            }) => {
+                if let Some(variable) = keys_not_checked {
+                    findings.push(Finding {
+                        label: found.label.clone(),
+                        severity: "warning",
+                        path: "signing.keys_env".to_string(),
+                        reason: format!(
+                            "{variable} is not set in this shell: the key set was not checked \
+                             (the gateway refuses the configuration if its VM lacks it)"
+                        ),
+                    });
+                }
                 for warning in table.warnings() {
                     let (path, reason) = warning.split_once(": ").unwrap_or(("$", warning.as_str()));
                     findings.push(Finding {

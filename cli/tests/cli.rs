@@ -16,8 +16,15 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    run_in(args, stdin, &[])
+}
+
+/// The binary with `stdin`, `PREDICTOR_ROUTER_KEYS` removed from its environment, and `env` set.
+fn run_in(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_predictor-router"))
         .args(args)
+        .env_remove("PREDICTOR_ROUTER_KEYS")
+        .envs(env.iter().copied())
         .current_dir(repo())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -383,4 +390,139 @@ fn srm_on_a_real_envoys_stats_and_on_a_doctored_copy() {
         "{}",
         text(&o)
     );
+}
+
+const KEYS: &str = "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw,Lm3Nq8Rz2Tx7Vc1Bf6Gh0Jk4Pw9Sd5Ya2Ue8Io3Ah7Ej";
+
+fn sign(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec!["sign-override"];
+    all.extend_from_slice(args);
+    run_in(&all, b"", env)
+}
+
+#[test]
+fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
+    use predictor_router::router::config::parse_with_environment;
+    use predictor_router::router::signing::{verify, KeySet};
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let o = sign(
+        &[
+            "--experiment",
+            "fraud-detection",
+            "--predictor",
+            "rf",
+            "--ttl",
+            "2h",
+        ],
+        &[("PREDICTOR_ROUTER_KEYS", KEYS)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let token = String::from_utf8(o.stdout.clone()).unwrap().trim().to_string();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.starts_with("expires 20"), "{stderr}");
+    assert!(
+        stderr.contains("(in 2h); minted with key 1 of PREDICTOR_ROUTER_KEYS"),
+        "{stderr}"
+    );
+    let expiry: u64 = token.split('.').nth(1).unwrap().parse().unwrap();
+    assert!((before + 7200..=before + 7202).contains(&expiry), "{token}");
+
+    let config = serde_json::json!({
+        "signing": {"keys_env": "K"},
+        "experiments": [{"name": "fraud-detection", "override": {"signed": true},
+            "predictors": [{"name": "xgb", "weight": 1}, {"name": "rf", "weight": 0}]}]
+    });
+    let parsed = parse_with_environment(config.to_string().as_bytes(), &[("K", KEYS)][..]).unwrap();
+    let experiment = &parsed.experiments()[0];
+    let keys = KeySet::parse(KEYS).unwrap();
+    assert_eq!(
+        verify(&keys, experiment, token.as_bytes(), before).map(|p| p.index()),
+        Some(1)
+    );
+    // Only the second key: the token (made with the first) is not valid.
+    let second = KeySet::parse(KEYS.split(',').nth(1).unwrap()).unwrap();
+    assert_eq!(verify(&second, experiment, token.as_bytes(), before), None);
+
+    // Another variable with --key-env.
+    let o = sign(
+        &[
+            "--experiment",
+            "fraud-detection",
+            "--predictor",
+            "rf",
+            "--ttl",
+            "90s",
+            "--key-env",
+            "MY_KEYS",
+        ],
+        &[("MY_KEYS", KEYS)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("key 1 of MY_KEYS"));
+}
+
+#[test]
+fn sign_override_refuses_a_long_ttl_a_missing_key_and_bad_names_with_exit_2() {
+    let keys = [("PREDICTOR_ROUTER_KEYS", KEYS)];
+    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+        (&["--ttl", "32days"], &keys, "over the 31 days"),
+        (&["--ttl", "0s"], &keys, "at least 1s"),
+        (&["--ttl", "soon"], &keys, "--ttl \"soon\""),
+        (&["--ttl", "2h"], &[], "PREDICTOR_ROUTER_KEYS is not set"),
+        (
+            &["--ttl", "2h"],
+            &[("PREDICTOR_ROUTER_KEYS", "c2hvcnQ")],
+            "key 1 of PREDICTOR_ROUTER_KEYS decodes to 5 bytes",
+        ),
+        (
+            &["--ttl", "2h", "--predictor", "r.f"],
+            &keys,
+            "--predictor: \"r.f\" is not a DNS label",
+        ),
+    ];
+    for (extra, env, expected) in cases {
+        let mut args = vec!["--experiment", "fraud-detection"];
+        if !extra.contains(&"--predictor") {
+            args.extend(["--predictor", "rf"]);
+        }
+        args.extend_from_slice(extra);
+        let o = sign(&args, env);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(expected), "{args:?}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "no token on failure");
+        assert!(!text(&o).contains("c2hvcnQ"), "a key value was printed");
+    }
+    // 31 days exactly is allowed.
+    let o = sign(
+        &["--experiment", "e", "--predictor", "p", "--ttl", "31days"],
+        &keys,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn validate_checks_the_key_set_when_this_shell_has_it_and_says_so_when_not() {
+    let file = temp(
+        "signed.json",
+        br#"{"signing": {"keys_env": "PREDICTOR_ROUTER_KEYS"},
+             "experiments": [{"name": "e", "predictors": [{"name": "a", "weight": 1}], "override": {"signed": true}}]}"#,
+    );
+    let path = file.to_str().unwrap();
+    let unset = run_in(&["validate", path], b"", &[]);
+    assert_eq!(unset.status.code(), Some(0), "{}", text(&unset));
+    assert!(
+        text(&unset).contains("warning: signing.keys_env: PREDICTOR_ROUTER_KEYS is not set in this shell"),
+        "{}",
+        text(&unset)
+    );
+    let good = run_in(&["validate", path], b"", &[("PREDICTOR_ROUTER_KEYS", KEYS)]);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(!text(&good).contains("warning"), "{}", text(&good));
+    let bad = run_in(&["validate", path], b"", &[("PREDICTOR_ROUTER_KEYS", "c2hvcnQ")]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("signing.keys_env: key 1 of PREDICTOR_ROUTER_KEYS decodes to 5 bytes"));
+    assert!(!text(&bad).contains("c2hvcnQ"));
 }

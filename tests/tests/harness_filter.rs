@@ -55,7 +55,6 @@ fn every_import_of_the_module_is_implemented() {
         };
         assert!(implemented, "{import} is not implemented by the harness");
     }
-
 }
 
 #[test]

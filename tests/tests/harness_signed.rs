@@ -22,7 +22,13 @@ fn signed_config() -> Value {
 }
 
 fn token(predictor: &str, expiry: u64) -> String {
-    mint(&KeySet::parse(KEYS).unwrap(), "fraud-detection", predictor, expiry).unwrap()
+    mint(
+        &KeySet::parse(KEYS).unwrap(),
+        "fraud-detection",
+        predictor,
+        expiry,
+    )
+    .unwrap()
 }
 
 /// The predictor routed to, and how many override_rejected counts the request added.
@@ -34,7 +40,10 @@ fn routed_with(host: &mut Host, header: Option<&str>, path: &str) -> (String, u6
     }
     let e = request.send().unwrap();
     let routed = e.upstream_header("x-predictor").unwrap();
-    (routed, host.counter("predictor_router.fraud-detection.override_rejected") - rejected)
+    (
+        routed,
+        host.counter("predictor_router.fraud-detection.override_rejected") - rejected,
+    )
 }
 
 #[test]
@@ -51,13 +60,22 @@ fn keys_from_the_vm_environment_let_a_minted_token_force_and_refuse_a_plain_name
         .map(|l| l.message)
         .collect();
     assert!(
-        info.iter().any(|l| l.contains("signed overrides verify with 2 key(s) from PREDICTOR_ROUTER_KEYS")),
+        info.iter()
+            .any(|l| l.contains("signed overrides verify with 2 key(s) from PREDICTOR_ROUTER_KEYS")),
         "{info:?}"
     );
     let valid = token("rf", HARNESS_NOW + 3600);
-    let header_forced = (0..20).map(|_| routed_with(&mut host, Some(&valid), predict_path())).collect::<Vec<_>>();
-    assert!(header_forced.iter().all(|r| r == &("rf".to_string(), 0)), "{header_forced:?}");
-    assert_eq!(host.counter("predictor_router.fraud-detection.rf.decision.forced"), 20);
+    let header_forced = (0..20)
+        .map(|_| routed_with(&mut host, Some(&valid), predict_path()))
+        .collect::<Vec<_>>();
+    assert!(
+        header_forced.iter().all(|r| r == &("rf".to_string(), 0)),
+        "{header_forced:?}"
+    );
+    assert_eq!(
+        host.counter("predictor_router.fraud-detection.rf.decision.forced"),
+        20
+    );
 
     // Through the query parameter too (the seed names `predictor`).
     let path = format!("{}?predictor={}", predict_path(), token("xgb", HARNESS_NOW + 60));
@@ -68,8 +86,14 @@ fn keys_from_the_vm_environment_let_a_minted_token_force_and_refuse_a_plain_name
         let (_, rejected) = routed_with(&mut host, Some("rf"), predict_path());
         assert_eq!(rejected, 1);
     }
-    assert_eq!(host.counter("predictor_router.fraud-detection.override_rejected"), 10);
-    assert_eq!(host.counter("predictor_router.fraud-detection.rf.decision.forced"), 20);
+    assert_eq!(
+        host.counter("predictor_router.fraud-detection.override_rejected"),
+        10
+    );
+    assert_eq!(
+        host.counter("predictor_router.fraud-detection.rf.decision.forced"),
+        20
+    );
 }
 
 #[test]
@@ -82,7 +106,11 @@ fn a_token_expires_on_the_host_clock() {
     let short = token("rf", HARNESS_NOW + 30);
     assert_eq!(routed_with(&mut host, Some(&short), predict_path()).1, 0);
     host.advance_clock(31 * 1_000_000_000);
-    assert_eq!(routed_with(&mut host, Some(&short), predict_path()).1, 1, "expired after 30 s");
+    assert_eq!(
+        routed_with(&mut host, Some(&short), predict_path()).1,
+        1,
+        "expired after 30 s"
+    );
 }
 
 fn rejection_log(environment: &[(&str, &str)]) -> String {
@@ -98,7 +126,11 @@ fn rejection_log(environment: &[(&str, &str)]) -> String {
                 .map(|l| l.message.clone())
                 .collect();
             assert_eq!(errors.len(), 1, "one error line: {logs:?}");
-            let all = logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>().join("\n");
+            let all = logs
+                .iter()
+                .map(|l| l.message.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
             assert!(!all.contains("q1V4yYkVrTn9o6d0"), "a key reached the log:\n{all}");
             errors[0].clone()
         }
@@ -115,7 +147,13 @@ fn a_missing_or_broken_key_set_is_refused_with_the_variable_named_and_no_key_log
         "{unset}"
     );
     let short = rejection_log(&[(VARIABLE, "q1V4yYkVrTn9o6d0U1cVf2cJ8n3Xb6m4S1tWcQ2Z")]);
-    assert!(short.contains("signing.keys_env: key 1 of PREDICTOR_ROUTER_KEYS decodes to 30 bytes"), "{short}");
+    assert!(
+        short.contains("signing.keys_env: key 1 of PREDICTOR_ROUTER_KEYS decodes to 30 bytes"),
+        "{short}"
+    );
     let empty = rejection_log(&[(VARIABLE, "")]);
-    assert!(empty.contains("signing.keys_env: the environment variable PREDICTOR_ROUTER_KEYS is empty"), "{empty}");
+    assert!(
+        empty.contains("signing.keys_env: the environment variable PREDICTOR_ROUTER_KEYS is empty"),
+        "{empty}"
+    );
 }

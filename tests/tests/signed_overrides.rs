@@ -34,7 +34,11 @@ fn parse_in(config: &Value, keys: &str) -> Result<Config, ConfigError> {
 
 fn signed_config(fixtures: &Value) -> Config {
     let rule = json!({"header": "x-predictor-override", "query_param": "predictor", "signed": true});
-    parse_in(&plugin_config(fixtures, rule), fixtures["keys_env_value"].as_str().unwrap()).unwrap()
+    parse_in(
+        &plugin_config(fixtures, rule),
+        fixtures["keys_env_value"].as_str().unwrap(),
+    )
+    .unwrap()
 }
 
 fn hex(text: &str) -> Vec<u8> {
@@ -138,10 +142,18 @@ fn the_clock_is_read_only_to_check_a_token() {
     )
     .unwrap();
     let cases: [(&Config, FakeRequest, usize); 4] = [
-        (&unsigned, FakeRequest::new().header("x-predictor-override", "a"), 0),
+        (
+            &unsigned,
+            FakeRequest::new().header("x-predictor-override", "a"),
+            0,
+        ),
         (&signed, FakeRequest::new(), 0),
         (&signed, FakeRequest::new().header("x-predictor-override", ""), 0),
-        (&signed, FakeRequest::new().header("x-predictor-override", "rf"), 1),
+        (
+            &signed,
+            FakeRequest::new().header("x-predictor-override", "rf"),
+            1,
+        ),
     ];
     for (config, request, reads) in cases {
         let mut request = request.random(0);
@@ -169,11 +181,13 @@ fn key_of(bytes: usize) -> String {
         n += 8;
         while n >= 6 {
             n -= 6;
-            out.write_char(alphabet[((bits >> n) & 63) as usize] as char).unwrap();
+            out.write_char(alphabet[((bits >> n) & 63) as usize] as char)
+                .unwrap();
         }
     }
     if n > 0 {
-        out.write_char(alphabet[((bits << (6 - n)) & 63) as usize] as char).unwrap();
+        out.write_char(alphabet[((bits << (6 - n)) & 63) as usize] as char)
+            .unwrap();
     }
     out
 }
@@ -199,9 +213,21 @@ fn a_bad_key_set_is_an_error_at_signing_keys_env_that_names_the_variable_and_nev
         (None, "is not set", None),
         (Some(""), "is empty", None),
         (Some("  \n"), "is empty", None),
-        (Some(&not_base64), "key 1 of PREDICTOR_ROUTER_KEYS is not base64url", Some(&not_base64)),
-        (Some(&key31), "key 1 of PREDICTOR_ROUTER_KEYS decodes to 31 bytes", Some(&key31)),
-        (Some(&key65), "key 1 of PREDICTOR_ROUTER_KEYS decodes to 65 bytes", Some(&key65)),
+        (
+            Some(&not_base64),
+            "key 1 of PREDICTOR_ROUTER_KEYS is not base64url",
+            Some(&not_base64),
+        ),
+        (
+            Some(&key31),
+            "key 1 of PREDICTOR_ROUTER_KEYS decodes to 31 bytes",
+            Some(&key31),
+        ),
+        (
+            Some(&key65),
+            "key 1 of PREDICTOR_ROUTER_KEYS decodes to 65 bytes",
+            Some(&key65),
+        ),
     ];
     for (keys, reason, secret) in cases {
         let error = signing_error(keys);
@@ -210,7 +236,10 @@ fn a_bad_key_set_is_an_error_at_signing_keys_env_that_names_the_variable_and_nev
         assert!(line.contains(VARIABLE), "the message names the variable: {line}");
         assert!(line.contains(reason), "{line}");
         if let Some(secret) = secret {
-            assert!(!line.contains(secret), "the message must not contain the key: {line}");
+            assert!(
+                !line.contains(secret),
+                "the message must not contain the key: {line}"
+            );
             assert!(!line.contains(&secret[..16]), "not even part of it: {line}");
         }
     }
@@ -221,15 +250,23 @@ fn a_rotated_set_is_checked_key_by_key() {
     let good = key_of(32);
     let second_bad = format!("{good},{}", key_of(65));
     let error = signing_error(Some(&second_bad));
-    assert!(error.to_string().contains("key 2 of PREDICTOR_ROUTER_KEYS decodes to 65 bytes"));
+    assert!(error
+        .to_string()
+        .contains("key 2 of PREDICTOR_ROUTER_KEYS decodes to 65 bytes"));
     assert!(!error.to_string().contains(&good));
     let empty_second = format!("{good},");
-    assert!(signing_error(Some(&empty_second)).to_string().contains("key 2 of PREDICTOR_ROUTER_KEYS is empty"));
+    assert!(signing_error(Some(&empty_second))
+        .to_string()
+        .contains("key 2 of PREDICTOR_ROUTER_KEYS is empty"));
     // 32 and 64 bytes are the bounds, padded or not, white space around each ignored.
     let padded64 = format!("{}==", key_of(64));
     let keys = KeySet::parse(&format!(" {} ,\t{padded64}\n", key_of(32))).unwrap();
     assert_eq!(keys.len(), 2);
-    assert_eq!(format!("{keys:?}"), "KeySet(2 keys)", "Debug never shows key bytes");
+    assert_eq!(
+        format!("{keys:?}"),
+        "KeySet(2 keys)",
+        "Debug never shows key bytes"
+    );
 }
 
 #[test]
@@ -237,7 +274,10 @@ fn key_errors_are_specific() {
     assert_eq!(KeySet::parse("").unwrap_err(), KeyError::Empty);
     assert_eq!(
         KeySet::parse(&key_of(31)).unwrap_err(),
-        KeyError::Length { position: 1, bytes: 31 }
+        KeyError::Length {
+            position: 1,
+            bytes: 31
+        }
     );
     // Trailing bits that another spelling would carry: not canonical base64url.
     let mut non_canonical = key_of(32);
@@ -273,9 +313,21 @@ fn signed_without_signing_is_an_error_at_its_path() {
 fn signing_fields_are_checked() {
     let keys = key_of(32);
     let cases = [
-        (json!({"keys_env": "1BAD"}), "signing.keys_env", "not an environment variable name"),
-        (json!({"keys_env": ""}), "signing.keys_env", "not an environment variable name"),
-        (json!({"keys_env": VARIABLE, "key": "x"}), "signing.key", "unknown field `key`"),
+        (
+            json!({"keys_env": "1BAD"}),
+            "signing.keys_env",
+            "not an environment variable name",
+        ),
+        (
+            json!({"keys_env": ""}),
+            "signing.keys_env",
+            "not an environment variable name",
+        ),
+        (
+            json!({"keys_env": VARIABLE, "key": "x"}),
+            "signing.key",
+            "unknown field `key`",
+        ),
         (json!({}), "signing", "missing field `keys_env`"),
         (json!([]), "signing", "a signing object"),
     ];
@@ -291,8 +343,14 @@ fn signing_fields_are_checked() {
 fn a_signed_experiment_with_overrides_disabled_forces_nothing() {
     let fixtures = fixtures();
     let rule = json!({"signed": true, "enabled": false});
-    let config = parse_in(&plugin_config(&fixtures, rule), fixtures["keys_env_value"].as_str().unwrap()).unwrap();
+    let config = parse_in(
+        &plugin_config(&fixtures, rule),
+        fixtures["keys_env_value"].as_str().unwrap(),
+    )
+    .unwrap();
     let valid = fixtures["cases"][0]["value"].as_str().unwrap();
-    let request = FakeRequest::new().header("x-predictor-override", valid).at(fixtures["now"].as_u64().unwrap());
+    let request = FakeRequest::new()
+        .header("x-predictor-override", valid)
+        .at(fixtures["now"].as_u64().unwrap());
     assert_eq!(forced_name(&config, request, "/"), (None, false));
 }

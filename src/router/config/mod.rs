@@ -12,10 +12,10 @@ pub use error::ConfigError;
 
 use crate::router::signing::Environment;
 pub use model::{
-    Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Signing, Sticky, DEFAULT_MAX_AGE_SECONDS,
-    DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
+    Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Signing, Sticky,
+    DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
 };
-pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
+pub use validate::{dns_label, MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
 
 /// A validated configuration: the experiments in configuration order, every default applied.
 #[derive(Debug)]
@@ -75,8 +75,5 @@ pub fn parse_with_environment(
             .map_err(ConfigError::from_serde)?;
     let signing = validate::signing(raw.signing.take().map(|s| s.0), environment)?;
     let experiments = validate::experiments(raw, signing.as_ref())?;
-    Ok(Config {
-        experiments,
-        signing,
-    })
+    Ok(Config { experiments, signing })
 }

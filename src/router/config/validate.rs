@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::Number;
 
 use super::error::ConfigError;
+use super::model::Signing;
 use super::model::{
     Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
     DEFAULT_ROUTING_HEADER,
 };
-use super::model::Signing;
 use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSigning, RawSticky};
 use crate::router::bucketing::BucketTable;
 use crate::router::cookies::{set_cookie, CookieAttributes};
@@ -441,7 +441,8 @@ pub(super) fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
     u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
 }
 
-fn dns_label(name: &str) -> Check {
+/// Experiment and predictor names: `Err` holds the reason.
+pub fn dns_label(name: &str) -> Check {
     let bytes = name.as_bytes();
     let ok_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
     let valid = !bytes.is_empty()

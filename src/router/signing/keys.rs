@@ -53,9 +53,16 @@ pub enum KeyError {
     Empty,
     NotUtf8,
     /// A comma with nothing (but white space) before or after it.
-    EmptyKey { position: usize },
-    NotBase64Url { position: usize },
-    Length { position: usize, bytes: usize },
+    EmptyKey {
+        position: usize,
+    },
+    NotBase64Url {
+        position: usize,
+    },
+    Length {
+        position: usize,
+        bytes: usize,
+    },
 }
 
 impl KeyError {
@@ -99,7 +106,10 @@ struct Key {
 impl KeySet {
     /// Reads `variable` from `environment`: one or more keys separated by commas, white space around
     /// each ignored (a Secret's trailing newline, say).
-    pub fn from_environment(environment: &(impl Environment + ?Sized), variable: &str) -> Result<Self, KeyError> {
+    pub fn from_environment(
+        environment: &(impl Environment + ?Sized),
+        variable: &str,
+    ) -> Result<Self, KeyError> {
         let value = environment.var(variable).ok_or(KeyError::NotSet)?;
         let text = std::str::from_utf8(&value).map_err(|_| KeyError::NotUtf8)?;
         Self::parse(text)
@@ -170,11 +180,7 @@ impl fmt::Debug for KeySet {
 impl PartialEq for KeySet {
     fn eq(&self, other: &Self) -> bool {
         self.keys.len() == other.keys.len()
-            && self
-                .keys
-                .iter()
-                .zip(&other.keys)
-                .all(|(a, b)| a.bytes == b.bytes)
+            && self.keys.iter().zip(&other.keys).all(|(a, b)| a.bytes == b.bytes)
     }
 }
 

@@ -38,8 +38,7 @@ pub fn verify(
     };
     let id = experiment.predictor_named(predictor)?;
     let expiry_seconds = parse_expiry(expiry)?;
-    let in_window = expiry_seconds > now_unix_seconds
-        && expiry_seconds - now_unix_seconds <= MAX_TTL_SECONDS;
+    let in_window = expiry_seconds > now_unix_seconds && expiry_seconds - now_unix_seconds <= MAX_TTL_SECONDS;
     if !in_window || mac.len() != MAC_CHARS {
         return None;
     }
@@ -75,9 +74,9 @@ fn parse_expiry(digits: &[u8]) -> Option<u64> {
     {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    digits
+        .iter()
+        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
 /// The MAC's text for `"<experiment>.<predictor>.<expiry>"` under `key`.
