@@ -114,8 +114,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn sign_override(experiment: &str, predictor: &str, ttl: &str, key_env: &str) -> Result<u8, String> {
-    let ttl = humantime::parse_duration(ttl).map_err(|e| format!("--ttl {ttl:?}: {e}"))?;
+fn sign_override(experiment: &str, predictor: &str, ttl_text: &str, key_env: &str) -> Result<u8, String> {
+    let ttl = humantime::parse_duration(ttl_text).map_err(|e| format!("--ttl {ttl_text:?}: {e}"))?;
     let now = std::time::SystemTime::now();
     let minted = signing::sign_override(
         &signing::ProcessEnvironment,
@@ -127,9 +127,8 @@ fn sign_override(experiment: &str, predictor: &str, ttl: &str, key_env: &str) ->
     )?;
     println!("{}", minted.token);
     eprintln!(
-        "expires {} (in {}); minted with key 1 of {key_env}",
+        "expires {} (in {ttl_text}); minted with key 1 of {key_env}",
         humantime::format_rfc3339_seconds(minted.expiry),
-        humantime::format_duration(ttl)
     );
     Ok(0)
 }

@@ -83,8 +83,7 @@ pub fn sign_override(
     }
     if ttl_seconds > MAX_TTL_SECONDS {
         return Err(format!(
-            "--ttl: {} is over the 31 days a token may live ({MAX_TTL_SECONDS}s)",
-            humantime::format_duration(ttl)
+            "--ttl: {ttl_seconds} s is over the 31 days ({MAX_TTL_SECONDS} s) a token may live"
         ));
     }
     let keys = KeySet::from_environment(environment, key_env).map_err(|e| e.describe(key_env))?;

@@ -122,6 +122,11 @@ pub fn adaptive_plugin_config() -> Value {
     plugin_config_of(&variants_dir().join("wasmplugin-adaptive.yaml"))
 }
 
+/// `spec.pluginConfig` of the signed-overrides variant (its keys come from `PREDICTOR_ROUTER_KEYS`).
+pub fn signed_plugin_config() -> Value {
+    plugin_config_of(&variants_dir().join("signed-overrides/wasmplugin.yaml"))
+}
+
 /// The manifest of the given kind (exactly one must exist under `envoyfilter/`, variants aside).
 pub fn manifest_of_kind(kind: &str) -> Value {
     let variants = variants_dir();

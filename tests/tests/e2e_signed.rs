@@ -8,17 +8,18 @@ use predictor_router::router::signing::{mint, KeySet};
 use predictor_router_tests::bootstrap::Delivery;
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::Request;
-use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
+use predictor_router_tests::scenario::{predict_path, signed_plugin_config};
 use predictor_router_tests::upstream::PredictorServer;
 use serde_json::{json, Value};
 
 const VARIABLE: &str = "PREDICTOR_ROUTER_KEYS";
 const KEYS: &str = "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw,Lm3Nq8Rz2Tx7Vc1Bf6Gh0Jk4Pw9Sd5Ya2Ue8Io3Ah7Ej";
 
+/// The shipped variant (envoyfilter/variants/signed-overrides/), with the query parameter as well.
 fn signed_config() -> Value {
-    let mut config = seed_plugin_config();
-    config["signing"] = json!({"keys_env": VARIABLE});
-    config["experiments"][0]["override"]["signed"] = json!(true);
+    let mut config = signed_plugin_config();
+    assert_eq!(config["signing"]["keys_env"], VARIABLE);
+    config["experiments"][0]["override"]["query_param"] = json!("predictor");
     // Weight 0 for rf: only a token can reach it.
     config["experiments"][0]["predictors"] =
         json!([{"name": "xgb", "weight": 1}, {"name": "rf", "weight": 0}]);

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use predictor_router::router::config::parse;
+use predictor_router::router::config::{parse, parse_with_environment};
 use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
@@ -107,6 +107,36 @@ fn every_manifest_validates_against_its_crd_schema() {
             );
             continue;
         }
+        if api_version == "v1" && kind == "Secret" {
+            // A core kind: `stringData` values are strings.
+            let data = doc["stringData"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: stringData"));
+            assert!(
+                data.values().all(Value::is_string),
+                "{name}: stringData values are strings"
+            );
+            assert_eq!(doc["type"], "Opaque", "{name}");
+            continue;
+        }
+        if api_version == "apps/v1" && kind == "Deployment" {
+            // A core kind, shipped as a patch: every container is named (the merge key) and every env
+            // entry has a name and one source.
+            let containers = doc["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: containers"));
+            for container in containers {
+                assert!(container["name"].is_string(), "{name}: container name");
+                for env in container["env"].as_array().into_iter().flatten() {
+                    assert!(env["name"].is_string(), "{name}: env name");
+                    assert!(
+                        env["value"].is_string() != env["valueFrom"].is_object(),
+                        "{name}: one source"
+                    );
+                }
+            }
+            continue;
+        }
         let (group, version) = api_version
             .split_once('/')
             .unwrap_or_else(|| panic!("{name}: apiVersion {api_version}"));
@@ -136,6 +166,8 @@ fn every_manifest_validates_against_its_crd_schema() {
         "ConfigMap",
         "HTTPRoute",
         "EnvoyExtensionPolicy",
+        "Secret",
+        "Deployment",
     ] {
         assert!(kinds.contains(expected), "no {expected} under envoyfilter/");
     }
@@ -350,6 +382,24 @@ fn experiment(patch: Value) -> Value {
     json!({ "experiments": [exp] })
 }
 
+/// The parser with `PREDICTOR_ROUTER_KEYS` set to a valid key, as on a gateway with signing keys.
+fn parse_keyed(
+    config: &Value,
+) -> Result<predictor_router::router::config::Config, predictor_router::router::config::ConfigError> {
+    let env = [(
+        "PREDICTOR_ROUTER_KEYS",
+        "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw",
+    )];
+    parse_with_environment(config.to_string().as_bytes(), &env[..])
+}
+
+/// The one-experiment configuration with `signing` and an `override` object.
+fn signed(signing: Value, override_: Value) -> Value {
+    let mut config = experiment(json!({ "override": override_ }));
+    config["signing"] = signing;
+    config
+}
+
 #[test]
 fn the_json_schema_agrees_with_the_parser() {
     let schema = plugin_schema();
@@ -360,12 +410,17 @@ fn the_json_schema_agrees_with_the_parser() {
         experiment(json!({"match": {"hosts": ["*", "a.com", "*.b.org", "X_Y.z"], "path_prefix": "/"}})),
         experiment(json!({"response_header": "", "sticky": {"cookie": "", "max_age_seconds": 34560000}})),
         experiment(json!({"override": {"enabled": false, "header": "x-force", "query_param": "p.q-r_s"}})),
+        signed(
+            json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
+            json!({"signed": true}),
+        ),
+        signed(
+            json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
+            json!({"signed": false}),
+        ),
     ];
     for config in &valid {
-        assert!(
-            parse(config.to_string().as_bytes()).is_ok(),
-            "parser rejects {config}"
-        );
+        assert!(parse_keyed(config).is_ok(), "parser rejects {config}");
         let errors: Vec<String> = schema.iter_errors(config).map(|e| e.to_string()).collect();
         assert!(
             errors.is_empty(),
@@ -395,12 +450,20 @@ fn the_json_schema_agrees_with_the_parser() {
         experiment(json!({"sticky": {"user_header": ""}})),
         experiment(json!({"override": {"query_param": "a b"}})),
         experiment(json!({"override": {"enabled": "no"}})),
+        signed(json!({"keys_env": "1_KEYS"}), json!({"signed": true})),
+        signed(json!({"keys_env": ""}), json!({})),
+        signed(json!({}), json!({})),
+        signed(
+            json!({"keys_env": "PREDICTOR_ROUTER_KEYS", "key": "x"}),
+            json!({}),
+        ),
+        signed(
+            json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
+            json!({"signed": "yes"}),
+        ),
     ];
     for config in &invalid {
-        assert!(
-            parse(config.to_string().as_bytes()).is_err(),
-            "parser accepts {config}"
-        );
+        assert!(parse_keyed(config).is_err(), "parser accepts {config}");
         assert!(
             !schema.is_valid(config),
             "schema accepts an invalid config {config}"
@@ -413,9 +476,12 @@ fn the_json_schema_agrees_with_the_parser() {
             {"name": "a", "predictors": [{"name": "p", "weight": 1}]}]}),
         experiment(json!({"predictors": [{"name": "a", "weight": 1}, {"name": "a", "weight": 1}]})),
         experiment(json!({"override": {"header": "x-predictor"}})),
+        // `signed` needs a top-level `signing`; the key set itself lives outside the configuration.
+        experiment(json!({"override": {"signed": true}})),
+        signed(json!({"keys_env": "UNSET_IN_THIS_TEST"}), json!({})),
     ];
     for config in &parser_only {
-        assert!(parse(config.to_string().as_bytes()).is_err());
+        assert!(parse_keyed(config).is_err());
         assert!(
             schema.is_valid(config),
             "now expressible in the schema? update this test: {config}"
@@ -602,4 +668,80 @@ fn the_envoy_gateway_manifests_load_the_same_module_and_configuration() {
     }
     sources.sort();
     assert_eq!(sources, ["HTTP", "Image"]);
+}
+
+#[test]
+fn the_signed_overrides_variant_wires_the_secret_through_the_gateway_into_the_vm() {
+    let docs = variant_documents("signed-overrides");
+    let [plugin] = of_kind(&docs, "WasmPlugin")[..] else {
+        panic!("one WasmPlugin")
+    };
+    let [secret] = of_kind(&docs, "Secret")[..] else {
+        panic!("one Secret")
+    };
+    let [patch] = of_kind(&docs, "Deployment")[..] else {
+        panic!("one Deployment patch")
+    };
+
+    // The plugin configuration names the variable, and the VM gets it from the host (the proxy).
+    let config = &plugin["spec"]["pluginConfig"];
+    let variable = config["signing"]["keys_env"].as_str().unwrap();
+    assert_eq!(variable, "PREDICTOR_ROUTER_KEYS", "the CLI's default");
+    assert_eq!(
+        plugin["spec"]["vmConfig"]["env"],
+        json!([{"name": variable, "valueFrom": "HOST"}]),
+        "the key value never sits in the WasmPlugin"
+    );
+    assert_eq!(config["experiments"][0]["override"]["signed"], true);
+    assert!(
+        config["experiments"][0]["override"].get("query_param").is_none(),
+        "tokens in URLs end up in access logs: the shipped variant uses the header only"
+    );
+    // The same experiment as the shipped WasmPlugin, but for `signing` and `override`.
+    let mut shipped = seed_plugin_config();
+    let mut signed = config.clone();
+    signed.as_object_mut().unwrap().remove("signing");
+    shipped["experiments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("override");
+    signed["experiments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("override");
+    assert_eq!(signed, shipped);
+
+    // The gateway's istio-proxy container fills the variable from the Secret's key.
+    let ns = plugin["metadata"]["namespace"].as_str().unwrap();
+    assert_eq!(secret["metadata"]["namespace"], ns);
+    assert_eq!(patch["metadata"]["namespace"], ns);
+    let containers = patch["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let proxy = containers
+        .iter()
+        .find(|c| c["name"] == "istio-proxy")
+        .expect("istio-proxy");
+    let env = proxy["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == variable)
+        .expect("the variable");
+    let key_ref = &env["valueFrom"]["secretKeyRef"];
+    assert_eq!(key_ref["name"], secret["metadata"]["name"]);
+    let key = key_ref["key"].as_str().unwrap();
+    let placeholder = secret["stringData"][key]
+        .as_str()
+        .expect("the Secret holds the referenced key");
+
+    // With a real key the filter accepts the configuration; with the placeholder it refuses it.
+    let bytes = config.to_string();
+    let real = [(variable, "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw")];
+    assert!(parse_with_environment(bytes.as_bytes(), &real[..]).is_ok());
+    let refused = parse_with_environment(bytes.as_bytes(), &[(variable, placeholder)][..]).unwrap_err();
+    assert_eq!(
+        refused.path, "signing.keys_env",
+        "an unedited Secret must fail loudly"
+    );
 }

@@ -10,7 +10,8 @@ use predictor_router_tests::envoy::{envoy_binary, wasm_module};
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request, Response};
 use predictor_router_tests::scenario::{
-    adaptive_plugin_config, predictor_names, seed_plugin_config, variants_dir, wasmplugin_manifest,
+    adaptive_plugin_config, predictor_names, seed_plugin_config, signed_plugin_config, variants_dir,
+    wasmplugin_manifest,
 };
 use predictor_router_tests::stats::{
     chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
@@ -188,6 +189,8 @@ fn main() {
 
     let adaptive_ok = adaptive_part(&path);
     println!();
+    let signed_ok = signed_part(&path);
+    println!();
 
     println!("Envoy's counters (/stats/prometheus):");
     for line in gw.envoy.prometheus() {
@@ -210,7 +213,8 @@ fn main() {
         && honoured == TESTER_REQUESTS
         && split_ok
         && first_ok
-        && adaptive_ok;
+        && adaptive_ok
+        && signed_ok;
     if !healthy {
         eprintln!("demo: something was off (see above)");
         for e in wasm_errors {
@@ -351,4 +355,71 @@ fn adaptive_part(path: &str) -> bool {
         }
     );
     moved
+}
+
+/// Part 5: signed overrides (envoyfilter/variants/signed-overrides/) in a third Envoy: a fresh key in
+/// the VM's environment, a plain predictor name refused, a minted token honoured.
+fn signed_part(path: &str) -> bool {
+    use predictor_router::router::signing::{mint, KeySet};
+    const REQUESTS: usize = 50;
+    let key_command = "openssl rand -base64 32 | tr '+/' '-_'";
+    let key = std::process::Command::new("sh")
+        .args(["-c", key_command])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let Some(key) = key else {
+        println!("5. signed overrides: `{key_command}` failed (is openssl installed?)");
+        return false;
+    };
+    let config = signed_plugin_config();
+    let gw = Gateway::start_with(
+        config,
+        GatewayOptions {
+            vm_environment: vec![("PREDICTOR_ROUTER_KEYS".to_string(), key.clone())],
+            ..Default::default()
+        },
+    );
+    println!(
+        "5. signed overrides ({}): a fresh key from `{key_command}` in the VM's PREDICTOR_ROUTER_KEYS",
+        variants_dir().join("signed-overrides").display()
+    );
+    let served_rf = |value: &str| {
+        run_parallel(
+            REQUESTS,
+            |_, client| {
+                client
+                    .send(&Request::predict(path).header("x-predictor-override", value))
+                    .ok()
+                    .and_then(|r| r.header("x-predictor").map(str::to_string))
+            },
+            gw.envoy.listener_port,
+        )
+        .iter()
+        .filter(|s| s.as_deref() == Some("rf"))
+        .count()
+    };
+    let plain = served_rf("rf");
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 2 * 3600;
+    let token = KeySet::parse(&key)
+        .ok()
+        .and_then(|keys| mint(&keys, "fraud-detection", "rf", expiry))
+        .unwrap_or_default();
+    let signed = served_rf(&token);
+    let rejected = gw
+        .envoy
+        .counter("predictor_router.fraud-detection.override_rejected");
+    println!("   x-predictor-override: rf (a plain name): {plain} of {REQUESTS} to rf (the 50/50 split), override_rejected {rejected}");
+    println!("   x-predictor-override: {token}");
+    println!("     (what `predictor-router sign-override --experiment fraud-detection --predictor rf --ttl 2h` prints)");
+    println!("     served by rf: {signed} of {REQUESTS}");
+    let ok = signed == REQUESTS && rejected == REQUESTS as u64 && plain < REQUESTS;
+    if !ok {
+        println!("   NOT as expected: the token must force rf and every plain name be rejected");
+    }
+    ok
 }
