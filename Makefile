@@ -29,10 +29,21 @@ define finish_wasm
 	fi
 endef
 
+# apt_install(package): a Debian package (as root), refreshing the index if the first try fails.
+define apt_install
+{ echo "installing Debian's $(1)"; apt-get install -y -q --no-install-recommends $(1) >/dev/null 2>&1 || \
+  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(1) >/dev/null; }; }
+endef
+
 export ENVOY_BIN ?= $(abspath $(ENVOY))
 export PREDICTOR_ROUTER_WASM ?= $(abspath $(DIST_WASM))
 
 IMAGE ?= predictor-router:dev
+PUSH ?= 0
+TLS_VERIFY ?= true
+# vfs storage and chroot isolation: buildah as root without a daemon or overlay support.
+# BUILDAH_ROOT=DIR keeps its storage under DIR (the image tests use a private one).
+BUILDAH := buildah --storage-driver vfs $(if $(BUILDAH_ROOT),--root $(BUILDAH_ROOT)/storage --runroot $(BUILDAH_ROOT)/run)
 
 
 .PHONY: cli
@@ -41,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -51,7 +62,7 @@ build: wasm-target wasm-opt
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
 ## Seldon Core predictors)
-test: build envoy seldon chromium test-modules wrk
+test: build envoy seldon chromium test-modules wrk oci-tools
 	cargo test --workspace --locked
 
 ## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
@@ -119,19 +130,52 @@ fuzz: build
 	done; \
 	for t in $(FUZZ_TARGETS); do echo "$$t: $$(grep -h stat::number_of_executed_units .cache/fuzz/$$t.log | awk '{print $$2}') executions in $(FUZZ_SECONDS) s, no crash"; done
 
-## image: the OCI image Istio pulls (`FROM scratch`, plugin.wasm at the root); IMAGE=registry/name:tag
+## image: the OCI image Istio pulls (`FROM scratch`, plugin.wasm at the root, timestamps fixed so the
+## same module gives the same digest). IMAGE=registry/name:tag; PUSH=1 pushes it and prints the digest;
+## TLS_VERIFY=false for a plain-HTTP registry. docker or podman when a daemon is there, else buildah.
 image: build
-	@engine=$$(for e in docker podman buildah; do \
-	    if [ $$e = buildah ] && command -v buildah >/dev/null; then echo buildah; break; fi; \
+	@engine=$$(for e in docker podman; do \
 	    if command -v $$e >/dev/null && $$e info >/dev/null 2>&1; then echo $$e; break; fi; done); \
-	if [ -z "$$engine" ]; then \
-	  echo "make image needs a running container engine: docker (with its daemon), podman or buildah."; \
-	  echo "None is usable here. The image is only envoyfilter/oci/Dockerfile with dist/predictor_router.wasm"; \
-	  echo "copied next to it as plugin.wasm; any OCI builder (kaniko, ko, oras push) can produce it."; \
-	  exit 1; fi; \
+	if [ -z "$$engine" ]; then $(MAKE) --no-print-directory buildah || exit 1; engine=buildah; fi; \
+	echo "building $(IMAGE) with $$engine"; \
 	ctx=$$(mktemp -d) && cp envoyfilter/oci/Dockerfile $$ctx/ && cp $(DIST_WASM) $$ctx/plugin.wasm && \
-	if [ $$engine = buildah ]; then buildah bud -t $(IMAGE) $$ctx; else $$engine build -t $(IMAGE) $$ctx; fi; \
-	status=$$?; rm -rf $$ctx; exit $$status
+	touch -d @0 $$ctx/plugin.wasm && \
+	case $$engine in \
+	  buildah) $(BUILDAH) bud --isolation chroot --timestamp 0 --identity-label=false -q -t $(IMAGE) $$ctx >/dev/null;; \
+	  podman) podman build --timestamp 0 -q -t $(IMAGE) $$ctx >/dev/null;; \
+	  docker) SOURCE_DATE_EPOCH=0 docker build --build-arg SOURCE_DATE_EPOCH=0 -q -t $(IMAGE) $$ctx >/dev/null;; \
+	esac; status=$$?; rm -rf $$ctx; [ $$status = 0 ] || exit $$status; \
+	echo "built $(IMAGE) (plugin.wasm: $$(sha256sum $(DIST_WASM) | cut -c1-64))"; \
+	if [ "$(PUSH)" = 1 ]; then \
+	  case $$engine in \
+	    buildah) $(BUILDAH) push -q --tls-verify=$(TLS_VERIFY) --digestfile dist/image.digest $(IMAGE) docker://$(IMAGE);; \
+	    podman) podman push -q --tls-verify=$(TLS_VERIFY) --digestfile dist/image.digest $(IMAGE);; \
+	    docker) docker push -q $(IMAGE) && docker inspect --format '{{index .RepoDigests 0}}' $(IMAGE) | sed 's/.*@//' > dist/image.digest;; \
+	  esac || exit 1; \
+	  echo "pushed $(IMAGE)@$$(cat dist/image.digest)"; \
+	fi
+
+## image-artifact: the same module as a Wasm OCI artifact (the module itself as the layer, media type
+## application/vnd.module.wasm.content.layer.v1+wasm), laid out by envoyfilter/oci/wasm_artifact.py in
+## dist/oci-artifact; PUSH=1 pushes it to IMAGE with skopeo and prints the digest.
+image-artifact: build
+	@command -v skopeo >/dev/null || $(call apt_install,skopeo)
+	@rm -rf dist/oci-artifact
+	@tag=$$(echo '$(IMAGE)' | sed -n 's|.*/||; s|.*:||p'); tag=$${tag:-latest}; \
+	digest=$$(python3 envoyfilter/oci/wasm_artifact.py $(DIST_WASM) dist/oci-artifact $$tag) || exit 1; \
+	echo "laid out dist/oci-artifact:$$tag ($$digest)"; \
+	if [ "$(PUSH)" = 1 ]; then \
+	  skopeo copy -q --dest-tls-verify=$(TLS_VERIFY) --digestfile dist/artifact.digest oci:dist/oci-artifact:$$tag docker://$(IMAGE) && \
+	  echo "pushed $(IMAGE)@$$(cat dist/artifact.digest)"; \
+	fi
+
+## buildah, skopeo and the registry of the image tests (Debian packages: daemonless, as root).
+buildah:
+	@command -v buildah >/dev/null || $(call apt_install,buildah)
+
+oci-tools: buildah
+	@command -v skopeo >/dev/null || $(call apt_install,skopeo)
+	@command -v docker-registry >/dev/null || $(call apt_install,docker-registry)
 
 tools: wasm-target wasm-opt envoy
 

@@ -167,6 +167,7 @@ pub fn render(
         ("adaptive (response), random", "predictor-router, random", "adaptive, reward response with max_latency_ms (two clock reads, an outcome), random: vs fixed weights"),
         ("adaptive (response), sticky", "predictor-router, sticky", "adaptive, reward response, sticky: vs fixed weights"),
         ("adaptive (feedback), feedback POST 4 KB", "predictor-router, sticky, POST 4 KB", "adaptive, reward feedback: a feedback request with a 4 KB body (copied and parsed) vs the same POST to a fixed-weight experiment"),
+        ("signed override, forced (token)", "predictor-router, forced", "signed override: a forced request with a valid token (a clock read, an HMAC-SHA256 per key) vs an unsigned forced request"),
     ];
     if pairs
         .iter()
@@ -174,7 +175,7 @@ pub fn render(
     {
         let _ = writeln!(
             w,
-            "\n### Adaptive allocation: what it costs (same run, Envoy CPU µs per request, median of per-round differences)\n"
+            "\n### Adaptive allocation and signed overrides: what they cost (same run, Envoy CPU µs per request, median of per-round differences)\n"
         );
         let _ = writeln!(w, "| comparison | difference | ratio |\n|---|---|---|");
         for (case, base, what) in pairs {

@@ -10,7 +10,7 @@ use predictor_router_tests::bench::variants::{
 };
 use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
 use predictor_router_tests::scenario::{
-    adaptive_plugin_config, feedback_path, predict_path, repo_root, seed_plugin_config,
+    adaptive_plugin_config, feedback_path, predict_path, repo_root, seed_plugin_config, signed_plugin_config,
 };
 use predictor_router_tests::seldon::feedback_plugin_config;
 
@@ -123,7 +123,30 @@ fn variants() -> Vec<Variant> {
             routing: Routing::HeaderRoutes,
             filter: with_config(feedback_plugin_config(10, 100).to_string()),
         },
+        Variant {
+            name: "predictor-router, signed overrides",
+            routing: Routing::HeaderRoutes,
+            filter: Some(WasmFilter {
+                module: wasm_module(),
+                configuration: signed_plugin_config().to_string(),
+                vm_environment: vec![(SIGNING_VARIABLE.to_string(), BENCH_KEY.to_string())],
+            }),
+        },
     ]
+}
+
+const SIGNING_VARIABLE: &str = "PREDICTOR_ROUTER_KEYS";
+/// A 32-byte key for the signed-overrides variant (base64url), as `openssl rand -base64 32` makes.
+const BENCH_KEY: &str = "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw";
+
+/// A token for rf, valid for a day (the bench takes well under that).
+fn bench_token() -> String {
+    use predictor_router::router::signing::{mint, KeySet};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let keys = KeySet::parse(BENCH_KEY).expect("the bench key is valid");
+    mint(&keys, "fraud-detection", "rf", now + 86_400).expect("a key to mint with")
 }
 
 fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
@@ -213,6 +236,11 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
                 "predictor-router, adaptive (feedback)",
                 &sticky,
                 feedback_path(),
+            ),
+            case(
+                "signed override, forced (token)",
+                "predictor-router, signed overrides",
+                &[("x-predictor-override", &bench_token())],
             ),
         ]);
     }
