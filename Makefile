@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -62,7 +62,7 @@ build: wasm-target wasm-opt
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
 ## Seldon Core predictors)
-test: build envoy seldon chromium test-modules wrk oci-tools
+test: build envoy seldon chromium test-modules wrk oci-tools prometheus
 	cargo test --workspace --locked
 
 ## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
@@ -87,7 +87,7 @@ fmt:
 	cargo fmt --all
 
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
-demo: build envoy
+demo: build envoy $(if $(filter 1,$(DEMO_PROMETHEUS)),prometheus)
 	cargo run --locked -p predictor-router-tests --bin demo
 
 ## demo-seldon: the fraud-detection A/B with real Seldon Core v1 predictors (XGBoost, random forest) and a
@@ -172,6 +172,10 @@ image-artifact: build
 ## buildah, skopeo and the registry of the image tests (Debian packages: daemonless, as root).
 buildah:
 	@command -v buildah >/dev/null || $(call apt_install,buildah)
+
+## prometheus: Prometheus and promtool (Debian's package), for the monitoring tests.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || $(call apt_install,prometheus)
 
 oci-tools: buildah
 	@command -v skopeo >/dev/null || $(call apt_install,skopeo)

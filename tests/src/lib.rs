@@ -25,6 +25,7 @@ pub mod http;
 pub mod invalid_configs;
 pub mod load;
 pub mod module;
+pub mod monitoring;
 pub mod oci;
 pub mod request_mix;
 pub mod scenario;

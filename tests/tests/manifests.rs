@@ -61,6 +61,9 @@ fn strict_root(schema: &mut Value) {
 
 fn strict(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else { return };
+    if let Some(Value::String(pattern)) = obj.get_mut("pattern") {
+        *pattern = ecma_pattern(pattern);
+    }
     let preserves = obj.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     if obj.contains_key("properties") && !obj.contains_key("additionalProperties") && !preserves {
         obj.insert("additionalProperties".into(), Value::Bool(false));
@@ -77,6 +80,44 @@ fn strict(schema: &mut Value) {
             _ => {}
         }
     }
+}
+
+/// Kubernetes checks `pattern` with Go's RE2, JSON Schema with ECMA-262, which has no inline flags: a
+/// leading `(?i)` (prometheus-operator's `partial_response_strategy`) becomes letter classes.
+fn ecma_pattern(pattern: &str) -> String {
+    if !pattern.contains("(?i)") {
+        return pattern.to_string();
+    }
+    let rest = pattern.replacen("(?i)", "", 1);
+    let (mut out, mut in_class, mut escaped) = (String::new(), false, false);
+    for c in rest.chars() {
+        match c {
+            _ if escaped => {
+                escaped = false;
+                out.push(c);
+            }
+            '\\' => {
+                escaped = true;
+                out.push(c);
+            }
+            '[' => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' => {
+                in_class = false;
+                out.push(c);
+            }
+            c if c.is_ascii_alphabetic() && !in_class => {
+                out.push('[');
+                out.push(c.to_ascii_lowercase());
+                out.push(c.to_ascii_uppercase());
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[test]
@@ -168,6 +209,8 @@ fn every_manifest_validates_against_its_crd_schema() {
         "EnvoyExtensionPolicy",
         "Secret",
         "Deployment",
+        "PrometheusRule",
+        "PodMonitor",
     ] {
         assert!(kinds.contains(expected), "no {expected} under envoyfilter/");
     }

@@ -9,6 +9,7 @@ use predictor_router::router::bucketing::{user_bucket, BucketTable};
 use predictor_router_tests::envoy::{envoy_binary, wasm_module};
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{HttpClient, Request, Response};
+use predictor_router_tests::monitoring::{rule_file, samples, scrape_job, Prometheus};
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, predictor_names, seed_plugin_config, signed_plugin_config, variants_dir,
     wasmplugin_manifest,
@@ -57,6 +58,21 @@ fn main() {
         },
     );
     let port = gw.envoy.listener_port;
+    // DEMO_PROMETHEUS=1: a Prometheus beside this Envoy, with the shipped rules and scrape job.
+    let prometheus = (std::env::var("DEMO_PROMETHEUS").as_deref() == Ok("1")).then(|| {
+        let job = scrape_job(&[("demo-gateway", format!("127.0.0.1:{}", gw.envoy.admin_port))]);
+        let prometheus = Prometheus::start(vec![job], &rule_file());
+        // Counters appear on first use: Prometheus must scrape them once before the traffic, or
+        // rate() sees no increase. A few warm-up requests define them.
+        let mut client = HttpClient::new(port);
+        for i in 0..20 {
+            let _ = client.send(&Request::predict(&path).header("x-user-id", format!("warm-up-{i}")));
+            let _ = client.send(&Request::predict(&path));
+        }
+        thread::sleep(Duration::from_secs(2));
+        println!("(DEMO_PROMETHEUS=1: 40 warm-up requests went first, so that Prometheus scraped the counters before the traffic)");
+        prometheus
+    });
     let tally = Arc::new(Mutex::new(Tally::default()));
     let record = {
         let tally = tally.clone();
@@ -185,6 +201,14 @@ fn main() {
         "   served by {forced}: {honoured} of {TESTER_REQUESTS} ({:.1} %)",
         100.0 * honoured as f64 / TESTER_REQUESTS as f64
     );
+    println!();
+
+    match &prometheus {
+        Some(prometheus) => print_recording_rules(prometheus),
+        None => println!(
+            "   (make demo DEMO_PROMETHEUS=1 runs Prometheus beside this Envoy with envoyfilter/monitoring's rules)"
+        ),
+    }
     println!();
 
     let adaptive_ok = adaptive_part(&path);
@@ -422,4 +446,32 @@ fn signed_part(path: &str) -> bool {
         println!("   NOT as expected: the token must force rf and every plain name be rejected");
     }
     ok
+}
+
+/// What the shipped recording rules report about the traffic so far (DEMO_PROMETHEUS=1).
+fn print_recording_rules(prometheus: &Prometheus) {
+    // Two scrapes (1 s apart) and a rule evaluation after the last request.
+    thread::sleep(Duration::from_secs(3));
+    println!(
+        "Prometheus at http://127.0.0.1:{} (envoyfilter/monitoring/prometheusrule.yaml, podmonitor.yaml):",
+        prometheus.port
+    );
+    for (rule, what) in [
+        (
+            "predictor_router:new_assignment_share:ratio5m",
+            "observed split of new assignments",
+        ),
+        ("predictor_router:configured_share", "configured share"),
+        (
+            "predictor_router:srm_z:1h",
+            "sample-ratio mismatch z (|z| > 3.29: alert)",
+        ),
+        ("predictor_router:response_5xx:ratio5m", "5xx ratio"),
+    ] {
+        let values: Vec<String> = samples(&prometheus.vector(rule))
+            .iter()
+            .map(|(labels, v)| format!("{} {v:.3}", labels["predictor"].as_str().unwrap_or("?")))
+            .collect();
+        println!("   {rule:<48} {:<28} {}", values.join("  "), what);
+    }
 }
