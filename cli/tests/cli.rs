@@ -464,10 +464,13 @@ fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("key 1 of MY_KEYS"));
 }
 
+/// Extra arguments, environment, and what the error must say.
+type SignCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn sign_override_refuses_a_long_ttl_a_missing_key_and_bad_names_with_exit_2() {
     let keys = [("PREDICTOR_ROUTER_KEYS", KEYS)];
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    let cases: [SignCase; 6] = [
         (&["--ttl", "32days"], &keys, "over the 31 days"),
         (&["--ttl", "0s"], &keys, "at least 1s"),
         (&["--ttl", "soon"], &keys, "--ttl \"soon\""),
