@@ -106,14 +106,6 @@ extern "C" {
         value_size: usize,
         cas: u32,
     ) -> u32;
-    fn proxy_call_foreign_function(
-        function_name: *const u8,
-        function_name_size: usize,
-        arguments: *const u8,
-        arguments_size: usize,
-        results: *mut *mut u8,
-        results_size: *mut usize,
-    ) -> u32;
     fn proxy_define_metric(
         metric_type: u32,
         name_data: *const u8,
@@ -266,12 +258,4 @@ pub fn increment_counter(id: u32, amount: u64) -> HostResult<()> {
 
 pub fn record_gauge(id: u32, value: u64) -> HostResult<()> {
     check(unsafe { proxy_record_metric(id, value) })
-}
-
-/// Calls a host foreign function without arguments, discarding any result.
-pub fn call_foreign_function(name: &str) -> HostResult<()> {
-    returned_bytes(|data, len| unsafe {
-        proxy_call_foreign_function(name.as_ptr(), name.len(), name.as_ptr(), 0, data, len)
-    })
-    .map(drop)
 }

@@ -17,9 +17,6 @@ use super::state::RouterState;
 use crate::router::adaptive::feedback::MAX_FEEDBACK_BYTES;
 use crate::router::plan::{plan_feedback, plan_request, plan_response, ConfiguredWeights, Learning, Routed};
 
-/// Envoy's foreign function that makes it re-select the route after a header change.
-const CLEAR_ROUTE_CACHE: &str = "clear_route_cache";
-
 /// A feedback body being copied: `None` once it grew past the limit (it is then invalid).
 type FeedbackBody = Option<Vec<u8>>;
 
@@ -58,12 +55,13 @@ impl PredictorRouterHttp {
             None => plan_request(&state.table, &ConfiguredWeights, &mut request),
         };
         drop(learning);
-        let mut headers_changed = false;
+        // No `clear_route_cache`: on the ABI this module declares (0.2.1) Envoy re-selects the route
+        // after any header change made by a filter (SPEC; e2e_routing proves the route follows).
         for header in &plan.remove {
-            headers_changed |= abi::remove_header(Map::Request, header).is_ok();
+            let _ = abi::remove_header(Map::Request, header);
         }
         if let Some((header, predictor)) = plan.set {
-            headers_changed |= abi::replace_header(Map::Request, header, predictor.as_bytes()).is_ok();
+            let _ = abi::replace_header(Map::Request, header, predictor.as_bytes());
         }
         state.count_all(&plan.counts);
         if let Some(routed) = plan.routed {
@@ -77,9 +75,6 @@ impl PredictorRouterHttp {
             if end_of_stream {
                 self.finish_feedback(state);
             }
-        }
-        if headers_changed {
-            let _ = abi::call_foreign_function(CLEAR_ROUTE_CACHE);
         }
     }
 

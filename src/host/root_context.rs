@@ -14,8 +14,10 @@ use super::state::RouterState;
 use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
 use crate::router::table::RoutingTable;
 
-/// How often each worker merges outcomes and advances its allocations. Only configurations with an
-/// adaptive experiment ask for a tick at all.
+/// How often each worker hands its batched counts to Envoy (the SPEC asks for at least once a second).
+const FLUSH_TICK_MILLISECONDS: u32 = 1000;
+/// How often each worker merges outcomes and advances its allocations (adaptive configurations);
+/// counts are flushed on the same tick.
 const TICK_MILLISECONDS: u32 = 500;
 /// The tick while a Thompson estimate is spread over several ticks (many predictors): each tick's work
 /// stays bounded, and the estimate still completes within seconds.
@@ -77,6 +79,11 @@ impl RootContext for PredictorRouterRoot {
                 signing.keys_env
             );
         }
+        // The configuration being replaced hands over its counts now; counts of its streams still in
+        // flight follow when the last of them ends (RouterState's Drop).
+        if let Some(previous) = &self.state {
+            previous.flush();
+        }
         let state = RouterState::new(table);
         let adaptive = state.adaptive;
         if adaptive {
@@ -86,12 +93,20 @@ impl RootContext for PredictorRouterRoot {
         }
         self.state = Some(Rc::new(state));
         self.tick_period = u32::MAX;
-        self.set_tick_period(if adaptive { TICK_MILLISECONDS } else { 0 });
+        self.set_tick_period(if adaptive {
+            TICK_MILLISECONDS
+        } else {
+            FLUSH_TICK_MILLISECONDS
+        });
         true
     }
 
     fn on_tick(&mut self) {
         let Some(state) = &self.state else { return };
+        state.flush();
+        if !state.adaptive {
+            return;
+        }
         let now = abi::current_time_nanos().unwrap_or(0);
         let estimating = match state.learning.try_borrow_mut() {
             Ok(mut learning) => learning.tick(&state.table, now, ARM_DRAWS_PER_TICK),

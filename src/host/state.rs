@@ -1,5 +1,10 @@
 //! One configuration in service on one worker: the routing table, the metric ids defined for it so
-//! far, and the learners of its adaptive experiments.
+//! far, the counts not yet handed to Envoy, and the learners of its adaptive experiments.
+//!
+//! Counts are batched (SPEC "Metrics"): a request adds to a slot inside the VM, and [`RouterState::flush`]
+//! hands every changed slot to Envoy on the worker's tick (at least once a second) and when the
+//! configuration leaves service (`Drop`: an update replaced it and its last stream ended, or the
+//! plugin stops). A request then spends no hostcall on counting, after a counter's first use.
 
 use std::cell::{Cell, RefCell};
 
@@ -18,6 +23,10 @@ pub struct RouterState {
     /// ~65,000 possible counters, and defining them all up front would slow `on_configure` and fill
     /// Envoy's stats with zeros. (`Cell`: no borrow can fail.)
     metric_ids: Vec<Cell<Option<u32>>>,
+    /// Per counter slot, the increments not yet handed to Envoy.
+    pending: Vec<Cell<u64>>,
+    /// The slots whose pending count went from 0 to more since the last flush (each once).
+    dirty: RefCell<Vec<usize>>,
     pub learning: RefCell<Learning>,
     /// Whether any experiment is adaptive (fixed-weight configurations skip the learners entirely).
     pub adaptive: bool,
@@ -27,12 +36,15 @@ impl RouterState {
     pub fn new(table: RoutingTable) -> Self {
         let catalog = CounterCatalog::new(&table);
         let metric_ids = (0..catalog.len()).map(|_| Cell::new(None)).collect();
+        let pending = (0..catalog.len()).map(|_| Cell::new(0)).collect();
         let learning = Learning::new(&table);
         let adaptive = !learning.is_empty();
         RouterState {
             table,
             catalog,
             metric_ids,
+            pending,
+            dirty: RefCell::new(Vec::new()),
             learning: RefCell::new(learning),
             adaptive,
         }
@@ -56,35 +68,58 @@ impl RouterState {
         }
     }
 
+    /// Adds to a counter inside the VM. The counter is defined with Envoy on first use, even for 0 (a
+    /// failure's reward), so that ratios have both series; the amount waits for [`RouterState::flush`].
     pub fn count(&self, counter: Counter, amount: u64) {
-        let Some(slot) = self.catalog.slot(counter).and_then(|s| self.metric_ids.get(s)) else {
+        let Some(index) = self.catalog.slot(counter) else {
             return;
         };
-        let id = match slot.get() {
-            Some(id) => id,
-            None => {
-                let Some(name) = counter_name(&self.table, counter) else {
-                    return;
-                };
-                let Ok(id) = abi::define_counter(&name) else {
-                    return;
-                };
-                slot.set(Some(id));
-                id
-            }
+        let (Some(id), Some(pending)) = (self.metric_ids.get(index), self.pending.get(index)) else {
+            return;
         };
-        // Defined even for 0 (a failure's reward), so that ratios have both series; a failed
-        // increment loses one count, and must never fail the request.
-        if amount > 0 {
-            let _ = abi::increment_counter(id, amount);
+        if id.get().is_none() {
+            let Some(name) = counter_name(&self.table, counter) else {
+                return;
+            };
+            let Ok(defined) = abi::define_counter(&name) else {
+                return;
+            };
+            id.set(Some(defined));
+        }
+        if amount == 0 {
+            return;
+        }
+        if pending.get() == 0 {
+            if let Ok(mut dirty) = self.dirty.try_borrow_mut() {
+                dirty.push(index);
+            }
+        }
+        pending.set(pending.get().saturating_add(amount));
+    }
+
+    /// Hands every pending count to Envoy: one hostcall per counter that changed since the last flush.
+    pub fn flush(&self) {
+        let Ok(mut dirty) = self.dirty.try_borrow_mut() else {
+            return;
+        };
+        for index in dirty.drain(..) {
+            let (Some(id), Some(pending)) = (self.metric_ids.get(index), self.pending.get(index)) else {
+                continue;
+            };
+            if let Some(id) = id.get() {
+                // A failed increment loses its counts; it must never fail anything else.
+                let _ = abi::increment_counter(id, pending.replace(0));
+            }
         }
     }
 }
 
 impl Drop for RouterState {
     /// A configuration leaves service (an update replaced it and its last stream ended, or the plugin
-    /// stops): outcomes not yet merged go to shared data now, so none is lost.
+    /// stops): pending counts go to Envoy and outcomes not yet merged to shared data now, so none is
+    /// lost.
     fn drop(&mut self) {
+        self.flush();
         if let Ok(mut learning) = self.learning.try_borrow_mut() {
             learning.sync_all(&self.table);
         }

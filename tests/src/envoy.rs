@@ -279,7 +279,14 @@ impl Envoy {
     }
 
     /// The filter's counters, by name without the `wasmcustom.` prefix (0 for one never incremented).
+    /// The filter's counters, once the counts of every request sent so far have been flushed.
     pub fn counters(&self) -> BTreeMap<String, u64> {
+        crate::http::wait_for_counter_flush();
+        self.counters_now()
+    }
+
+    /// The filter's counters as Envoy shows them right now (batched counts may still be in the VM).
+    pub fn counters_now(&self) -> BTreeMap<String, u64> {
         let (_, body) = self
             .admin_get("/stats?filter=%5Ewasmcustom%5C.predictor_router")
             .expect("admin /stats");
@@ -301,6 +308,7 @@ impl Envoy {
     /// `/stats/prometheus` sample lines of the filter's counters. Envoy treats `wasmcustom` as a custom
     /// stat namespace: it drops both it and the `envoy_` prefix, so they read `predictor_router_...`.
     pub fn prometheus(&self) -> Vec<String> {
+        crate::http::wait_for_counter_flush();
         let (_, body) = self
             .admin_get("/stats/prometheus")
             .expect("admin /stats/prometheus");

@@ -89,6 +89,7 @@ impl HttpClient {
     }
 
     pub fn send(&mut self, request: &Request) -> std::io::Result<Response> {
+        note_request_sent();
         // A kept-alive connection may have been closed by the server: retry once on a fresh one.
         match self.try_send(request) {
             Ok(r) => Ok(r),
@@ -198,4 +199,35 @@ fn read_response(reader: &mut impl BufRead, head_only: bool) -> std::io::Result<
         headers,
         body,
     })
+}
+
+/// The filter hands its counts to Envoy at least once a second (SPEC "Metrics"): how long after a
+/// request its counts may take to show, with a margin for a loaded machine's timer.
+pub const COUNTER_FLUSH: std::time::Duration = std::time::Duration::from_millis(1200);
+
+/// When this process last sent a request through an [`HttpClient`] (milliseconds since `EPOCH`).
+static LAST_SENT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+fn elapsed_ms() -> u64 {
+    EPOCH.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+}
+
+fn note_request_sent() {
+    LAST_SENT_MS.store(elapsed_ms().max(1), std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Waits until the counts of every request this process sent have been handed to Envoy: at most
+/// [`COUNTER_FLUSH`] after the last one. (Traffic from other processes, wrk or a browser, is not seen
+/// here: wait [`COUNTER_FLUSH`] after it.)
+pub fn wait_for_counter_flush() {
+    let last = LAST_SENT_MS.load(std::sync::atomic::Ordering::SeqCst);
+    if last == 0 {
+        return;
+    }
+    let ready = last + COUNTER_FLUSH.as_millis() as u64;
+    let now = elapsed_ms();
+    if ready > now {
+        std::thread::sleep(std::time::Duration::from_millis(ready - now));
+    }
 }

@@ -150,6 +150,8 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         .map(|l| l.trim().to_string())
         .unwrap_or_default();
 
+    // wrk is another process: wait for the filter's batched counts (at most a second) explicitly.
+    std::thread::sleep(crate::http::COUNTER_FLUSH);
     let counters = gw.envoy.counters();
     let delta =
         |name: &str| counters.get(name).copied().unwrap_or(0) - baseline.get(name).copied().unwrap_or(0);

@@ -88,6 +88,7 @@ fn four_workers_merge_every_outcome_exactly_once() {
         t.arms.iter().map(|a| a.reward_milli).sum::<u64>(),
         successes * 1000
     );
+    host.tick().unwrap(); // hand the batched counts to the host
     let counters = host.counters();
     let trials: u64 = ["xgb", "rf"]
         .iter()
@@ -291,14 +292,21 @@ fn outcomes_not_yet_merged_are_merged_when_a_configuration_leaves_service() {
 }
 
 #[test]
-fn fixed_weight_configurations_do_not_tick() {
+fn fixed_weight_configurations_tick_once_a_second_only_to_flush_counts() {
     let mut host = start(&config(xgb_rf(), json!({"policy": "thompson"})), 1);
     assert_eq!(host.tick_periods_ms(), vec![500]);
     host.reconfigure(
         json!({"experiments": [{"name": "a", "predictors": [{"name": "p", "weight": 1}]}]}).to_string(),
     )
     .unwrap();
-    assert_eq!(host.tick_periods_ms(), vec![0]);
+    assert_eq!(
+        host.tick_periods_ms(),
+        vec![1000],
+        "the SPEC's flush at least once a second"
+    );
+    // Nothing to flush: the tick makes no hostcall and costs next to nothing.
+    let fuel = host.tick_with_fuel().unwrap();
+    assert!(fuel[0].total() < 2_000, "{}", fuel[0].total());
 }
 
 /// Wasm instructions of the costliest tick while a Thompson estimate runs, at 2, 8 and 64 predictors

@@ -33,6 +33,7 @@ fn token(predictor: &str, expiry: u64) -> String {
 
 /// The predictor routed to, and how many override_rejected counts the request added.
 fn routed_with(host: &mut Host, header: Option<&str>, path: &str) -> (String, u64) {
+    host.tick().unwrap(); // hand the batched counts to the host
     let rejected = host.counter("predictor_router.fraud-detection.override_rejected");
     let mut request = host.request().path(path);
     if let Some(value) = header {
@@ -40,6 +41,7 @@ fn routed_with(host: &mut Host, header: Option<&str>, path: &str) -> (String, u6
     }
     let e = request.send().unwrap();
     let routed = e.upstream_header("x-predictor").unwrap();
+    host.tick().unwrap(); // hand the batched counts to the host
     (
         routed,
         host.counter("predictor_router.fraud-detection.override_rejected") - rejected,
@@ -72,6 +74,7 @@ fn keys_from_the_vm_environment_let_a_minted_token_force_and_refuse_a_plain_name
         header_forced.iter().all(|r| r == &("rf".to_string(), 0)),
         "{header_forced:?}"
     );
+    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.rf.decision.forced"),
         20
@@ -86,10 +89,12 @@ fn keys_from_the_vm_environment_let_a_minted_token_force_and_refuse_a_plain_name
         let (_, rejected) = routed_with(&mut host, Some("rf"), predict_path());
         assert_eq!(rejected, 1);
     }
+    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.override_rejected"),
         10
     );
+    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.rf.decision.forced"),
         20

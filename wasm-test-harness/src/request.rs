@@ -300,6 +300,8 @@ fn run_stream(
         response_body: final_stream.response_body,
         local_response: final_stream.local_response,
         foreign_calls: final_stream.foreign_calls,
+        hostcalls: final_stream.hostcalls,
+        allocator_entries: final_stream.allocator_entries,
         fuel,
         filter_ran: true,
         trap: None,
@@ -330,6 +332,12 @@ pub struct Exchange {
     pub local_response: Option<LocalResponse>,
     /// Foreign functions called during the stream, in order.
     pub foreign_calls: Vec<String>,
+    /// Every hostcall the module made during the stream (from `proxy_on_context_create` to
+    /// `proxy_on_delete`), by import name, in order.
+    pub hostcalls: Vec<&'static str>,
+    /// Entries into the module's allocator (`malloc`) to hand it a value during the stream: each is
+    /// a VM entry nested in a hostcall.
+    pub allocator_entries: usize,
     pub fuel: FuelReport,
     /// False when a failure policy answered without the filter.
     pub filter_ran: bool,
@@ -361,6 +369,8 @@ impl Exchange {
             response_body,
             local_response: None,
             foreign_calls: Vec::new(),
+            hostcalls: Vec::new(),
+            allocator_entries: 0,
             fuel: FuelReport::default(),
             filter_ran: false,
             trap: None,

@@ -101,6 +101,10 @@ pub struct Stream {
     pub response_trailers: HeaderMap,
     pub local_response: Option<LocalResponse>,
     pub foreign_calls: Vec<String>,
+    /// Every hostcall the module made while this stream ran, by import name, in order.
+    pub hostcalls: Vec<&'static str>,
+    /// Entries into the module's allocator to hand it a value (each a VM entry inside a hostcall).
+    pub allocator_entries: usize,
     pub continued: Vec<i32>,
     pub closed: Vec<i32>,
 }

@@ -7,6 +7,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_buffer_bytes",
         |mut c: C<'_>, buffer: i32, start: i32, max: i32, ptr_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "proxy_get_buffer_bytes");
             finish((|| {
                 let buffer = BufferType::from_abi(buffer).ok_or(Status::BadArgument)?;
                 let data = c.data().buffer(buffer).ok_or(Status::NotFound)?;
@@ -23,6 +24,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_buffer_bytes",
         |mut c: C<'_>, buffer: i32, start: i32, size: i32, ptr: i32, len: i32| {
+            note_hostcall(&mut c, "proxy_set_buffer_bytes");
             finish((|| {
                 let buffer = BufferType::from_abi(buffer).ok_or(Status::BadArgument)?;
                 let bytes = read(&mut c, ptr, len)?;

@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "proxy_continue_stream", |mut c: C<'_>, stream: i32| {
+        note_hostcall(&mut c, "proxy_continue_stream");
         finish((|| {
             c.data_mut()
                 .stream
@@ -15,6 +16,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         })())
     })?;
     linker.func_wrap("env", "proxy_close_stream", |mut c: C<'_>, stream: i32| {
+        note_hostcall(&mut c, "proxy_close_stream");
         finish((|| {
             c.data_mut()
                 .stream
@@ -37,6 +39,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          h_ptr: i32,
          h_len: i32,
          grpc: i32| {
+            note_hostcall(&mut c, "proxy_send_local_response");
             finish((|| {
                 let details = String::from_utf8_lossy(&read(&mut c, d_ptr, d_len)?).into_owned();
                 let body = read(&mut c, b_ptr, b_len)?;
@@ -68,6 +71,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          _t_len: i32,
          timeout: i32,
          ret: i32| {
+            note_hostcall(&mut c, "proxy_http_call");
             finish((|| {
                 let upstream = read_str(&mut c, u_ptr, u_len)?;
                 let headers =
@@ -93,6 +97,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          msg_len: i32,
          timeout: i32,
          ret: i32| {
+            note_hostcall(&mut c, "proxy_grpc_call");
             finish((|| {
                 let (upstream, headers) =
                     grpc_target(&mut c, (u_ptr, u_len), (s_ptr, s_len), (m_ptr, m_len))?;
@@ -114,6 +119,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
          _md_ptr: i32,
          _md_len: i32,
          ret: i32| {
+            note_hostcall(&mut c, "proxy_grpc_stream");
             finish((|| {
                 let (upstream, headers) =
                     grpc_target(&mut c, (u_ptr, u_len), (s_ptr, s_len), (m_ptr, m_len))?;
@@ -125,6 +131,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_grpc_send",
         |mut c: C<'_>, token: i32, ptr: i32, len: i32, _end: i32| {
+            note_hostcall(&mut c, "proxy_grpc_send");
             finish((|| {
                 let message = read(&mut c, ptr, len)?;
                 let callout = c
@@ -139,7 +146,8 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         },
     )?;
     for name in ["proxy_grpc_cancel", "proxy_grpc_close"] {
-        linker.func_wrap("env", name, |c: C<'_>, token: i32| {
+        linker.func_wrap("env", name, move |mut c: C<'_>, token: i32| {
+            note_hostcall(&mut c, name);
             finish(if c.data().callouts.iter().any(|k| k.token == token as u32) {
                 Ok(())
             } else {

@@ -7,6 +7,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_pairs",
         |mut c: C<'_>, map: i32, ptr_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "proxy_get_header_map_pairs");
             finish((|| {
                 let serialized = c.data().map(map_type(map)?, false)?.serialize();
                 give(&mut c, &serialized, ptr_ptr, size_ptr)
@@ -17,6 +18,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_header_map_pairs",
         |mut c: C<'_>, map: i32, ptr: i32, len: i32| {
+            note_hostcall(&mut c, "proxy_set_header_map_pairs");
             finish((|| {
                 let pairs = HeaderMap::deserialize(&read(&mut c, ptr, len)?).ok_or(Status::BadArgument)?;
                 *c.data_mut().map_mut(map_type(map)?)? = pairs;
@@ -28,6 +30,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_value",
         |mut c: C<'_>, map: i32, key_ptr: i32, key_len: i32, ptr_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "proxy_get_header_map_value");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 let value = c
@@ -44,6 +47,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_remove_header_map_value",
         |mut c: C<'_>, map: i32, key_ptr: i32, key_len: i32| {
+            note_hostcall(&mut c, "proxy_remove_header_map_value");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 c.data_mut().map_mut(map_type(map)?)?.remove(&key);
@@ -55,6 +59,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_replace_header_map_value",
         |mut c: C<'_>, map: i32, key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32| {
+            note_hostcall(&mut c, "proxy_replace_header_map_value");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 let value = read(&mut c, value_ptr, value_len)?;
@@ -67,6 +72,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_add_header_map_value",
         |mut c: C<'_>, map: i32, key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32| {
+            note_hostcall(&mut c, "proxy_add_header_map_value");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 let value = read(&mut c, value_ptr, value_len)?;

@@ -7,6 +7,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_define_metric",
         |mut c: C<'_>, kind: i32, name_ptr: i32, name_len: i32, ret: i32| {
+            note_hostcall(&mut c, "proxy_define_metric");
             finish((|| {
                 let kind = match kind {
                     0 => MetricKind::Counter,
@@ -37,6 +38,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         },
     )?;
     linker.func_wrap("env", "proxy_get_metric", |mut c: C<'_>, id: i32, ret: i32| {
+        note_hostcall(&mut c, "proxy_get_metric");
         finish((|| {
             let value = c
                 .data()
@@ -49,21 +51,27 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
             write(&mut c, ret, &value.to_le_bytes())
         })())
     })?;
-    linker.func_wrap("env", "proxy_record_metric", |c: C<'_>, id: i32, value: i64| {
-        let shared = c.data().shared.clone();
-        let mut shared = shared.lock();
-        finish(match shared.metrics.get_mut(id as u32 as usize) {
-            Some(m) => {
-                m.value = value as u64;
-                Ok(())
-            }
-            None => Err(Status::NotFound.into()),
-        })
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_record_metric",
+        |mut c: C<'_>, id: i32, value: i64| {
+            note_hostcall(&mut c, "proxy_record_metric");
+            let shared = c.data().shared.clone();
+            let mut shared = shared.lock();
+            finish(match shared.metrics.get_mut(id as u32 as usize) {
+                Some(m) => {
+                    m.value = value as u64;
+                    Ok(())
+                }
+                None => Err(Status::NotFound.into()),
+            })
+        },
+    )?;
     linker.func_wrap(
         "env",
         "proxy_increment_metric",
-        |c: C<'_>, id: i32, offset: i64| {
+        |mut c: C<'_>, id: i32, offset: i64| {
+            note_hostcall(&mut c, "proxy_increment_metric");
             let shared = c.data().shared.clone();
             let mut shared = shared.lock();
             finish(match shared.metrics.get_mut(id as u32 as usize) {

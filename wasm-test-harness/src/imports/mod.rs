@@ -94,6 +94,9 @@ fn give(caller: &mut C<'_>, bytes: &[u8], ptr_ptr: i32, size_ptr: i32) -> Outcom
         .find_map(|name| caller.get_export(name).and_then(Extern::into_func))
         .ok_or_else(|| Fail::Trap(wasmtime::Error::msg("the module exports no malloc")))?;
     let allocate = allocator.typed::<i32, i32>(&*caller).map_err(Fail::Trap)?;
+    if let Some(stream) = caller.data_mut().stream.as_mut() {
+        stream.allocator_entries += 1;
+    }
     let ptr = allocate
         .call(&mut *caller, bytes.len() as i32)
         .map_err(Fail::Trap)?;
@@ -103,6 +106,13 @@ fn give(caller: &mut C<'_>, bytes: &[u8], ptr_ptr: i32, size_ptr: i32) -> Outcom
     write(caller, ptr, bytes)?;
     write_u32(caller, ptr_ptr, ptr as u32)?;
     write_u32(caller, size_ptr, bytes.len() as u32)
+}
+
+/// Records a hostcall of the current stream (by import name), for per-request budgets.
+fn note_hostcall(caller: &mut C<'_>, name: &'static str) {
+    if let Some(stream) = caller.data_mut().stream.as_mut() {
+        stream.hostcalls.push(name);
+    }
 }
 
 fn map_type(value: i32) -> Result<MapType, Fail> {

@@ -7,6 +7,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_property",
         |mut c: C<'_>, path_ptr: i32, path_len: i32, ptr_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "proxy_get_property");
             finish((|| {
                 // The path is NUL-separated segments; properties are stored under the segments joined by '.'.
                 let path = read(&mut c, path_ptr, path_len)?;
@@ -24,6 +25,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_property",
         |mut c: C<'_>, path_ptr: i32, path_len: i32, value_ptr: i32, value_len: i32| {
+            note_hostcall(&mut c, "proxy_set_property");
             finish((|| {
                 let path = read(&mut c, path_ptr, path_len)?;
                 let key = path

@@ -7,6 +7,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_shared_data",
         |mut c: C<'_>, key_ptr: i32, key_len: i32, ptr_ptr: i32, size_ptr: i32, cas_ptr: i32| {
+            note_hostcall(&mut c, "proxy_get_shared_data");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 let entry = c.data().shared.lock().shared_data.get(&key).cloned();
@@ -20,6 +21,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_shared_data",
         |mut c: C<'_>, key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32, cas: i32| {
+            note_hostcall(&mut c, "proxy_set_shared_data");
             finish((|| {
                 let key = read_str(&mut c, key_ptr, key_len)?;
                 let value = read(&mut c, value_ptr, value_len)?;
@@ -41,6 +43,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_register_shared_queue",
         |mut c: C<'_>, name_ptr: i32, name_len: i32, ret: i32| {
+            note_hostcall(&mut c, "proxy_register_shared_queue");
             finish((|| {
                 let name = read_str(&mut c, name_ptr, name_len)?;
                 let id = {
@@ -59,6 +62,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_resolve_shared_queue",
         |mut c: C<'_>, vm_ptr: i32, vm_len: i32, name_ptr: i32, name_len: i32, ret: i32| {
+            note_hostcall(&mut c, "proxy_resolve_shared_queue");
             finish((|| {
                 let _vm_id = read_str(&mut c, vm_ptr, vm_len)?; // one VM id in the harness
                 let name = read_str(&mut c, name_ptr, name_len)?;
@@ -78,6 +82,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_dequeue_shared_queue",
         |mut c: C<'_>, id: i32, ptr_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "proxy_dequeue_shared_queue");
             finish((|| {
                 let message = {
                     let shared = c.data().shared.clone();
@@ -93,6 +98,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         "env",
         "proxy_enqueue_shared_queue",
         |mut c: C<'_>, id: i32, ptr: i32, len: i32| {
+            note_hostcall(&mut c, "proxy_enqueue_shared_queue");
             finish((|| {
                 let message = read(&mut c, ptr, len)?;
                 let shared = c.data().shared.clone();

@@ -37,6 +37,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         WASI_MODULE,
         "environ_sizes_get",
         |mut c: C<'_>, count_ptr: i32, size_ptr: i32| {
+            note_hostcall(&mut c, "environ_sizes_get");
             let entries = entries(c.data());
             let size: usize = entries.iter().map(Vec::len).sum();
             errno((|| {
@@ -49,6 +50,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         WASI_MODULE,
         "environ_get",
         |mut c: C<'_>, pointers_ptr: i32, buffer_ptr: i32| {
+            note_hostcall(&mut c, "environ_get");
             let entries = entries(c.data());
             errno((|| {
                 let mut offset = 0u32;
