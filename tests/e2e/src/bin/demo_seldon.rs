@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use predictor_router_tests::envoy::envoy_binary;
-use predictor_router_tests::scenario::{feedback_path, predict_path};
-use predictor_router_tests::seldon::{
+use predictor_router_e2e::envoy::envoy_binary;
+use predictor_router_e2e::scenario::{feedback_path, predict_path};
+use predictor_router_e2e::seldon::{
     feedback_plugin_config, gateway, held_out_rows, run_users, start_models, Scored,
 };
 

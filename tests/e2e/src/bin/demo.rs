@@ -6,18 +6,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
-use predictor_router_tests::envoy::{envoy_binary, wasm_module};
-use predictor_router_tests::gateway::{Gateway, GatewayOptions};
-use predictor_router_tests::http::{HttpClient, Request, Response};
-use predictor_router_tests::monitoring::{rule_file, samples, scrape_job, Prometheus};
-use predictor_router_tests::scenario::{
+use predictor_router_e2e::envoy::{envoy_binary, wasm_module};
+use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
+use predictor_router_e2e::http::{HttpClient, Request, Response};
+use predictor_router_e2e::monitoring::{rule_file, samples, scrape_job, Prometheus};
+use predictor_router_e2e::scenario::{
     adaptive_plugin_config, predictor_names, seed_plugin_config, signed_plugin_config, variants_dir,
     wasmplugin_manifest,
 };
-use predictor_router_tests::stats::{
+use predictor_router_e2e::stats::{
     chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
 };
-use predictor_router_tests::upstream::Behaviour;
+use predictor_router_e2e::upstream::Behaviour;
 
 const USERS: usize = 2000;
 const VISITORS: usize = 1000;

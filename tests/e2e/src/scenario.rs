@@ -7,11 +7,12 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The repository root (this crate lives in `<root>/tests`).
+/// The repository root (this crate lives in `<root>/tests/e2e`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e has a grandparent")
         .to_path_buf()
 }
 

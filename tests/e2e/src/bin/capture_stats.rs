@@ -4,9 +4,9 @@
 //! writes `stats-prometheus.txt` (/stats/prometheus, labelled by the shipped stats_tags) and
 //! `stats-plain.txt` (/stats).
 
-use predictor_router_tests::gateway::{Gateway, GatewayOptions};
-use predictor_router_tests::http::Request;
-use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
+use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
+use predictor_router_e2e::http::Request;
+use predictor_router_e2e::scenario::{predict_path, seed_plugin_config};
 
 fn main() {
     let dir = std::env::args()

@@ -1,0 +1,31 @@
+//! predictor-router in a real Envoy, for the end-to-end tests (`tests/tests/e2e_*.rs`, through the
+//! `predictor-router-tests` crate, which re-exports these modules) and for `make demo`. It has no wasm
+//! runtime of its own, so a newcomer's `make demo` compiles only this and the pure core.
+//!
+//! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/wasmplugin.yaml`
+//! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
+//! - [`envoy`]: a real Envoy process with the compiled module, and its admin interface
+//! - [`gateway`]: Envoy plus one upstream per predictor: the system under test
+//! - [`gateway_api`]: HTTPRoute rules translated into Envoy routes
+//! - [`upstream`]: predictor servers on 127.0.0.1 that answer like a model server
+//! - [`http`]: a small HTTP/1.1 client that can send any bytes
+//! - [`invalid_configs`]: invalid configurations and their exact errors (parser, module, CLI)
+//! - [`load`]: background load from several client threads
+//! - [`monitoring`]: the shipped rules, scrape job and dashboard queries, and a real Prometheus
+//! - [`oci`]: a real OCI registry, and the module taken out of a pulled image as Istio's agent does
+//! - [`seldon`]: real Seldon Core v1 model processes (XGBoost, random forest) on 127.0.0.1
+//! - [`stats`]: statistical bounds for split checks that cannot pass by luck
+
+pub mod bootstrap;
+pub mod envoy;
+pub mod gateway;
+pub mod gateway_api;
+pub mod http;
+pub mod invalid_configs;
+pub mod load;
+pub mod monitoring;
+pub mod oci;
+pub mod scenario;
+pub mod seldon;
+pub mod stats;
+pub mod upstream;
