@@ -5,7 +5,7 @@ use std::time::Instant;
 use predictor_router::router::config::parse;
 use predictor_router::router::decision::decide;
 use serde_json::{json, Value};
-use wasm_test_harness::Host;
+use wasm_test_harness::{Exchange, Host};
 
 use crate::scenario::seed_plugin_config;
 use predictor_router::router::fake_request::FakeRequest;
@@ -13,6 +13,14 @@ use predictor_router::router::fake_request::FakeRequest;
 use crate::bench::report::median;
 
 use crate::scenario::predict_path;
+
+/// The hostcalls of one request of a decision path, after warm-up.
+pub struct HostcallFigure {
+    pub path: &'static str,
+    pub hostcalls: Vec<&'static str>,
+    pub vm_entries: usize,
+    pub allocator_entries: usize,
+}
 
 pub struct ConfigureFigure {
     pub experiments: usize,
@@ -29,6 +37,7 @@ pub struct ScalingFigure {
 pub struct HarnessFigures {
     /// (decision path, fuel per request)
     pub fuel_by_path: Vec<(&'static str, u64)>,
+    pub hostcalls_by_path: Vec<HostcallFigure>,
     pub configure: Vec<ConfigureFigure>,
     pub scaling: Vec<ScalingFigure>,
     pub memory_requests: u64,
@@ -119,7 +128,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         .with_config(&seed)
         .start()
         .expect("seed configuration");
-    type Request = fn(&mut Host) -> u64;
+    type Request = fn(&mut Host) -> Exchange;
     let paths: [(&str, Request); 5] = [
         ("forced", |h| {
             h.request()
@@ -127,8 +136,6 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
                 .header("x-predictor-override", "rf")
                 .send()
                 .unwrap()
-                .fuel
-                .total()
         }),
         ("sticky", |h| {
             h.request()
@@ -136,8 +143,6 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
                 .cookie("pr-fraud-detection=rf")
                 .send()
                 .unwrap()
-                .fuel
-                .total()
         }),
         ("hashed", |h| {
             h.request()
@@ -145,24 +150,31 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
                 .header("x-user-id", "alice")
                 .send()
                 .unwrap()
-                .fuel
-                .total()
         }),
-        ("random", |h| {
-            h.request().path(predict_path()).send().unwrap().fuel.total()
-        }),
-        ("unmatched", |h| {
-            h.request().path("/healthz").send().unwrap().fuel.total()
-        }),
+        ("random", |h| h.request().path(predict_path()).send().unwrap()),
+        ("unmatched", |h| h.request().path("/healthz").send().unwrap()),
     ];
     for (_, send) in &paths {
         for _ in 0..20 {
             send(&mut host); // warm: counters defined, generator seeded
         }
     }
-    let fuel_by_path = paths
+    let exchanges: Vec<(&'static str, Exchange)> = paths
         .iter()
         .map(|(name, send)| (*name, send(&mut host)))
+        .collect();
+    let fuel_by_path = exchanges
+        .iter()
+        .map(|(name, e)| (*name, e.fuel.total()))
+        .collect();
+    let hostcalls_by_path = exchanges
+        .iter()
+        .map(|(name, e)| HostcallFigure {
+            path: name,
+            hostcalls: e.hostcalls.clone(),
+            vm_entries: e.fuel.callbacks().len(),
+            allocator_entries: e.allocator_entries,
+        })
         .collect();
 
     let configure = [1usize, 100, 1000]
@@ -221,6 +233,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
 
     HarnessFigures {
         fuel_by_path,
+        hostcalls_by_path,
         configure,
         scaling,
         memory_requests,

@@ -5,9 +5,11 @@
 //!   no-op wasm, set-header wasm, predictor-router) in `direct_response` and real-upstream modes
 //! - [`load`]: Envoy processes pinned to core 0, wrk on core 1, Envoy CPU from /proc schedstat
 //! - [`figures`]: harness-level figures through wasm-test-harness
+//! - [`startup`]: Envoy start-to-ready time, memory and CPU, without and with the module
 //! - [`report`]: medians, ranges, ratios, targets, and BENCHMARKS.md
 
 pub mod figures;
 pub mod load;
 pub mod report;
+pub mod startup;
 pub mod variants;

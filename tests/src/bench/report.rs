@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::figures::HarnessFigures;
 use super::load::Sample;
+use super::startup::StartupFigure;
 
 /// Samples of every case, per round: `rounds[round][case]`.
 pub struct ModeResults {
@@ -89,6 +90,7 @@ pub struct Context {
     pub connections: u32,
     pub sizes: Vec<(String, u64)>,
     pub resident: Vec<(String, u64)>,
+    pub startup: Vec<StartupFigure>,
 }
 
 pub fn render(
@@ -226,6 +228,30 @@ pub fn render(
     for (path, fuel) in &figures.fuel_by_path {
         let _ = writeln!(w, "| {path} | {fuel} |");
     }
+    let _ = writeln!(w, "\n### Hostcalls per request\n");
+    let _ = writeln!(w, "{HOSTCALLS_INTRO}");
+    let _ = writeln!(
+        w,
+        "| decision path | hostcalls | VM entries | allocator entries | the calls, in order |\n|---|---|---|---|---|"
+    );
+    for h in &figures.hostcalls_by_path {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |",
+            h.path,
+            h.hostcalls.len(),
+            h.vm_entries,
+            h.allocator_entries,
+            h.hostcalls
+                .iter()
+                .map(|c| c
+                    .trim_start_matches("proxy_")
+                    .replace("_header_map_value", "_header"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(w, "\n{HOSTCALLS_WHERE}");
     let _ = writeln!(
         w,
         "\n`on_configure` with N experiments × 8 predictors (wall time in wasmtime, median of 3):\n"
@@ -280,6 +306,29 @@ pub fn render(
     for (name, size) in &ctx.sizes {
         let _ = writeln!(w, "- {name}: {size} bytes");
     }
+    let _ = writeln!(w, "\n## Start-up\n");
+    let _ = writeln!(
+        w,
+        "Envoy from exec to its listener accepting (`--concurrency 1`, the shipped configuration, direct \
+         mode), median of the starts; the difference from plain Envoy is creating the V8 VMs, compiling the \
+         module and `on_configure` on the main thread and the worker. `on_configure` alone, in the harness: \
+         see \"on_configure\" above.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| variant | ready ms | resident MB | CPU ms | starts |\n|---|---|---|---|---|"
+    );
+    for s in &ctx.startup {
+        let _ = writeln!(
+            w,
+            "| {} | {:.0} | {:.1} | {:.0} | {} |",
+            s.variant,
+            s.ready_ms,
+            s.resident_bytes / 1e6,
+            s.cpu_ms,
+            s.runs
+        );
+    }
     let _ = writeln!(w, "\nEnvoy resident memory after the direct-mode rounds:\n");
     for (name, rss) in &ctx.resident {
         let _ = writeln!(w, "- {name}: {:.1} MB", *rss as f64 / 1e6);
@@ -301,3 +350,29 @@ const BUILD_PROFILE: &str =
     The dependencies at \"s\" (serde, serde_json, serde_path_to_error) run once per configuration; the filter \
     and the SDK's dispatcher run on every request, where opt-level 3 costs no size here and saves a third of \
     the request's instructions.";
+
+const HOSTCALLS_INTRO: &str =
+    "Counted by wasm-test-harness on the shipped module and configuration, one GET \
+    per decision path after a warm-up (first-use metric definitions and the random generator's one-off \
+    seeding excluded); `make test` asserts the budgets (`tests/tests/hostcall_budget.rs`: forced ≤ 5, \
+    sticky ≤ 6, hashed ≤ 8, random ≤ 8, unmatched ≤ 2). VM entries are the callbacks Envoy makes \
+    (context create, request headers, response headers, delete); allocator entries are the nested \
+    calls into the module's `malloc` by which Envoy hands it a header value.\n";
+
+const HOSTCALLS_WHERE: &str = "Where each goes (random, the costliest):\n\n\
+    1. `get_header :path`: matching (path prefix) and the override query parameter.\n\
+    2. `get_header x-predictor-override`: the SPEC's override header (forced stops here: no cookie read).\n\
+    3. `get_header cookie`: the sticky cookie, first line only (all lines only when it lacks the cookie).\n\
+    4. `get_header x-user-id`: the hashed assignment (random when absent).\n\
+    5. `replace_header x-predictor`: the routing header, which also removes a client's copy: no read or \
+    remove of it first (other experiments' routing headers are read and removed only if present).\n\
+    6. `get_header :status` on the response: the class counter.\n\
+    7. `replace_header x-predictor` on the response: the response header.\n\
+    8. `add_header set-cookie`: new assignments only.\n\n\
+    Gone since issue 11: two `increment_metric` per request (counts are batched in the VM and handed \
+    to Envoy on a 1 s tick: one call per changed counter per second, not per request) and \
+    `call_foreign_function clear_route_cache` (Envoy re-selects the route after a filter's header change \
+    on ABI 0.2.1). The unmatched path reads `:path` and looks for the routing header (removing it only \
+    when a client sent one). Reading the request headers in one `get_header_map_pairs` would save three \
+    calls on the random path at the price of copying every request header (cookies included) into the \
+    VM and one larger allocation; not tried in this round.";

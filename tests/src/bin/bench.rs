@@ -2,12 +2,12 @@
 
 use std::process::Command;
 
-use predictor_router_tests::bench::figures;
 use predictor_router_tests::bench::load::{measure, BenchEnvoy, Sample, ENVOY_CORE, LOAD_CORE};
 use predictor_router_tests::bench::report::{render, Context, ModeResults, Target};
 use predictor_router_tests::bench::variants::{
     bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter,
 };
+use predictor_router_tests::bench::{figures, startup};
 use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, feedback_path, predict_path, repo_root, seed_plugin_config, signed_plugin_config,
@@ -15,7 +15,8 @@ use predictor_router_tests::scenario::{
 use predictor_router_tests::seldon::feedback_plugin_config;
 
 const CONNECTIONS: u32 = 32;
-const SIZE_TARGET: u64 = 80 * 1024;
+const SIZE_TARGET: u64 = 160 * 1024;
+const STARTUP_RUNS: usize = 5;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -362,16 +363,28 @@ fn main() {
         ),
     ];
 
+    eprintln!("start-up: plain Envoy and the shipped module, {STARTUP_RUNS} starts each");
+    let all = variants();
+    let startup_variants: Vec<&Variant> = ["plain Envoy", "set-header wasm", "predictor-router"]
+        .iter()
+        .filter_map(|name| all.iter().find(|v| v.name == *name))
+        .collect();
+    let startup = startup::measure(&startup_variants, dir.path(), STARTUP_RUNS);
+
     let cpu = |s: &Sample| s.cpu_us;
     let mut targets = Vec::new();
-    if let Some(set) = direct.index("set-header wasm") {
+    if let (Some(set), Some(plain)) = (direct.index("set-header wasm"), direct.index("plain Envoy")) {
+        let set_over_plain = direct.median_difference(set, plain, cpu);
         for path in ["random", "sticky", "hashed", "forced"] {
             let i = direct.index(&format!("predictor-router, {path}")).unwrap();
-            let d = direct.median_difference(i, set, cpu);
+            let over_plain = direct.median_difference(i, plain, cpu);
+            let ratio = over_plain / set_over_plain;
             targets.push(Target {
-                what: format!("Envoy CPU over the set-header-only filter, {path}: at most +2 µs"),
-                measured: format!("{d:+.1} µs"),
-                met: d <= 2.0,
+                what: format!(
+                    "Envoy CPU over plain Envoy, {path}: at most 1.6× the set-header-only filter's"
+                ),
+                measured: format!("{ratio:.2}× ({over_plain:+.1} vs {set_over_plain:+.1} µs)"),
+                met: ratio <= 1.6,
             });
         }
     }
@@ -380,14 +393,14 @@ fn main() {
             let i = upstream.index(&format!("predictor-router, {path}")).unwrap();
             let r = upstream.median_ratio(i, native, |s| s.rps);
             targets.push(Target {
-                what: format!("throughput vs native header routing with an upstream, {path}: at least 0.92"),
+                what: format!("throughput vs native header routing with an upstream, {path}: at least 0.90"),
                 measured: format!("{r:.3}"),
-                met: r >= 0.92,
+                met: r >= 0.90,
             });
         }
     }
     targets.push(Target {
-        what: "module size after wasm-opt: at most 80 KB (81,920 bytes)".into(),
+        what: "module size after wasm-opt: at most 160 KB (163,840 bytes)".into(),
         measured: format!("{shipped} bytes"),
         met: shipped <= SIZE_TARGET,
     });
@@ -448,6 +461,7 @@ fn main() {
         connections: CONNECTIONS,
         sizes,
         resident,
+        startup,
     };
     let md = render(&ctx, &direct, &upstream, &figures, &targets);
     std::fs::write(repo_root().join(&out), &md).expect("write the report");
