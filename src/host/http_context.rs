@@ -43,7 +43,7 @@ impl PredictorRouterHttp {
     }
 
     fn route_request(&mut self, state: &RouterState, end_of_stream: bool) {
-        let mut request = HostRequest::new(&self.rng);
+        let mut request = HostRequest { rng: &self.rng };
         // Fixed-weight configurations never touch the learners.
         let learning = if state.adaptive {
             state.learning.try_borrow().ok()

@@ -5,36 +5,28 @@
 /// Every value of header `wanted` (compared case-insensitively), in order. Malformed input yields what
 /// could be read, never a panic.
 pub fn values_of(bytes: &[u8], wanted: &[u8]) -> Vec<Vec<u8>> {
-    pairs(bytes)
-        .filter(|(k, _)| k.eq_ignore_ascii_case(wanted))
-        .map(|(_, v)| v.to_vec())
-        .collect()
-}
-
-/// The first value of header `wanted` (compared case-insensitively), if any.
-pub fn first_of(bytes: &[u8], wanted: &[u8]) -> Option<Vec<u8>> {
-    pairs(bytes)
-        .find(|(k, _)| k.eq_ignore_ascii_case(wanted))
-        .map(|(_, v)| v.to_vec())
-}
-
-/// The `(key, value)` pairs in order, up to the first malformed entry.
-fn pairs(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let u32_at = move |at: usize| -> Option<usize> {
+    let u32_at = |at: usize| -> Option<usize> {
         let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(u32::from_le_bytes(raw)).ok()
     };
-    let count = u32_at(0).unwrap_or(0);
+    let mut values = Vec::new();
+    let Some(count) = u32_at(0) else { return values };
     let mut data = 4usize.saturating_add(count.saturating_mul(8));
-    (0..count).map_while(move |i| {
-        let key_len = u32_at(i.checked_mul(8)?.checked_add(4)?)?;
-        let value_len = u32_at(i.checked_mul(8)?.checked_add(8)?)?;
-        let key = bytes.get(data..data.saturating_add(key_len))?;
+    for i in 0..count {
+        let (Some(key_len), Some(value_len)) = (u32_at(4 + i * 8), u32_at(8 + i * 8)) else {
+            break;
+        };
+        let key = bytes.get(data..data.saturating_add(key_len));
         data = data.saturating_add(key_len).saturating_add(1);
-        let value = bytes.get(data..data.saturating_add(value_len))?;
+        let value = bytes.get(data..data.saturating_add(value_len));
         data = data.saturating_add(value_len).saturating_add(1);
-        Some((key, value))
-    })
+        match (key, value) {
+            (Some(k), Some(v)) if k.eq_ignore_ascii_case(wanted) => values.push(v.to_vec()),
+            (Some(_), Some(_)) => {}
+            _ => break,
+        }
+    }
+    values
 }
 
 #[cfg(test)]

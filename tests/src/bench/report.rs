@@ -302,7 +302,6 @@ pub fn render(
     }
     let _ = writeln!(w, "\n### Build profile\n");
     let _ = writeln!(w, "{BUILD_PROFILE}");
-    let _ = writeln!(w, "\n{SIZE_CONTRIBUTORS}");
     let _ = writeln!(w, "\nModule sizes:\n");
     for (name, size) in &ctx.sizes {
         let _ = writeln!(w, "- {name}: {size} bytes");
@@ -361,42 +360,19 @@ const HOSTCALLS_INTRO: &str =
     calls into the module's `malloc` by which Envoy hands it a header value.\n";
 
 const HOSTCALLS_WHERE: &str = "Where each goes (random, the costliest):\n\n\
-    1. `get_header_map_pairs` of the request: the whole header map in one copy. The core then reads \
-    from it what it needs: `:path` (matching, the override query parameter), the override header, the \
-    first `cookie` line (every line only when the first lacks the cookie), the user id, and the other \
-    experiments' routing headers (removed only if present).\n\
-    2. `replace_header x-predictor`: the routing header, which also replaces a client's copy.\n\
-    3. `get_header :status` on the response: the class counter.\n\
-    4. `replace_header x-predictor` on the response: the response header.\n\
-    5. `add_header set-cookie`: new assignments only (hashed, random).\n\n\
+    1. `get_header :path`: matching (path prefix) and the override query parameter.\n\
+    2. `get_header x-predictor-override`: the SPEC's override header (forced stops here: no cookie read).\n\
+    3. `get_header cookie`: the sticky cookie, first line only (all lines only when it lacks the cookie).\n\
+    4. `get_header x-user-id`: the hashed assignment (random when absent).\n\
+    5. `replace_header x-predictor`: the routing header, which also removes a client's copy: no read or \
+    remove of it first (other experiments' routing headers are read and removed only if present).\n\
+    6. `get_header :status` on the response: the class counter.\n\
+    7. `replace_header x-predictor` on the response: the response header.\n\
+    8. `add_header set-cookie`: new assignments only.\n\n\
     Gone since issue 11: two `increment_metric` per request (counts are batched in the VM and handed \
-    to Envoy on a 1 s tick: one call per changed counter per second, not per request), \
+    to Envoy on a 1 s tick: one call per changed counter per second, not per request) and \
     `call_foreign_function clear_route_cache` (Envoy re-selects the route after a filter's header change \
-    on ABI 0.2.1), and three of the four single-header reads with their allocator entries (one copy of \
-    the map instead: a request with a few hundred bytes of headers costs one allocation). The \
-    per-request cost of a hostcall, from this run: no-op wasm over plain Envoy is the four VM entries \
-    alone; set-header over no-op is one hostcall and its work.";
-
-/// Measured by hand: `twiggy top` on a release build that keeps its names (before wasm-metadce and
-/// wasm-opt, so 433,307 bytes with the SDK's unused exports and the names section).
-const SIZE_CONTRIBUTORS: &str = "What the module's bytes are (2026-11-30, `twiggy top` of the release build \
-    with names, before stripping: 433,307 bytes, of which 61,926 are the names section and ~25 KB the \
-    SDK's unused callbacks that wasm-metadce removes):\n\n\
-    | item | bytes |\n|---|---|\n\
-    | `.rodata` (messages of configuration errors, panic locations, Thompson sampling's normal table) | 32,394 |\n\
-    | serde's derived `Deserialize` for the configuration schema (through serde_path_to_error) | 21,905 |\n\
-    | `config::validate::experiment` + `experiments` (every rule, its message) | 25,964 |\n\
-    | float formatting (`core::fmt` dragon and grisu: the `{:.2}` of the allocation log line, JSON number messages) | 12,937 |\n\
-    | stable sorts (three `slice::sort` instances) | 11,297 |\n\
-    | `sha2::compress256` (signed overrides) | 8,271 |\n\
-    | `on_configure` (parse, table, learners, log lines) | 7,115 |\n\
-    | `hashbrown` rehash (three map types) | 5,943 |\n\
-    | `dlmalloc` | 5,102 |\n\
-    | `base64` encode and decode (keys, MACs) | 4,843 |\n\n\
-    The 160 KB target is **missed** (the shipped module is the size below): serde and serde_json stay \
-    (no hand-written JSON parsing), and the adaptive allocation and signed overrides of this round \
-    added ~75 KB to the 221,697 bytes of 2026-11-27. Not done in this round, with their expected \
-    gains from the table: integer formatting of the allocation log line (float formatting, ~13 KB), \
-    `sort_unstable` and sorted vectors instead of hash maps in start-up code (~15 KB), opt-level \"z\" \
-    for the dependencies (−13 KB measured on 2026-11-27, at a fuel cost), and shorter error messages \
-    (the part of `.rodata` that is text).";
+    on ABI 0.2.1). The unmatched path reads `:path` and looks for the routing header (removing it only \
+    when a client sent one). Reading the request headers in one `get_header_map_pairs` would save three \
+    calls on the random path at the price of copying every request header (cookies included) into the \
+    VM and one larger allocation; not tried in this round.";
