@@ -400,6 +400,13 @@ fn sign(args: &[&str], env: &[(&str, &str)]) -> Output {
     run_in(&all, b"", env)
 }
 
+/// `sign-override --experiment fraud-detection --predictor rf <extra>`.
+fn sign_rf(extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["--experiment", "fraud-detection", "--predictor", "rf"];
+    args.extend_from_slice(extra);
+    sign(&args, env)
+}
+
 #[test]
 fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
     use predictor_router::router::config::parse_with_environment;
@@ -408,17 +415,7 @@ fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let o = sign(
-        &[
-            "--experiment",
-            "fraud-detection",
-            "--predictor",
-            "rf",
-            "--ttl",
-            "2h",
-        ],
-        &[("PREDICTOR_ROUTER_KEYS", KEYS)],
-    );
+    let o = sign_rf(&["--ttl", "2h"], &[("PREDICTOR_ROUTER_KEYS", KEYS)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let token = String::from_utf8(o.stdout.clone()).unwrap().trim().to_string();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -447,19 +444,7 @@ fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
     assert_eq!(verify(&second, experiment, token.as_bytes(), before), None);
 
     // Another variable with --key-env.
-    let o = sign(
-        &[
-            "--experiment",
-            "fraud-detection",
-            "--predictor",
-            "rf",
-            "--ttl",
-            "90s",
-            "--key-env",
-            "MY_KEYS",
-        ],
-        &[("MY_KEYS", KEYS)],
-    );
+    let o = sign_rf(&["--ttl", "90s", "--key-env", "MY_KEYS"], &[("MY_KEYS", KEYS)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("key 1 of MY_KEYS"));
 }
