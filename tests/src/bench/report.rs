@@ -380,8 +380,10 @@ const HOSTCALLS_WHERE: &str = "Where each goes (random, the costliest):\n\n\
     +10.6 with single reads, fuel per request 8,132 against 5,269): Envoy builds and serializes the \
     whole map, and the module decodes it for each read. Per hostcall, from this table: the no-op \
     filter's four VM entries cost about 2.8 µs over plain Envoy (0.7 µs each), one `replace_header` \
-    about 2.4 µs more (the set-header floor), and each of the three calls removed by batching and \
-    dropping `clear_route_cache` about 1 µs (sticky: −3.8 µs against the module before).";
+    about 2.5 µs more (the set-header floor), and the three calls removed by batching and dropping \
+    `clear_route_cache` between 0.3 and 1.3 µs each (sticky against the module before adaptive \
+    allocation: −3.8 µs in the first full bench after the change, −1.0 µs in another; the table \
+    above has this run's).";
 
 /// Measured by hand: `twiggy top` on a release build that keeps its names (before wasm-metadce and
 /// wasm-opt, so 433,307 bytes with the SDK's unused exports and the names section).
