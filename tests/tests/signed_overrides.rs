@@ -354,3 +354,38 @@ fn a_signed_experiment_with_overrides_disabled_forces_nothing() {
         .at(fixtures["now"].as_u64().unwrap());
     assert_eq!(forced_name(&config, request, "/"), (None, false));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes (and any clock) never panic and never force: only a key holder can mint.
+        #[test]
+        fn arbitrary_override_bytes_force_nothing(value in proptest::collection::vec(any::<u8>(), 0..96), now in any::<u64>()) {
+            let fixtures = fixtures();
+            let config = signed_config(&fixtures);
+            let request = FakeRequest::new().header("x-predictor-override", &value).at(now);
+            let (forced, _) = forced_name(&config, request, "/");
+            prop_assert_eq!(forced, None);
+        }
+
+        /// Any change of one byte of a valid token is refused (including another spelling of the
+        /// same MAC bytes: the comparison is of the text).
+        #[test]
+        fn a_token_changed_in_one_byte_is_refused(position in 0usize..64, byte in any::<u8>()) {
+            let fixtures = fixtures();
+            let config = signed_config(&fixtures);
+            let mut token = fixtures["cases"][0]["value"].as_str().unwrap().as_bytes().to_vec();
+            let at = position % token.len();
+            prop_assume!(token[at] != byte);
+            token[at] = byte;
+            let request = FakeRequest::new()
+                .header("x-predictor-override", &token)
+                .at(fixtures["now"].as_u64().unwrap());
+            let (forced, rejected) = forced_name(&config, request, "/");
+            prop_assert_eq!(forced, None);
+            prop_assert!(rejected);
+        }
+    }
+}
