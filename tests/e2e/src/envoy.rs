@@ -176,10 +176,13 @@ impl Envoy {
             .arg(&log_path)
             // Tests read the log while Envoy runs: flush it every 100 ms, not every 10 s.
             .args(["--file-flush-interval-msec", "100"])
-            .args(["--base-id", &free_port().to_string()]) // several Envoys side by side: distinct shared memory
+            // Several Envoys side by side: no hot-restart shared memory or domain socket at all (a
+            // `--base-id` picked per process could collide between parallel tests: Envoy then exits
+            // before writing its log).
+            .arg("--disable-hot-restart")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(workdir.path().join("envoy.stderr")).expect("stderr file"))
             .spawn()
             .expect("spawn envoy");
         let mut envoy = Envoy {
@@ -198,10 +201,13 @@ impl Envoy {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // What Envoy printed before its log file existed (option errors, early failures).
+                let stderr =
+                    std::fs::read_to_string(self.workdir.path().join("envoy.stderr")).unwrap_or_default();
                 return Err(StartFailure {
                     in_validation: false,
                     exit_code: status.code(),
-                    log: self.log(),
+                    log: format!("{}{stderr}", self.log()),
                 });
             }
             if self.admin_get("/ready").is_ok_and(|(code, _)| code == 200) && self.listener_accepts() {
@@ -407,7 +413,7 @@ pub fn validate(bootstrap_path: &Path) -> Result<(), StartFailure> {
     let output = Command::new(envoy_binary())
         .args(["--mode", "validate", "-c"])
         .arg(bootstrap_path)
-        .args(["--log-level", "info", "--base-id", &free_port().to_string()])
+        .args(["--log-level", "info", "--disable-hot-restart"])
         .output()
         .expect("run envoy --mode validate");
     if output.status.success() {
