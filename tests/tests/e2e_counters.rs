@@ -30,13 +30,12 @@ fn no_count_is_lost_across_configuration_updates_under_load() {
     );
     let port = gw.envoy.listener_port;
     let load = Load::start(port, 4, predict_path());
-    for (i, weights) in [(90, 10), (20, 80), (50, 50)].iter().enumerate() {
+    for weights in [(90, 10), (20, 80), (50, 50)] {
         thread::sleep(Duration::from_millis(400));
         let mut config = seed_plugin_config();
         config["experiments"][0]["predictors"] =
             json!([{"name": "xgb", "weight": weights.0}, {"name": "rf", "weight": weights.1}]);
         gw.envoy.update_plugin_config(&config);
-        assert!(i < 3);
     }
     thread::sleep(Duration::from_millis(400));
     let (sent, failed) = load.finish();

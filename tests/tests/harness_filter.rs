@@ -113,7 +113,6 @@ fn random_split_follows_the_weights() {
         host.counter("predictor_router.fraud-detection.xgb.decision.random"),
         counts[0]
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.rf.decision.random"),
         counts[1]
@@ -272,7 +271,6 @@ fn overrides_force_any_predictor_including_weight_zero() {
         host.counter("predictor_router.fraud-detection.rf.decision.forced"),
         20
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.override_rejected"),
         1
@@ -347,17 +345,14 @@ fn the_upstreams_set_cookie_is_kept_and_status_classes_are_counted() {
         host.counter("predictor_router.fraud-detection.xgb.response.2xx"),
         2
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.xgb.response.3xx"),
         1
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.xgb.response.4xx"),
         1
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.xgb.response.5xx"),
         2

@@ -94,7 +94,6 @@ fn keys_from_the_vm_environment_let_a_minted_token_force_and_refuse_a_plain_name
         host.counter("predictor_router.fraud-detection.override_rejected"),
         10
     );
-    host.tick().unwrap(); // hand the batched counts to the host
     assert_eq!(
         host.counter("predictor_router.fraud-detection.rf.decision.forced"),
         20

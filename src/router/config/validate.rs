@@ -25,6 +25,8 @@ pub const MAX_WEIGHT: u32 = 1_000_000;
 pub const MAX_AGE_LIMIT_SECONDS: u32 = 34_560_000;
 const MAX_NAME_LEN: usize = 63;
 const MAX_TOKEN_LEN: usize = 64;
+/// `signing.keys_env`: an environment variable name of at most this many characters.
+const MAX_ENV_NAME_LEN: usize = 128;
 
 /// Headers a routing header may not be: the filter removes routing headers from every request,
 /// and removing one of these would break the request itself.
@@ -57,7 +59,7 @@ pub fn signing(
 ) -> Result<Option<Signing>> {
     let Some(raw) = raw else { return Ok(None) };
     let variable = raw.keys_env;
-    let valid_name = variable.len() <= MAX_TOKEN_LEN * 2
+    let valid_name = variable.len() <= MAX_ENV_NAME_LEN
         && variable
             .bytes()
             .next()
@@ -68,8 +70,7 @@ pub fn signing(
             "signing.keys_env",
             format!(
                 "{:?} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most {} characters)",
-                variable,
-                MAX_TOKEN_LEN * 2
+                variable, MAX_ENV_NAME_LEN
             ),
         ));
     }
