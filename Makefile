@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: build test test-modules soak wrk lint fmt demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
+.PHONY: build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -114,6 +114,17 @@ bench: build envoy wrk
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(BENCH_DIR)/predictor_router_all_exports.wasm
 	cargo run --release --locked -p predictor-router-tests --bin bench -- --out BENCHMARKS.md
+
+## mutants: mutation testing of the decision core (src/router/) with cargo-mutants against the native
+## suites (tests/core); prints caught, missed, timeouts, unviable and the score (about 40 minutes here;
+## not part of `make test`). MUTANTS_JOBS=n parallel builds (default 2); MUTANTS_ARGS="-f src/router/x.rs"
+## for one file. Equivalent mutants and why: tests/mutants/mutants-equivalent.md.
+CARGO_MUTANTS_VERSION := 27.1.0
+mutants:
+	@cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $(CARGO_MUTANTS_VERSION)" || { \
+	  echo "installing cargo-mutants $(CARGO_MUTANTS_VERSION) (cargo install, about 2 minutes)"; \
+	  cargo install cargo-mutants --locked --version $(CARGO_MUTANTS_VERSION); }
+	python3 tests/mutants/mutants.py $(MUTANTS_ARGS)
 
 ## fuzz: every fuzz target for FUZZ_SECONDS each (libFuzzer via cargo fuzz). Seeds are in
 ## tests/fuzz/corpus/<target>; what the fuzzer finds goes to .cache/fuzz/<target>; crashes to

@@ -35,8 +35,8 @@ pub struct RouterState {
 impl RouterState {
     pub fn new(table: RoutingTable) -> Self {
         let catalog = CounterCatalog::new(&table);
-        let metric_ids = (0..catalog.len()).map(|_| Cell::new(None)).collect();
-        let pending = (0..catalog.len()).map(|_| Cell::new(0)).collect();
+        let metric_ids = (0..catalog.count()).map(|_| Cell::new(None)).collect();
+        let pending = (0..catalog.count()).map(|_| Cell::new(0)).collect();
         let learning = Learning::new(&table);
         let adaptive = !learning.is_empty();
         RouterState {

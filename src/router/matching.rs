@@ -140,7 +140,30 @@ fn raw_host(authority: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::host_of;
+    use super::{host_of, Fnv1a};
+    use std::hash::Hasher;
+
+    fn fnv1a(pieces: &[&[u8]]) -> u64 {
+        let mut hasher = Fnv1a::default();
+        for piece in pieces {
+            hasher.write(piece);
+        }
+        hasher.finish()
+    }
+
+    #[test]
+    fn the_host_index_hashes_with_fnv_1a_64() {
+        // The reference vectors of FNV-1a 64 (offset basis, "a", "foobar"); a constant or broken hash
+        // would still index correctly, only every lookup would walk one bucket.
+        assert_eq!(fnv1a(&[b""]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(&[b"foobar"]), 0x8594_4171_f739_67e8);
+        assert_eq!(
+            fnv1a(&[b"foo", b"bar"]),
+            fnv1a(&[b"foobar"]),
+            "writes continue the hash"
+        );
+    }
 
     #[test]
     fn strips_port_and_case() {

@@ -143,12 +143,8 @@ impl CounterCatalog {
     }
 
     /// How many counters the configuration has.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The dense number of a counter; `None` for ids outside the configuration.

@@ -7,7 +7,7 @@ use predictor_router::router::ids::{ExperimentId, PredictorId};
 use predictor_router::router::metrics::{Counter, StatusClass};
 use predictor_router::router::plan::{plan_request, plan_response, ConfiguredWeights, Learning, RequestPlan};
 use predictor_router::router::table::RoutingTable;
-use predictor_router_tests::scenario::predict_path;
+use predictor_router_core_tests::shipped::predict_path;
 use serde_json::json;
 
 /// The shipped shape: one experiment on a path prefix, cookie, user id and override query parameter;
@@ -284,4 +284,163 @@ fn set_cookie_carries_secure_then_domain_when_configured() {
         )),
         "pr-fraud-detection=xgb; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure; Domain=shop.example.com"
     );
+}
+
+/// The shipped experiment with adaptive allocation and the given reward settings.
+fn adaptive_table(reward: serde_json::Value) -> RoutingTable {
+    let mut adaptive = json!({"policy": "thompson"});
+    adaptive
+        .as_object_mut()
+        .unwrap()
+        .extend(reward.as_object().unwrap().clone());
+    RoutingTable::parse(
+        json!({"experiments": [
+            {"name": "fraud-detection", "match": {"path_prefix": "/seldon/default/fraud-detection/"},
+             "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
+             "sticky": {"user_header": "x-user-id"}, "adaptive": adaptive}
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+const FEEDBACK: &str = "/seldon/default/fraud-detection/api/v1.0/feedback";
+
+/// A request of each decision path to `path`, with the reason it must get.
+fn each_reason(path: &str) -> Vec<(FakeRequest, Reason)> {
+    let request = || FakeRequest::new().header(":path", path);
+    vec![
+        (request().random(1), Reason::Random),
+        (request().header("x-user-id", "u"), Reason::Hashed),
+        (request().cookie("pr-fraud-detection=rf"), Reason::Sticky),
+        (request().header("x-predictor-override", "rf"), Reason::Forced),
+    ]
+}
+
+#[test]
+fn a_response_reward_learns_from_every_routed_request_except_forced_ones() {
+    for (max_latency_ms, reward) in [
+        (None, json!({"reward": "response"})),
+        (Some(250), json!({"reward": "response", "max_latency_ms": 250})),
+    ] {
+        let t = adaptive_table(reward);
+        for (mut request, reason) in each_reason(predict_path()) {
+            let routed = plan(&t, &mut request).routed.unwrap();
+            assert_eq!(routed.decision.reason, reason);
+            let expected = if reason == Reason::Forced {
+                Learning::Nothing
+            } else {
+                Learning::Response { max_latency_ms }
+            };
+            assert_eq!(routed.learning, expected, "{reason:?}");
+            // The clock is read on the request only when there is a bound to hold the response to.
+            assert_eq!(
+                routed.times_the_response(),
+                max_latency_ms.is_some() && reason != Reason::Forced,
+                "{reason:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_response_outcome_is_a_success_only_for_a_2xx_within_the_latency_bound() {
+    let t = adaptive_table(json!({"reward": "response", "max_latency_ms": 250}));
+    let mut request = FakeRequest::new().header(":path", predict_path()).random(1);
+    let routed = plan(&t, &mut request).routed.unwrap();
+    let predictor = routed.decision.predictor;
+    for (status, elapsed_ms, reward_milli) in [
+        ("200", Some(0), Some(1000)),
+        ("204", Some(250), Some(1000)),
+        ("200", Some(251), Some(0)),
+        ("200", None, Some(1000)),
+        ("302", Some(10), Some(0)),
+        ("404", Some(10), Some(0)),
+        ("503", Some(10), Some(0)),
+        ("503", None, Some(0)),
+        ("", Some(10), None),
+    ] {
+        let r = plan_response(&t, &routed, status.as_bytes(), elapsed_ms).unwrap();
+        let outcome = r.outcome.map(|(p, o)| (p, o.reward_milli));
+        assert_eq!(
+            outcome,
+            reward_milli.map(|m| (predictor, m)),
+            "{status} after {elapsed_ms:?} ms"
+        );
+        let outcome_counts: Vec<_> = r
+            .counts
+            .iter()
+            .filter(|(c, _)| !matches!(c, Counter::Response { .. }))
+            .collect();
+        let expected: Vec<_> = reward_milli
+            .map(|m| {
+                vec![
+                    (
+                        Counter::OutcomeTrials {
+                            experiment: E0,
+                            predictor,
+                        },
+                        1,
+                    ),
+                    (
+                        Counter::OutcomeRewardMilli {
+                            experiment: E0,
+                            predictor,
+                        },
+                        u64::from(m),
+                    ),
+                ]
+            })
+            .unwrap_or_default();
+        assert_eq!(outcome_counts, expected, "{status} after {elapsed_ms:?} ms");
+    }
+
+    // Without a bound, the time is not looked at.
+    let unbounded = adaptive_table(json!({"reward": "response"}));
+    let routed = plan(
+        &unbounded,
+        &mut FakeRequest::new().header(":path", predict_path()).random(1),
+    )
+    .routed
+    .unwrap();
+    let r = plan_response(&unbounded, &routed, b"200", Some(u64::MAX)).unwrap();
+    assert_eq!(r.outcome.map(|(_, o)| o.reward_milli), Some(1000));
+}
+
+#[test]
+fn a_feedback_request_teaches_only_when_a_cookie_or_user_id_decided_it() {
+    let t = adaptive_table(json!({"reward": "feedback", "feedback_path": FEEDBACK}));
+    let with_query = format!("{FEEDBACK}?source=app");
+    for path in [FEEDBACK, with_query.as_str()] {
+        for (mut request, reason) in each_reason(path) {
+            let p = plan(&t, &mut request);
+            let attributed = matches!(reason, Reason::Sticky | Reason::Hashed);
+            let learning = p.routed.unwrap().learning;
+            let expected = if attributed {
+                Learning::FeedbackBody
+            } else {
+                Learning::Nothing
+            };
+            assert_eq!(learning, expected, "{path} {reason:?}");
+            let unattributed = counts(&p).contains(&(Counter::FeedbackUnattributed { experiment: E0 }, 1));
+            assert_eq!(unattributed, !attributed, "{path} {reason:?}");
+        }
+    }
+    // Predictions, and paths that only start like the feedback path, are not feedback: nothing to
+    // learn from the response either (the reward is the feedback), and nothing unattributed.
+    let longer = format!("{FEEDBACK}s");
+    for path in [predict_path(), longer.as_str()] {
+        for (mut request, reason) in each_reason(path) {
+            let p = plan(&t, &mut request);
+            assert_eq!(p.routed.unwrap().learning, Learning::Nothing, "{path} {reason:?}");
+            assert!(
+                counts(&p)
+                    .iter()
+                    .all(|(c, _)| matches!(c, Counter::Decision { .. })),
+                "{path} {reason:?}: {:?}",
+                counts(&p)
+            );
+        }
+    }
 }

@@ -79,3 +79,22 @@ fn the_first_fitting_experiment_in_configuration_order_wins_across_host_kinds() 
     assert_eq!(m("b.example.com", "/x").as_deref(), Some("by-suffix"));
     assert_eq!(m("example.com", "/x").as_deref(), Some("fallback"));
 }
+
+#[test]
+fn hosts_of_any_length_are_lowercased_and_matched() {
+    // Up to 256 bytes the host is lowercased in a stack buffer, beyond on the heap: both give the same
+    // answer, at the edge and past it. (DNS names stop at 253, but a client may send anything.)
+    let m = matcher(json!([{"name": "sub", "match": {"hosts": ["*.example.com"]}}]));
+    let suffix = ".EXAMPLE.com";
+    for length in [255, 256, 257, 300, 4096] {
+        let host = format!("{}{suffix}", "A".repeat(length - suffix.len()));
+        assert_eq!(host.len(), length);
+        assert_eq!(m(&host, "/").as_deref(), Some("sub"), "a host of {length} bytes");
+        assert_eq!(
+            m(&format!("{host}:8080"), "/").as_deref(),
+            Some("sub"),
+            "with a port"
+        );
+        assert_eq!(m(&host.replace("EXAMPLE", "EXAMPLF"), "/"), None);
+    }
+}

@@ -101,8 +101,8 @@ fn names_follow_the_contract_and_slots_are_dense_and_distinct() {
     let names: HashSet<String> = all.iter().map(|c| name(*c)).collect();
     assert_eq!(slots.len(), all.len());
     assert_eq!(names.len(), all.len());
-    assert_eq!(catalog.len(), all.len());
-    assert!(slots.iter().all(|s| *s < catalog.len()));
+    assert_eq!(catalog.count(), all.len());
+    assert!(slots.iter().all(|s| *s < catalog.count()));
     assert_eq!(catalog.slot(Counter::OverrideRejected { experiment: E(2) }), None);
     assert_eq!(
         catalog.slot(Counter::Decision {

@@ -6,7 +6,8 @@ use predictor_router::router::config::{parse, parse_with_environment, Config, Co
 use predictor_router::router::decision::{decide, Reason};
 use predictor_router::router::fake_request::FakeRequest;
 use predictor_router::router::signing::{mint, KeyError, KeySet, MAX_TTL_SECONDS};
-use predictor_router_tests::scenario::repo_root;
+use predictor_router::router::table::RoutingTable;
+use predictor_router_core_tests::shipped::repo_root;
 use serde_json::{json, Value};
 
 const VARIABLE: &str = "PREDICTOR_ROUTER_KEYS";
@@ -287,6 +288,21 @@ fn key_errors_are_specific() {
         KeySet::parse(&non_canonical).unwrap_err(),
         KeyError::NotBase64Url { position: 1 }
     );
+}
+
+#[test]
+fn the_configuration_keeps_the_signing_variable_and_its_keys_for_the_host() {
+    // The adapter logs the variable and the number of keys from here when a configuration is taken.
+    let fixtures = fixtures();
+    let config = signed_config(&fixtures);
+    let signing = config.signing().expect("signing is configured");
+    assert_eq!(signing.keys_env, VARIABLE);
+    assert_eq!(signing.keys.len(), 2);
+    let table = RoutingTable::new(config);
+    assert_eq!(table.signing().map(|s| s.keys_env.as_str()), Some(VARIABLE));
+
+    let unsigned = parse(br#"{"experiments": [{"name": "e", "predictors": [{"name": "a", "weight": 1}]}]}"#);
+    assert!(unsigned.unwrap().signing().is_none());
 }
 
 #[test]

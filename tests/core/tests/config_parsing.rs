@@ -2,7 +2,7 @@
 
 use predictor_router::router::config::{ConfigError, HostPattern};
 use predictor_router::router::table::RoutingTable;
-use predictor_router_tests::invalid_configs::{experiment_with, invalid_configurations};
+use predictor_router_core_tests::invalid_configs::{experiment_with, invalid_configurations};
 use serde_json::json;
 
 /// The configuration as the filter loads it: parsed, validated, and compiled into its routing table.
@@ -222,4 +222,12 @@ fn warns_about_a_positive_weight_that_owns_no_bucket() {
     );
     let fine = parse(experiment_with(json!({})).to_string().as_bytes()).unwrap();
     assert!(fine.warnings().is_empty());
+    // Weight 0 owns no bucket on purpose (forced or sticky only): no warning.
+    let shadow = parse(
+        experiment_with(json!({"predictors": [{"name": "a", "weight": 1}, {"name": "shadow", "weight": 0}]}))
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert!(shadow.warnings().is_empty(), "{:?}", shadow.warnings());
 }

@@ -19,7 +19,7 @@ struct Vector {
 }
 
 fn fixture() -> Fixture {
-    serde_json::from_str(include_str!("../fixtures/bucket_vectors.json")).unwrap()
+    serde_json::from_str(include_str!("../../fixtures/bucket_vectors.json")).unwrap()
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -90,4 +90,14 @@ fn bucket_ranges_follow_the_cumulative_weights() {
     assert_eq!(uneven.range_of(0), Some((0, 3333)));
     assert_eq!(uneven.range_of(1), Some((3333, 6666)));
     assert_eq!(uneven.range_of(2), Some((6666, 10000)));
+}
+
+#[test]
+fn a_bucket_past_the_end_goes_to_the_last_bucket_s_owner_never_to_a_trailing_weight_zero_predictor() {
+    // The clamp of `predictor_of`: bucket 10,000 and above count as bucket 9,999. Without it they would
+    // fall past every range and reach the last predictor, here one with weight 0.
+    let table = BucketTable::new([60u32, 40, 0].into_iter());
+    for bucket in [BUCKETS - 1, BUCKETS, BUCKETS + 1, u32::MAX] {
+        assert_eq!(table.predictor_of(bucket).index(), 1, "bucket {bucket}");
+    }
 }

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""`make mutants`: mutation testing of the decision core (src/router/) against its native suites.
+
+cargo-mutants changes the core one small edit at a time and runs the suites of tests/core (and the
+core's unit tests) against each mutant. This driver adds what cargo-mutants does not do itself:
+
+1. A baseline of its own. cargo-mutants 27.1 runs only the *mutated* package's tests in its baseline,
+   whatever `test_package` says, so its "ok Unmutated baseline" proves nothing about tests/core.
+   Here the suites the mutants will face run unmutated first, and must pass and be many.
+2. The equivalent mutants of mutants-equivalent.md, excluded by their exact names. Each entry must
+   still name as many mutants as it says: an entry that no longer matches (the code moved on) fails
+   the run instead of hiding a new mutant.
+3. A check that every mutant's test phase really ran the native suites (its log names them).
+4. The summary: caught, missed, timeouts, unviable, equivalent, and the score against 90 %.
+
+Arguments after `--` go to cargo mutants (for example `-- -f src/router/bucketing.rs`).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "mutants.toml"
+EQUIVALENT = HERE / "mutants-equivalent.md"
+TEST_PACKAGES = ["predictor-router-core-tests", "predictor-router"]
+# The suites the mutants face; a mutant's log must show each of them running.
+SUITES = sorted(p.stem for p in (ROOT / "tests/core/tests").glob("*.rs"))
+MIN_BASELINE_TESTS = 80
+TARGET_SCORE = 0.90
+
+# `- `src/router/x.rs: replace a with b in f` ×2: reason` (the count is optional, 1 by default).
+ENTRY = re.compile(r"^- `(?P<name>[^`]+)`(?: ×(?P<count>\d+))?:")
+
+
+def say(text):
+    print(f"mutants: {text}", flush=True)
+
+
+def fail(text):
+    print(f"mutants: FAILED: {text}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def baseline():
+    """Runs the suites unmutated, as each mutant will run them; returns the number of tests."""
+    say(f"baseline: {', '.join(TEST_PACKAGES)} unmutated (profile mutants)")
+    command = ["cargo", "test", "--profile", "mutants", "--features", "predictor-router/test-util"]
+    for package in TEST_PACKAGES:
+        command += ["--package", package]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    output = run.stdout + run.stderr
+    if run.returncode != 0:
+        print(output[-4000:], file=sys.stderr)
+        fail("the unmutated suites do not pass")
+    passed = sum(int(n) for n in re.findall(r"test result: ok\. (\d+) passed", output))
+    ran = set(re.findall(r"Running tests/(\w+)\.rs", output))
+    if missing := [s for s in SUITES if s not in ran]:
+        fail(f"baseline did not run {missing}")
+    if passed < MIN_BASELINE_TESTS:
+        fail(f"baseline ran {passed} tests, fewer than {MIN_BASELINE_TESTS}: the suites are not being run")
+    say(f"baseline: {passed} tests in {len(ran)} suites and the unit tests pass")
+    return passed
+
+
+def equivalents():
+    """(name, count, regex) for each entry of mutants-equivalent.md."""
+    entries = []
+    for line in EQUIVALENT.read_text().splitlines():
+        if m := ENTRY.match(line):
+            name = m["name"]
+            file, _, description = name.partition(": ")
+            regex = f"^{re.escape(file)}:\\d+:\\d+: {re.escape(description)}$"
+            entries.append((name, int(m["count"] or 1), regex))
+    return entries
+
+
+def listed(extra):
+    command = ["cargo", "mutants", "--config", str(CONFIG), "--list", "--json", *extra]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr, file=sys.stderr)
+        fail("cargo mutants --list failed")
+    return [m["name"] for m in json.loads(run.stdout)]
+
+
+def check_equivalents(entries, names):
+    stale = []
+    for name, count, regex in entries:
+        found = [n for n in names if re.match(regex, n)]
+        if len(found) != count:
+            stale.append(f"{name}: expected {count} mutant(s), found {len(found)}")
+    if stale:
+        fail("mutants-equivalent.md does not match the code any more:\n  " + "\n  ".join(stale))
+
+
+def suites_ran_for_every_mutant(out):
+    """Every mutant that built must have run every native suite (or failed in one)."""
+    unchecked = []
+    for log in (out / "log").glob("*.log"):
+        if log.name == "baseline.log":
+            continue
+        text = log.read_text(errors="replace")
+        tests = [l for l in text.splitlines() if l.startswith("*** ") and "cargo test --profile" in l
+                 and "--no-run" not in l]
+        if not tests:
+            continue  # unviable: did not build
+        if not all(f"--package={p}@" in tests[0] for p in TEST_PACKAGES):
+            unchecked.append(f"{log.name}: {tests[0]}")
+            continue
+        ran = set(re.findall(r"Running tests/(\w+)\.rs", text))
+        failed = "test result: FAILED" in text or "error: test failed" in text
+        if not failed and ran != set(SUITES):
+            unchecked.append(f"{log.name}: ran {sorted(ran)}")
+    if unchecked:
+        fail("some mutants did not face the native suites:\n  " + "\n  ".join(unchecked[:20]))
+
+
+def lines(path):
+    return [l for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+
+
+def main():
+    extra = sys.argv[1:]
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    jobs = os.environ.get("MUTANTS_JOBS", "2")
+    out = ROOT / "target/mutants-report"
+    started = time.monotonic()
+
+    baseline()
+    entries = equivalents()
+    everything = listed(extra)
+    check_equivalents(entries, everything)
+    excludes = [arg for _, _, regex in entries for arg in ("--exclude-re", regex)]
+    to_test = listed(extra + excludes)
+    equivalent = len(everything) - len(to_test)
+    say(f"{len(everything)} mutants of src/router/; {equivalent} equivalent (mutants-equivalent.md); "
+        f"testing {len(to_test)} with {jobs} jobs")
+
+    command = ["cargo", "mutants", "--config", str(CONFIG), "--jobs", jobs, "--output", str(out),
+               *excludes, *extra]
+    code = subprocess.run(command, cwd=ROOT).returncode
+    # 0: all caught; 2: some missed; 3: some timed out. Anything else is a failure of the run itself.
+    if code not in (0, 2, 3):
+        fail(f"cargo mutants exited with {code}")
+
+    report = out / "mutants.out"
+    suites_ran_for_every_mutant(report)
+    caught, missed = lines(report / "caught.txt"), lines(report / "missed.txt")
+    timeouts, unviable = lines(report / "timeout.txt"), lines(report / "unviable.txt")
+    # A timeout is noticed: the suite hangs instead of passing (an infinite loop), and the test run fails.
+    detected = len(caught) + len(timeouts)
+    viable = detected + len(missed) + equivalent
+    score = detected / viable if viable else 0.0
+    minutes = (time.monotonic() - started) / 60
+    print()
+    say(f"caught {len(caught)}, missed {len(missed)}, timeouts {len(timeouts)}, unviable {len(unviable)}, "
+        f"equivalent {equivalent}")
+    say(f"score: {detected} of {viable} viable mutants caught ({score:.1%}, caught and timeouts over "
+        f"caught + timeouts + missed + equivalent); target {TARGET_SCORE:.0%}; {minutes:.1f} min")
+    for name in missed:
+        say(f"missed: {name}")
+    say(f"report: {report} (diff/ and log/ per mutant)")
+    if missed:
+        fail(f"{len(missed)} mutant(s) missed: add a test that catches each, or justify it in {EQUIVALENT.name}")
+    if score < TARGET_SCORE:
+        fail(f"score {score:.1%} below {TARGET_SCORE:.0%}")
+
+
+if __name__ == "__main__":
+    main()
