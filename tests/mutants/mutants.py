@@ -7,9 +7,9 @@ core's unit tests) against each mutant. This driver adds what cargo-mutants does
 1. A baseline of its own. cargo-mutants 27.1 runs only the *mutated* package's tests in its baseline,
    whatever `test_package` says, so its "ok Unmutated baseline" proves nothing about tests/core.
    Here the suites the mutants will face run unmutated first, and must pass and be many.
-2. The equivalent mutants of mutants-equivalent.md, excluded by their exact names. Each entry must
-   still name as many mutants as it says: an entry that no longer matches (the code moved on) fails
-   the run instead of hiding a new mutant.
+2. The equivalent mutants of mutants-equivalent.md, excluded by their full names (file, line, column,
+   change). Each entry must name a mutant of the code as it is: when the code moves, the run stops
+   at once and shows where the same change sits now, instead of hiding whatever mutant took its place.
 3. A check that every mutant's test phase really ran the native suites (its log names them).
 4. The summary: caught, missed, timeouts, unviable, equivalent, and the score against 90 %.
 
@@ -34,8 +34,8 @@ SUITES = sorted(p.stem for p in (ROOT / "tests/core/tests").glob("*.rs"))
 MIN_BASELINE_TESTS = 80
 TARGET_SCORE = 0.90
 
-# `- `src/router/x.rs: replace a with b in f` ×2: reason` (the count is optional, 1 by default).
-ENTRY = re.compile(r"^- `(?P<name>[^`]+)`(?: ×(?P<count>\d+))?:")
+# `- `src/router/x.rs:12:5: replace a with b in f`: reason`: the mutant's full name, as `--list` prints it.
+ENTRY = re.compile(r"^- `(?P<name>src/[^`]+:\d+:\d+: [^`]+)`")
 
 
 def say(text):
@@ -69,15 +69,11 @@ def baseline():
 
 
 def equivalents():
-    """(name, count, regex) for each entry of mutants-equivalent.md."""
-    entries = []
-    for line in EQUIVALENT.read_text().splitlines():
-        if m := ENTRY.match(line):
-            name = m["name"]
-            file, _, description = name.partition(": ")
-            regex = f"^{re.escape(file)}:\\d+:\\d+: {re.escape(description)}$"
-            entries.append((name, int(m["count"] or 1), regex))
-    return entries
+    """The full names listed in mutants-equivalent.md."""
+    names = [m["name"] for line in EQUIVALENT.read_text().splitlines() if (m := ENTRY.match(line))]
+    if len(set(names)) != len(names):
+        fail("mutants-equivalent.md lists a mutant twice")
+    return names
 
 
 def listed(extra):
@@ -89,34 +85,53 @@ def listed(extra):
     return [m["name"] for m in json.loads(run.stdout)]
 
 
+def rust_regex_escape(text):
+    """Escapes the meta characters of Rust's regex crate (what cargo-mutants matches with)."""
+    return "".join("\\" + c if c in "\\.+*?()|[]{}^$#&-~" else c for c in text)
+
+
+def without_position(name):
+    return re.sub(r":\d+:\d+: ", ": ", name, count=1)
+
+
 def check_equivalents(entries, names):
+    """Every entry names a mutant of the code as it is: lines move when the code changes, and an entry
+    that names nothing would otherwise hide whatever mutant now sits there."""
     stale = []
-    for name, count, regex in entries:
-        found = [n for n in names if re.match(regex, n)]
-        if len(found) != count:
-            stale.append(f"{name}: expected {count} mutant(s), found {len(found)}")
+    for name in entries:
+        if name not in names:
+            same = [n for n in names if without_position(n) == without_position(name)]
+            stale.append(f"{name}: no such mutant" + (f" (the same change now at: {', '.join(same)})" if same else ""))
     if stale:
         fail("mutants-equivalent.md does not match the code any more:\n  " + "\n  ".join(stale))
 
 
-def suites_ran_for_every_mutant(out):
-    """Every mutant that built must have run every native suite (or failed in one)."""
+def suites_ran_for_every_mutant(out, baseline_tests):
+    """Every mutant that built ran the native suites: a caught one failed in one of them, a missed one
+    passed every test of the baseline (cargo-mutants logs cargo with --verbose: `Running `.../deps/<suite>-<hash>``)."""
     unchecked = []
-    for log in (out / "log").glob("*.log"):
-        if log.name == "baseline.log":
-            continue
+    outcomes = json.loads((out / "outcomes.json").read_text())["outcomes"]
+    for outcome in outcomes:
+        if "Mutant" not in outcome["scenario"] or outcome["summary"] not in ("CaughtMutant", "MissedMutant"):
+            continue  # the baseline, unviable mutants (no test ran) and timeouts (killed mid-run)
+        log = out / outcome["log_path"]
         text = log.read_text(errors="replace")
-        tests = [l for l in text.splitlines() if l.startswith("*** ") and "cargo test --profile" in l
-                 and "--no-run" not in l]
-        if not tests:
-            continue  # unviable: did not build
-        if not all(f"--package={p}@" in tests[0] for p in TEST_PACKAGES):
-            unchecked.append(f"{log.name}: {tests[0]}")
+        marker = next((l for l in text.splitlines() if l.startswith("*** ") and "cargo test --profile" in l
+                       and "--no-run" not in l), None)
+        if marker is None:
+            unchecked.append(f"{log.name}: no test phase")
             continue
-        ran = set(re.findall(r"Running tests/(\w+)\.rs", text))
-        failed = "test result: FAILED" in text or "error: test failed" in text
-        if not failed and ran != set(SUITES):
-            unchecked.append(f"{log.name}: ran {sorted(ran)}")
+        if not all(f"--package={p}@" in marker for p in TEST_PACKAGES):
+            unchecked.append(f"{log.name}: {marker}")
+            continue
+        test_phase = text.split(marker, 1)[1]
+        ran = set(re.findall(r"Running `[^`]*/deps/(\w+)-[0-9a-f]+`", test_phase))
+        failed = "test result: FAILED" in test_phase or "error: test failed" in test_phase
+        passed = sum(int(n) for n in re.findall(r"test result: ok\. (\d+) passed", test_phase))
+        if failed:
+            continue
+        if not set(SUITES) <= ran or passed != baseline_tests:
+            unchecked.append(f"{log.name}: ran {sorted(ran)}, {passed} tests passed (baseline {baseline_tests})")
     if unchecked:
         fail("some mutants did not face the native suites:\n  " + "\n  ".join(unchecked[:20]))
 
@@ -133,11 +148,12 @@ def main():
     out = ROOT / "target/mutants-report"
     started = time.monotonic()
 
-    baseline()
+    baseline_tests = baseline()
     entries = equivalents()
-    everything = listed(extra)
-    check_equivalents(entries, everything)
-    excludes = [arg for _, _, regex in entries for arg in ("--exclude-re", regex)]
+    whole_core = listed([])
+    check_equivalents(entries, whole_core)
+    everything = listed(extra) if extra else whole_core
+    excludes = [arg for name in entries for arg in ("--exclude-re", f"^{rust_regex_escape(name)}$")]
     to_test = listed(extra + excludes)
     equivalent = len(everything) - len(to_test)
     say(f"{len(everything)} mutants of src/router/; {equivalent} equivalent (mutants-equivalent.md); "
@@ -151,7 +167,7 @@ def main():
         fail(f"cargo mutants exited with {code}")
 
     report = out / "mutants.out"
-    suites_ran_for_every_mutant(report)
+    suites_ran_for_every_mutant(report, baseline_tests)
     caught, missed = lines(report / "caught.txt"), lines(report / "missed.txt")
     timeouts, unviable = lines(report / "timeout.txt"), lines(report / "unviable.txt")
     # A timeout is noticed: the suite hangs instead of passing (an infinite loop), and the test run fails.

@@ -214,16 +214,17 @@ fn thompson_matches_the_exact_probability_of_being_best() {
 fn joint_draws_skip_the_arms_that_cannot_beat_the_best_draw_so_far() {
     // One clear winner, visited first (best posterior mean), and five clear losers whose largest
     // possible draw is below anything the winner draws: each joint draw then costs one posterior draw,
-    // not six. Slices of 100 posterior draws finish the 10,000 joint draws in 100 slices exactly;
-    // without the skip (or with arms visited worst first) it takes about 590.
+    // not six. Slices of 50 posterior draws (a slice stops once it has spent them, not one later)
+    // finish the 10,000 joint draws in 200 slices exactly; without the skip (or with arms visited
+    // worst first) it takes over 1,100.
     let mut arms = vec![arm(1000, 900)];
     arms.extend(std::iter::repeat_n(arm(1000, 100), 5));
     let mut run = ThompsonRun::new(&arms);
     let mut slices = 1;
-    while !run.advance(100) {
+    while !run.advance(50) {
         slices += 1;
     }
-    assert_eq!(slices, JOINT_DRAWS / 100);
+    assert_eq!(slices, JOINT_DRAWS / 50);
     assert_eq!(run.shares()[0], 1.0);
 
     // Each loser's bound is tight: above every draw it makes, and not far above its 99.99th percentile.
@@ -284,9 +285,35 @@ fn the_floor_raises_small_shares_and_scales_the_others() {
         vec![0.0, 0.25, 0.0, 0.0, 0.75]
     );
     assert_eq!(with_floor(&[-1.0, f64::NAN], 0.0), vec![0.5, 0.5]);
+    // Shares are normalised first (a Thompson estimate's counts need not add up to 1).
+    assert_eq!(with_floor(&[1.0, 3.0], 0.0), vec![0.25, 0.75]);
+    let floored = with_floor(&[0.0, 2.0, 6.0], 0.05);
+    let expected = [0.05, 0.2375, 0.7125];
+    assert!(
+        floored.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12),
+        "{floored:?}"
+    );
+    // A floor that cannot be given to every arm (above 1/n; the configuration refuses it) is ignored.
+    assert_eq!(with_floor(&[0.2, 0.3, 0.5], 0.5), vec![0.2, 0.3, 0.5]);
     assert_eq!(
         to_basis_points(&[1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]),
         vec![3334, 3333, 3333]
+    );
+}
+
+#[test]
+fn basis_points_go_to_the_largest_remainders_and_add_up_to_10000() {
+    // The points left over after rounding down go to the largest fractional parts, not the largest
+    // shares (7000.1 and 2999.9 give 7000 and 3000) nor the largest relative remainders.
+    assert_eq!(to_basis_points(&[0.70001, 0.29999]), vec![7000, 3000]);
+    assert_eq!(
+        to_basis_points(&[0.70009, 0.10005, 0.19986]),
+        vec![7001, 1000, 1999]
+    );
+    // Sevenths leave four points over: more than half the arms get one (ties in listed order).
+    assert_eq!(
+        to_basis_points(&[1.0 / 7.0; 7]),
+        vec![1429, 1429, 1429, 1429, 1428, 1428, 1428]
     );
 }
 
@@ -341,6 +368,51 @@ proptest! {
         valid.extend_from_slice(&bytes);
         let _ = totals::decode(&e, &valid);
     }
+}
+
+#[test]
+fn the_stored_totals_keep_their_layout_so_an_upgraded_module_keeps_what_was_learned() {
+    // Shared data outlives a VM: a new module of the same vm_id reads what the old one wrote, and keeps
+    // it only if the bytes and the fingerprint come out the same. Built here from the layout as
+    // documented (totals.rs, README "Adaptive allocation"), with FNV-1a 64 written out again.
+    assert_eq!(
+        totals::shared_key("fraud-detection"),
+        "predictor_router.adaptive.fraud-detection"
+    );
+    let fnv1a64 = |bytes: &[u8]| {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let e = two_arms(
+        json!({"policy": "epsilon_greedy", "epsilon_percent": 20, "reward": "response",
+                            "max_latency_ms": 300, "update_seconds": 5, "min_outcomes": 50, "min_share_percent": 2}),
+    );
+    let canonical = "fraud-detection|xgb,rf,|epsilon_greedy:20|response:Some(300)|5|50|2";
+    let mut expected = b"PRA1".to_vec();
+    expected.extend_from_slice(&fnv1a64(canonical.as_bytes()).to_le_bytes());
+    expected.extend_from_slice(&2u32.to_le_bytes());
+    for (name, trials, reward_milli) in [("xgb", 7u64, 3000u64), ("rf", 9, 8500)] {
+        expected.push(name.len() as u8);
+        expected.extend_from_slice(name.as_bytes());
+        expected.extend_from_slice(&trials.to_le_bytes());
+        expected.extend_from_slice(&reward_milli.to_le_bytes());
+    }
+    let learned = Totals {
+        arms: vec![
+            ArmTotals {
+                trials: 7,
+                reward_milli: 3000,
+            },
+            ArmTotals {
+                trials: 9,
+                reward_milli: 8500,
+            },
+            ArmTotals::default(),
+        ],
+    };
+    assert_eq!(totals::encode(&e, &learned), expected);
+    assert_eq!(totals::decode(&e, &expected), Stored::Ours(learned));
 }
 
 #[test]
@@ -403,6 +475,76 @@ fn the_learner_logs_leaving_burn_in_and_each_move_of_a_point() {
 }
 
 #[test]
+fn the_learner_keeps_pending_outcomes_until_they_are_merged_and_the_totals_it_read() {
+    // The host's side of a tick: write `pending` into shared data, then `merged`; or only read the
+    // totals (`observed`) when nothing is pending.
+    let e = two_arms(json!({"policy": "thompson"}));
+    let mut learner = Learner::new(&e);
+    assert!(!learner.has_pending());
+    assert_eq!(learner.pending(), &Totals::zero(3));
+    learner.record(PredictorId(1), Outcome::SUCCESS);
+    learner.record(PredictorId(1), Outcome::FAILURE);
+    learner.record(PredictorId(7), Outcome::SUCCESS); // not a predictor of the experiment: ignored
+    assert!(learner.has_pending());
+    assert_eq!(learner.pending(), &totals(&[arm(0, 0), arm(2, 1), arm(0, 0)]));
+
+    let stored = totals(&[arm(10, 5), arm(3, 3), arm(0, 0)]);
+    let merged = learner.merge_into(&stored);
+    assert_eq!(merged, totals(&[arm(10, 5), arm(5, 4), arm(0, 0)]));
+    learner.merged(merged.clone());
+    assert!(!learner.has_pending());
+    assert_eq!(learner.pending(), &Totals::zero(3));
+    assert_eq!(learner.totals(), &merged);
+
+    let elsewhere = totals(&[arm(20, 5), arm(9, 8), arm(0, 0)]);
+    learner.observed(elsewhere.clone());
+    assert_eq!(
+        learner.totals(),
+        &elsewhere,
+        "what other workers merged is taken as read"
+    );
+}
+
+#[test]
+fn a_thompson_estimate_runs_to_its_end_across_ticks_before_the_next_one_starts() {
+    // A clear winner: each joint draw costs one posterior draw (the loser cannot beat it), so 10,000
+    // draws at 1,000 per tick take 10 ticks, even when the ticks come later than update_seconds: an
+    // estimate in progress is continued, never restarted.
+    let e = two_arms(json!({"policy": "thompson", "min_outcomes": 1, "update_seconds": 10}));
+    let mut learner = Learner::new(&e);
+    learner.observed(totals(&[arm(100, 10), arm(100, 90), arm(0, 0)]));
+    let second = 1_000_000_000u64;
+    assert!(learner.needs_totals(0));
+    assert!(!learner.estimating());
+    let mut ticks = 0;
+    let mut now = 0;
+    loop {
+        let report = learner.step(&e, now, 1_000);
+        ticks += 1;
+        if report.allocation_changed {
+            break;
+        }
+        assert!(learner.estimating(), "tick {ticks}");
+        assert!(
+            !learner.needs_totals(now + 11 * second),
+            "no new read while estimating"
+        );
+        assert!(ticks < 100, "the estimate never completes");
+        now += 11 * second;
+    }
+    assert_eq!(ticks, 10);
+    assert!(!learner.estimating());
+    assert!(learner.allocation().learned);
+    assert!(
+        learner.allocation().shares_bp[1] > 9000,
+        "{:?}",
+        learner.allocation().shares_bp
+    );
+    // The next recompute was due update_seconds after this one started, long ago: the host reads.
+    assert!(learner.needs_totals(now));
+}
+
+#[test]
 fn a_resumed_learner_serves_the_learned_allocation_at_once() {
     let e = two_arms(json!({"policy": "thompson", "min_outcomes": 10}));
     let (learner, report) = Learner::resume(&e, totals(&[arm(500, 50), arm(500, 450), arm(0, 0)]), 7);
@@ -442,4 +584,8 @@ fn feedback_bodies() {
     long.resize(MAX_FEEDBACK_BYTES, b'x');
     long.extend_from_slice(b"\"}");
     assert_eq!(outcome_of(&long), None, "over 1 MiB");
+    long.truncate(MAX_FEEDBACK_BYTES - 2);
+    long.extend_from_slice(b"\"}");
+    assert_eq!(long.len(), MAX_FEEDBACK_BYTES);
+    assert_eq!(outcome_of(&long), Some(Outcome::SUCCESS), "exactly 1 MiB is read");
 }

@@ -105,6 +105,59 @@ fn weight_zero_is_valid_and_limits_are_inclusive() {
     .unwrap();
     assert_eq!(config.experiments()[0].predictors[1].weight, 1_000_000);
     assert_eq!(config.experiments()[0].sticky.max_age_seconds, 34_560_000);
+
+    // The same limits spelled as JSON floats (integral), and the other inclusive limits.
+    let predictors: Vec<_> = (0..64)
+        .map(|i| json!({"name": format!("p{i}"), "weight": 1}))
+        .collect();
+    let domain = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61)
+    );
+    assert_eq!(domain.len(), 253);
+    let config = parse(
+        experiment_with(json!({
+            "predictors": predictors,
+            "sticky": {"max_age_seconds": 34560000.0, "domain": domain},
+            "override": {"query_param": "model.v-2_x"}
+        }))
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let exp = &config.experiments()[0];
+    assert_eq!(exp.predictors.len(), 64, "64 predictors");
+    assert_eq!(exp.sticky.max_age_seconds, 34_560_000);
+    assert_eq!(
+        exp.sticky.domain.as_deref(),
+        Some(domain.as_str()),
+        "a 253-character domain"
+    );
+    assert_eq!(
+        exp.override_.as_ref().unwrap().query_param.as_deref(),
+        Some("model.v-2_x")
+    );
+    let weight = parse(
+        experiment_with(json!({"predictors": [{"name": "a", "weight": 1000000.0}]}))
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(weight.experiments()[0].predictors[0].weight, 1_000_000);
+    let domain = parse(
+        experiment_with(json!({"sticky": {"domain": "ml-2.example-3.com"}}))
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        domain.experiments()[0].sticky.domain.as_deref(),
+        Some("ml-2.example-3.com"),
+        "digits and hyphens in labels"
+    );
 }
 
 #[test]

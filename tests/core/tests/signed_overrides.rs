@@ -271,6 +271,27 @@ fn a_rotated_set_is_checked_key_by_key() {
 }
 
 #[test]
+fn key_sets_are_equal_when_they_hold_the_same_keys_in_the_same_order() {
+    let fixtures = fixtures();
+    let spelled = fixtures["keys_env_value"].as_str().unwrap();
+    let (first, second) = spelled.split_once(',').unwrap();
+    let set = |text: &str| KeySet::parse(text).unwrap();
+    assert_eq!(
+        set(spelled),
+        set(&format!("{}, {}", first.trim(), second.trim())),
+        "spelling aside"
+    );
+    assert_ne!(set(spelled), set(first), "one key fewer");
+    assert_ne!(
+        set(spelled),
+        set(&format!("{second},{first}")),
+        "the minting key is the first"
+    );
+    assert_ne!(set(first), set(second));
+    assert_eq!(set(first).len(), 1);
+}
+
+#[test]
 fn key_errors_are_specific() {
     assert_eq!(KeySet::parse("").unwrap_err(), KeyError::Empty);
     assert_eq!(
