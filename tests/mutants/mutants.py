@@ -70,7 +70,11 @@ def baseline():
 
 def equivalents():
     """The full names listed in mutants-equivalent.md."""
-    names = [m["name"] for line in EQUIVALENT.read_text().splitlines() if (m := ENTRY.match(line))]
+    text = EQUIVALENT.read_text()
+    names = [m["name"] for line in text.splitlines() if (m := ENTRY.match(line))]
+    mentioned = re.findall(r"`(src/[^`]+:\d+:\d+: [^`]+)`", text)
+    if sorted(mentioned) != sorted(names):
+        fail("mutants-equivalent.md names a mutant that does not start its own `- ` entry")
     if len(set(names)) != len(names):
         fail("mutants-equivalent.md lists a mutant twice")
     return names
