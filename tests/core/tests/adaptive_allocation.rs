@@ -293,6 +293,9 @@ fn the_floor_raises_small_shares_and_scales_the_others() {
         floored.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12),
         "{floored:?}"
     );
+    // The largest floor the configuration allows, 1/n, is an equal split.
+    assert_eq!(with_floor(&[0.9, 0.1], 0.5), vec![0.5, 0.5]);
+    assert_eq!(with_floor(&[0.7, 0.1, 0.1, 0.1], 0.25), vec![0.25; 4]);
     // A floor that cannot be given to every arm (above 1/n; the configuration refuses it) is ignored.
     assert_eq!(with_floor(&[0.2, 0.3, 0.5], 0.5), vec![0.2, 0.3, 0.5]);
     assert_eq!(

@@ -133,6 +133,28 @@ fn the_filter_mints_what_the_independent_implementation_mints() {
 }
 
 #[test]
+fn an_expiry_is_any_decimal_u64_up_to_its_20_digits() {
+    // The expiry is plain unix seconds: the largest u64 (20 digits) is as good as any, under a clock
+    // that has reached it; one more second does not fit and is refused.
+    let fixtures = fixtures();
+    let config = signed_config(&fixtures);
+    let keys = KeySet::parse(fixtures["keys_env_value"].as_str().unwrap()).unwrap();
+    let path = "/seldon/default/fraud-detection/api/v1.0/predictions";
+    let now = u64::MAX - 60;
+    let token = mint(&keys, "fraud-detection", "rf", u64::MAX).unwrap();
+    assert!(token.starts_with("rf.18446744073709551615."), "{token}");
+    let request = FakeRequest::new().header("x-predictor-override", &token).at(now);
+    assert_eq!(forced_name(&config, request, path), (Some("rf".to_string()), false));
+
+    let mac = token.rsplit('.').next().unwrap();
+    for expiry in ["18446744073709551616", "00000000000000000001", "", "+1", "1e3"] {
+        let forged = format!("rf.{expiry}.{mac}");
+        let request = FakeRequest::new().header("x-predictor-override", &forged).at(now);
+        assert_eq!(forced_name(&config, request, path), (None, true), "expiry {expiry:?}");
+    }
+}
+
+#[test]
 fn the_clock_is_read_only_to_check_a_token() {
     let fixtures = fixtures();
     let signed = signed_config(&fixtures);
