@@ -4,8 +4,9 @@
 cargo-mutants changes the core one small edit at a time and runs the suites of tests/core (and the
 core's unit tests) against each mutant. This driver adds what cargo-mutants does not do itself:
 
-1. A baseline of its own. cargo-mutants 27.1 runs only the *mutated* package's tests in its baseline,
-   whatever `test_package` says, so its "ok Unmutated baseline" proves nothing about tests/core.
+1. A baseline of its own. cargo-mutants runs only the *mutated* package's tests in its baseline
+   (since sourcefrog/cargo-mutants#154; 27.1's `run_baseline` ignores `test_package`), so its
+   "ok Unmutated baseline" proves nothing about tests/core.
    Here the suites the mutants will face run unmutated first, and must pass and be many.
 2. The equivalent mutants of mutants-equivalent.md, excluded by their full names (file, line, column,
    change). Each entry must name a mutant of the code as it is: when the code moves, the run stops
