@@ -116,7 +116,7 @@ bench: build envoy wrk
 	cargo run --release --locked -p predictor-router-tests --bin bench -- --out BENCHMARKS.md
 
 ## mutants: mutation testing of the decision core (src/router/) with cargo-mutants against the native
-## suites (tests/core); prints caught, missed, timeouts, unviable and the score (about 40 minutes here;
+## suites (tests/core); prints caught, missed, timeouts, unviable and the score (about 35 minutes here;
 ## not part of `make test`). MUTANTS_JOBS=n parallel builds (default 2); MUTANTS_ARGS="-f src/router/x.rs"
 ## for one file. Equivalent mutants and why: tests/mutants/mutants-equivalent.md.
 CARGO_MUTANTS_VERSION := 27.1.0
