@@ -144,13 +144,20 @@ fn an_expiry_is_any_decimal_u64_up_to_its_20_digits() {
     let token = mint(&keys, "fraud-detection", "rf", u64::MAX).unwrap();
     assert!(token.starts_with("rf.18446744073709551615."), "{token}");
     let request = FakeRequest::new().header("x-predictor-override", &token).at(now);
-    assert_eq!(forced_name(&config, request, path), (Some("rf".to_string()), false));
+    assert_eq!(
+        forced_name(&config, request, path),
+        (Some("rf".to_string()), false)
+    );
 
     let mac = token.rsplit('.').next().unwrap();
     for expiry in ["18446744073709551616", "00000000000000000001", "", "+1", "1e3"] {
         let forged = format!("rf.{expiry}.{mac}");
         let request = FakeRequest::new().header("x-predictor-override", &forged).at(now);
-        assert_eq!(forced_name(&config, request, path), (None, true), "expiry {expiry:?}");
+        assert_eq!(
+            forced_name(&config, request, path),
+            (None, true),
+            "expiry {expiry:?}"
+        );
     }
 }
 
