@@ -16,15 +16,22 @@ use crate::router::metrics::{counter_name, Counter, CounterCatalog};
 use crate::router::plan::Counts;
 use crate::router::table::RoutingTable;
 
+/// One counter of the configuration, inside the VM. (`Cell`: no borrow can fail.)
+#[derive(Default)]
+struct CounterSlot {
+    /// The metric id, defined on first use: a configuration of 1,000 experiments has ~65,000 possible
+    /// counters, and defining them all up front would slow `on_configure` and fill Envoy's stats with
+    /// zeros.
+    id: Cell<Option<u32>>,
+    /// The increments not yet handed to Envoy.
+    pending: Cell<u64>,
+}
+
 pub struct RouterState {
     pub table: RoutingTable,
     catalog: CounterCatalog,
-    /// Metric id per counter slot, defined on first use: a configuration of 1,000 experiments has
-    /// ~65,000 possible counters, and defining them all up front would slow `on_configure` and fill
-    /// Envoy's stats with zeros. (`Cell`: no borrow can fail.)
-    metric_ids: Vec<Cell<Option<u32>>>,
-    /// Per counter slot, the increments not yet handed to Envoy.
-    pending: Vec<Cell<u64>>,
+    /// Per counter slot (`CounterCatalog::slot`), its metric and the increments it holds.
+    slots: Vec<CounterSlot>,
     /// The slots whose pending count went from 0 to more since the last flush (each once).
     dirty: RefCell<Vec<usize>>,
     pub learning: RefCell<Learning>,
@@ -35,15 +42,13 @@ pub struct RouterState {
 impl RouterState {
     pub fn new(table: RoutingTable) -> Self {
         let catalog = CounterCatalog::new(&table);
-        let metric_ids = (0..catalog.count()).map(|_| Cell::new(None)).collect();
-        let pending = (0..catalog.count()).map(|_| Cell::new(0)).collect();
+        let slots = (0..catalog.count()).map(|_| CounterSlot::default()).collect();
         let learning = Learning::new(&table);
         let adaptive = !learning.is_empty();
         RouterState {
             table,
             catalog,
-            metric_ids,
-            pending,
+            slots,
             dirty: RefCell::new(Vec::new()),
             learning: RefCell::new(learning),
             adaptive,
@@ -74,7 +79,7 @@ impl RouterState {
         let Some(index) = self.catalog.slot(counter) else {
             return;
         };
-        let (Some(id), Some(pending)) = (self.metric_ids.get(index), self.pending.get(index)) else {
+        let Some(CounterSlot { id, pending }) = self.slots.get(index) else {
             return;
         };
         if id.get().is_none() {
@@ -103,7 +108,7 @@ impl RouterState {
             return;
         };
         for index in dirty.drain(..) {
-            let (Some(id), Some(pending)) = (self.metric_ids.get(index), self.pending.get(index)) else {
+            let Some(CounterSlot { id, pending }) = self.slots.get(index) else {
                 continue;
             };
             if let Some(id) = id.get() {
