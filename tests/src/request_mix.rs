@@ -113,3 +113,37 @@ pub fn linear_memory(module: &[u8], requests: u64) -> (usize, usize) {
     }
     (before, host.memory_bytes()[0])
 }
+
+/// One request of a decision path through the harness, and what the host saw of it.
+pub type DecisionPathRequest = fn(&mut wasm_test_harness::Host) -> wasm_test_harness::Exchange;
+
+/// One GET of the shipped configuration per decision path (forced, sticky, hashed, random, and a path
+/// no experiment matches): the requests whose fuel the bench reports and whose hostcalls
+/// `hostcall_budget` bounds.
+pub fn decision_path_requests() -> [(&'static str, DecisionPathRequest); 5] {
+    [
+        ("forced", |h| {
+            h.request()
+                .path(predict_path())
+                .header("x-predictor-override", "rf")
+                .send()
+                .unwrap()
+        }),
+        ("sticky", |h| {
+            h.request()
+                .path(predict_path())
+                .cookie("pr-fraud-detection=rf")
+                .send()
+                .unwrap()
+        }),
+        ("hashed", |h| {
+            h.request()
+                .path(predict_path())
+                .header("x-user-id", "alice")
+                .send()
+                .unwrap()
+        }),
+        ("random", |h| h.request().path(predict_path()).send().unwrap()),
+        ("unmatched", |h| h.request().path("/healthz").send().unwrap()),
+    ]
+}

@@ -4,8 +4,9 @@
 //! definitions and the random generator's seeding are one-off costs, not per request).
 
 use predictor_router_tests::module::module_bytes;
-use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
-use wasm_test_harness::{Exchange, Host};
+use predictor_router_tests::request_mix::decision_path_requests;
+use predictor_router_tests::scenario::seed_plugin_config;
+use wasm_test_harness::Host;
 
 fn host() -> Host {
     Host::new(module_bytes())
@@ -14,49 +15,37 @@ fn host() -> Host {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-type Send = fn(&mut Host) -> Exchange;
-
-/// The request of each decision path: a GET of the prediction path (a POST body adds one
+/// The most hostcalls a request of each decision path may make (`proxy_define_metric` aside: a
+/// counter's first use only). The requests are GETs of the prediction path (a POST body adds one
 /// `proxy_get_buffer_bytes` only for feedback paths of adaptive experiments).
-fn paths() -> [(&'static str, usize, Send); 5] {
-    [
-        ("forced", 5, |h| {
-            h.request()
-                .path(predict_path())
-                .header("x-predictor-override", "rf")
-                .send()
-                .unwrap()
-        }),
-        ("sticky", 6, |h| {
-            h.request()
-                .path(predict_path())
-                .cookie("pr-fraud-detection=rf")
-                .send()
-                .unwrap()
-        }),
-        ("hashed", 8, |h| {
-            h.request()
-                .path(predict_path())
-                .header("x-user-id", "alice")
-                .send()
-                .unwrap()
-        }),
-        ("random", 8, |h| h.request().path(predict_path()).send().unwrap()),
-        ("unmatched", 2, |h| h.request().path("/health").send().unwrap()),
-    ]
+const BUDGETS: [(&str, usize); 5] = [
+    ("forced", 5),
+    ("sticky", 6),
+    ("hashed", 8),
+    ("random", 8),
+    ("unmatched", 2),
+];
+
+fn budget_of(path: &str) -> usize {
+    BUDGETS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, b)| *b)
+        .unwrap_or_else(|| panic!("no budget for the decision path {path}"))
 }
 
 #[test]
 fn hostcalls_per_request_stay_within_the_budget_of_each_decision_path() {
     let mut host = host();
     for _ in 0..3 {
-        for (_, _, send) in paths() {
+        for (_, send) in decision_path_requests() {
             send(&mut host);
         }
     }
     let mut over = Vec::new();
     println!("hostcalls per request (shipped configuration, after warm-up):");
-    for (path, budget, send) in paths() {
+    for (path, send) in decision_path_requests() {
+        let budget = budget_of(path);
         let e = send(&mut host);
         let calls: Vec<&str> = e
             .hostcalls

@@ -7,6 +7,7 @@ use predictor_router::router::decision::decide;
 use serde_json::{json, Value};
 use wasm_test_harness::{Exchange, Host};
 
+use crate::request_mix::decision_path_requests;
 use crate::scenario::seed_plugin_config;
 use predictor_router::router::fake_request::FakeRequest;
 
@@ -128,32 +129,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         .with_config(&seed)
         .start()
         .expect("seed configuration");
-    type Request = fn(&mut Host) -> Exchange;
-    let paths: [(&str, Request); 5] = [
-        ("forced", |h| {
-            h.request()
-                .path(predict_path())
-                .header("x-predictor-override", "rf")
-                .send()
-                .unwrap()
-        }),
-        ("sticky", |h| {
-            h.request()
-                .path(predict_path())
-                .cookie("pr-fraud-detection=rf")
-                .send()
-                .unwrap()
-        }),
-        ("hashed", |h| {
-            h.request()
-                .path(predict_path())
-                .header("x-user-id", "alice")
-                .send()
-                .unwrap()
-        }),
-        ("random", |h| h.request().path(predict_path()).send().unwrap()),
-        ("unmatched", |h| h.request().path("/healthz").send().unwrap()),
-    ];
+    let paths = decision_path_requests();
     for (_, send) in &paths {
         for _ in 0..20 {
             send(&mut host); // warm: counters defined, generator seeded
