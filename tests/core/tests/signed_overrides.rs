@@ -139,7 +139,7 @@ fn an_expiry_is_any_decimal_u64_up_to_its_20_digits() {
     let fixtures = fixtures();
     let config = signed_config(&fixtures);
     let keys = KeySet::parse(fixtures["keys_env_value"].as_str().unwrap()).unwrap();
-    let path = "/seldon/default/fraud-detection/api/v1.0/predictions";
+    let path = "/";
     let now = u64::MAX - 60;
     let token = mint(&keys, "fraud-detection", "rf", u64::MAX).unwrap();
     assert!(token.starts_with("rf.18446744073709551615."), "{token}");

@@ -284,8 +284,8 @@ impl Envoy {
         Ok((code, body))
     }
 
-    /// The filter's counters, by name without the `wasmcustom.` prefix (0 for one never incremented).
-    /// The filter's counters, once the counts of every request sent so far have been flushed.
+    /// The filter's counters, by name without the `wasmcustom.` prefix (0 for one never incremented),
+    /// once the counts of every request sent so far have been flushed.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         crate::http::wait_for_counter_flush();
         self.counters_now()
