@@ -14,7 +14,7 @@ use super::abi::{self, Map};
 use super::random::SharedRng;
 use super::request::HostRequest;
 use super::state::RouterState;
-use crate::router::adaptive::feedback::MAX_FEEDBACK_BYTES;
+use crate::router::outcomes::feedback::MAX_FEEDBACK_BYTES;
 use crate::router::plan::{plan_feedback, plan_request, plan_response, ConfiguredWeights, Learning, Routed};
 
 /// A feedback body being copied: `None` once it grew past the limit (it is then invalid).

@@ -1,23 +1,17 @@
-//! Adaptive experiments on one worker: a learner per experiment, merged with the other workers' through
-//! shared data on every tick, and the allocations that new assignments are taken from.
-//!
-//! Merging: read the experiment's key with its CAS version, add this worker's pending outcomes, write it
-//! back under that version. A lost race (another worker wrote in between) is retried a few times; if it
-//! still loses, the outcomes stay pending for the next tick. Nothing is counted twice (pending outcomes
-//! are cleared only after a successful write) and nothing is dropped.
+//! Adaptive experiments on one worker: a learner per experiment, its outcomes merged with the other
+//! workers' through shared data on every tick (`super::outcomes`), and the allocations that new
+//! assignments are taken from.
 
 use super::abi;
-use crate::router::adaptive::totals::{self, Stored, Totals};
-use crate::router::adaptive::{Learner, Outcome, StepReport};
+use super::outcomes::{claim, sync};
+use crate::router::adaptive::{Learner, StepReport};
 use crate::router::bucketing::BucketTable;
 use crate::router::config::Experiment;
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::share_gauge_name;
+use crate::router::outcomes::{record, Outcome};
 use crate::router::plan::Allocations;
 use crate::router::table::RoutingTable;
-
-/// Attempts at one compare-and-swap merge before the outcomes wait for the next tick.
-const CAS_ATTEMPTS: usize = 4;
 
 struct Adaptive {
     key: String,
@@ -39,7 +33,7 @@ impl Learning {
                 .iter()
                 .map(|e| {
                     e.adaptive.as_ref().map(|_| Adaptive {
-                        key: totals::shared_key(&e.name),
+                        key: record::shared_key(&e.name),
                         learner: Learner::new(e),
                         gauges: vec![None; e.predictors.len()],
                     })
@@ -68,7 +62,7 @@ impl Learning {
 
     pub fn record(&mut self, experiment: ExperimentId, predictor: PredictorId, outcome: Outcome) {
         if let Some(Some(adaptive)) = self.experiments.get_mut(experiment.index()) {
-            adaptive.learner.record(predictor, outcome);
+            adaptive.learner.ledger.record(predictor, outcome);
         }
     }
 
@@ -80,8 +74,8 @@ impl Learning {
             let Some(adaptive) = self.experiments.get_mut(id.index()).and_then(Option::as_mut) else {
                 continue;
             };
-            if adaptive.learner.has_pending() || adaptive.learner.needs_totals(now_nanos) {
-                sync(adaptive, experiment);
+            if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
+                sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
             }
             let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
             apply(adaptive, experiment, &report, false);
@@ -94,8 +88,8 @@ impl Learning {
     pub fn sync_all(&mut self, table: &RoutingTable) {
         for (id, experiment) in table.iter() {
             if let Some(Some(adaptive)) = self.experiments.get_mut(id.index()) {
-                if adaptive.learner.has_pending() {
-                    sync(adaptive, experiment);
+                if adaptive.learner.ledger.has_pending() {
+                    sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
                 }
             }
         }
@@ -107,60 +101,6 @@ impl Allocations for Learning {
         match self.experiments.get(experiment.index()) {
             Some(Some(adaptive)) => &adaptive.learner.allocation().buckets,
             _ => &configured.buckets,
-        }
-    }
-}
-
-/// Reads the experiment's totals; when they belong to another definition of it (or to nothing yet),
-/// claims the key for this one with zero totals.
-fn claim(key: &str, experiment: &Experiment) -> Totals {
-    let zero = Totals::zero(experiment.predictors.len());
-    for _ in 0..CAS_ATTEMPTS {
-        let cas = match abi::shared_data(key) {
-            Ok(Some((bytes, cas))) => match totals::decode(experiment, &bytes) {
-                Stored::Ours(learned) => return learned,
-                Stored::Foreign => cas,
-            },
-            Ok(None) => 0,
-            Err(_) => return zero,
-        };
-        match abi::set_shared_data(key, &totals::encode(experiment, &zero), cas) {
-            Ok(()) => return zero,
-            Err(abi::HostError::CasMismatch) => continue,
-            Err(_) => return zero,
-        }
-    }
-    zero
-}
-
-/// One compare-and-swap merge of the pending outcomes (or a read of the totals when none is pending).
-fn sync(adaptive: &mut Adaptive, experiment: &Experiment) {
-    for _ in 0..CAS_ATTEMPTS {
-        let (stored, cas) = match abi::shared_data(&adaptive.key) {
-            Ok(Some((bytes, cas))) => match totals::decode(experiment, &bytes) {
-                Stored::Ours(stored) => (stored, cas),
-                // A newer configuration redefined the experiment: what this one learned no longer
-                // applies to it, and must not overwrite its totals.
-                Stored::Foreign => {
-                    adaptive.learner.merged(Totals::zero(experiment.predictors.len()));
-                    return;
-                }
-            },
-            Ok(None) => (Totals::zero(experiment.predictors.len()), 0),
-            Err(_) => return,
-        };
-        if !adaptive.learner.has_pending() {
-            adaptive.learner.observed(stored);
-            return;
-        }
-        let merged = adaptive.learner.merge_into(&stored);
-        match abi::set_shared_data(&adaptive.key, &totals::encode(experiment, &merged), cas) {
-            Ok(()) => {
-                adaptive.learner.merged(merged);
-                return;
-            }
-            Err(abi::HostError::CasMismatch) => continue,
-            Err(_) => return,
         }
     }
 }

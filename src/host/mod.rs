@@ -6,6 +6,7 @@ mod environment;
 mod http_context;
 mod learning;
 mod logger;
+mod outcomes;
 mod random;
 mod request;
 mod root_context;

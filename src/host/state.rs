@@ -10,9 +10,9 @@ use std::cell::{Cell, RefCell};
 
 use super::abi;
 use super::learning::Learning;
-use crate::router::adaptive::Outcome;
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::{counter_name, Counter, CounterCatalog};
+use crate::router::outcomes::Outcome;
 use crate::router::plan::Counts;
 use crate::router::table::RoutingTable;
 

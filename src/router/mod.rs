@@ -8,14 +8,17 @@
 //! - [`bucketing`]: murmur3 buckets and the weight → bucket table
 //! - [`cookies`], [`query`]: reading the sticky cookie and the override parameter; `Set-Cookie`
 //! - [`response`]: what to add to the response
-//! - [`adaptive`]: bandit allocation (outcomes, Thompson / epsilon-greedy, shared-data encoding)
+//! - [`outcomes`]: what an outcome is, totals per predictor, their shared-data record and merge protocol
+//! - [`adaptive`]: bandit allocation (Thompson / epsilon-greedy) over an experiment's outcomes
 //! - [`metrics`]: the metric names of the contract, numbered for batching
 //! - [`header_map`]: the ABI's serialized header map
+//! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
 
 pub mod adaptive;
 pub mod bucketing;
+pub mod callout;
 pub mod config;
 pub mod cookies;
 pub mod decision;
@@ -25,6 +28,7 @@ pub mod header_map;
 pub mod ids;
 pub mod matching;
 pub mod metrics;
+pub mod outcomes;
 pub mod plan;
 pub mod query;
 pub mod response;

@@ -6,13 +6,13 @@
 //! - [`plan_response`]: count the response class, report the predictor, `Set-Cookie`, the outcome;
 //! - [`plan_feedback`]: the outcome (or the counter) of a feedback request's body.
 
-use crate::router::adaptive::feedback::outcome_of;
-use crate::router::adaptive::Outcome;
 use crate::router::bucketing::BucketTable;
 use crate::router::config::{Experiment, Reward};
 use crate::router::decision::{decide_with_buckets, Decision, Reason, RequestPort};
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::{Counter, StatusClass};
+use crate::router::outcomes::feedback::outcome_of;
+use crate::router::outcomes::Outcome;
 use crate::router::response::response_headers;
 use crate::router::table::RoutingTable;
 

@@ -1,8 +1,9 @@
 //! Adaptive allocation through the compiled module in wasm-test-harness: workers merging outcomes in
 //! shared data, feedback bodies, configuration updates, and the cost of a tick.
 
-use predictor_router::router::adaptive::totals::{self, Stored, Totals};
 use predictor_router::router::config::{parse, Experiment};
+use predictor_router::router::outcomes::record::{self as totals, Stored};
+use predictor_router::router::outcomes::Totals;
 use predictor_router_tests::bench::figures::tick_cost;
 use predictor_router_tests::module::module_bytes;
 use predictor_router_tests::scenario::{feedback_path, predict_path};

@@ -54,10 +54,11 @@ fn hostcalls_per_request_stay_within_the_budget_of_each_decision_path() {
             .filter(|c| *c != "proxy_define_metric")
             .collect();
         println!(
-            "  {path:<9} {:>2} (budget {budget}), VM entries {} + {} malloc: {}",
+            "  {path:<9} {:>2} (budget {budget}), VM entries {} + {} malloc, fuel {}: {}",
             calls.len(),
             e.fuel.callbacks().len(),
             e.allocator_entries,
+            e.fuel.total(),
             calls.join(", ")
         );
         if calls.len() > budget {

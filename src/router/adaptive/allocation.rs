@@ -2,9 +2,9 @@
 //! and the bucket table of new assignments.
 
 use crate::router::adaptive::policy::{epsilon_greedy_shares, ThompsonRun};
-use crate::router::adaptive::totals::Totals;
 use crate::router::bucketing::{BucketTable, BUCKETS};
 use crate::router::config::{Adaptive, Experiment, Policy};
+use crate::router::outcomes::Totals;
 
 /// The shares of new assignments of an experiment, and their bucket table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub fn allocate(experiment: &Experiment, totals: &Totals) -> Allocation {
 }
 
 /// The outcomes of the taking part predictors, in listed order.
-pub fn arms_of(experiment: &Experiment, totals: &Totals) -> Vec<crate::router::adaptive::totals::ArmTotals> {
+pub fn arms_of(experiment: &Experiment, totals: &Totals) -> Vec<crate::router::outcomes::ArmTotals> {
     experiment
         .taking_part()
         .map(|(id, _)| totals.arms.get(id.index()).copied().unwrap_or_default())

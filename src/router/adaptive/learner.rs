@@ -1,14 +1,13 @@
-//! One worker's view of one adaptive experiment: outcomes not yet merged, the current allocation, the
+//! One worker's view of one adaptive experiment: its outcomes ([`Ledger`]), the current allocation, the
 //! Thompson estimate in progress, and the log line. The host drives it from its tick:
-//! 1. merge [`Learner::pending`] into shared data ([`crate::router::adaptive::totals`] encoding), and on
-//!    success call [`Learner::merged`];
+//! 1. merge the ledger's pending outcomes into shared data (the protocol of
+//!    [`crate::router::outcomes::ledger`]);
 //! 2. call [`Learner::step`] with the time, and apply what it returns (gauges, a log line).
 
 use crate::router::adaptive::allocation::{from_shares, recompute, Allocation, Recompute};
 use crate::router::adaptive::policy::ThompsonRun;
-use crate::router::adaptive::totals::{Outcome, Totals};
 use crate::router::config::Experiment;
-use crate::router::ids::PredictorId;
+use crate::router::outcomes::{Ledger, Totals};
 
 /// Single posterior draws per tick for a Thompson estimate in progress: bounds the tick's wasm time
 /// however many predictors the experiment has (a draw is two gamma draws, about 240 wasm instructions
@@ -19,10 +18,8 @@ pub const ARM_DRAWS_PER_TICK: u32 = 12_000;
 const LOG_STEP_BP: u32 = 100;
 
 pub struct Learner {
-    /// This worker's outcomes since its last successful merge.
-    pending: Totals,
-    /// The merged totals last read from shared data.
-    totals: Totals,
+    /// This worker's outcomes: pending, and the merged totals the allocation is computed from.
+    pub ledger: Ledger,
     current: Allocation,
     run: Option<ThompsonRun>,
     next_update_nanos: u64,
@@ -41,8 +38,7 @@ pub struct StepReport {
 impl Learner {
     pub fn new(experiment: &Experiment) -> Self {
         Learner {
-            pending: Totals::zero(experiment.predictors.len()),
-            totals: Totals::zero(experiment.predictors.len()),
+            ledger: Ledger::new(experiment.predictors.len()),
             current: Allocation::configured(experiment),
             run: None,
             next_update_nanos: 0,
@@ -54,44 +50,10 @@ impl Learner {
     /// its allocation at once, so the first request is served with it.
     pub fn resume(experiment: &Experiment, learned: Totals, now_nanos: u64) -> (Self, StepReport) {
         let mut learner = Learner::new(experiment);
-        learner.totals = learned;
+        learner.ledger = Ledger::resume(learned);
         learner.next_update_nanos = now_nanos;
         let report = learner.step(experiment, now_nanos, u32::MAX);
         (learner, report)
-    }
-
-    pub fn record(&mut self, predictor: PredictorId, outcome: Outcome) {
-        if let Some(arm) = self.pending.arms.get_mut(predictor.index()) {
-            arm.add(outcome);
-        }
-    }
-
-    pub fn pending(&self) -> &Totals {
-        &self.pending
-    }
-
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    /// `stored` + this worker's pending outcomes: what to write back to shared data.
-    pub fn merge_into(&self, stored: &Totals) -> Totals {
-        let mut merged = stored.clone();
-        merged.merge(&self.pending);
-        merged
-    }
-
-    /// The pending outcomes were written as part of `merged`: forget them, and keep the merged totals.
-    pub fn merged(&mut self, merged: Totals) {
-        for arm in &mut self.pending.arms {
-            *arm = Default::default();
-        }
-        self.totals = merged;
-    }
-
-    /// The merged totals were read without writing (nothing pending).
-    pub fn observed(&mut self, stored: Totals) {
-        self.totals = stored;
     }
 
     /// Whether the next step starts a recompute, for which the host reads the merged totals first.
@@ -108,10 +70,6 @@ impl Learner {
         &self.current
     }
 
-    pub fn totals(&self) -> &Totals {
-        &self.totals
-    }
-
     /// Advances the allocation: starts a recompute when one is due, continues a Thompson estimate in
     /// progress by at most `arm_draws` posterior draws, and reports what changed.
     pub fn step(&mut self, experiment: &Experiment, now_nanos: u64, arm_draws: u32) -> StepReport {
@@ -122,7 +80,7 @@ impl Learner {
         if self.run.is_none() && now_nanos >= self.next_update_nanos {
             self.next_update_nanos =
                 now_nanos.saturating_add(u64::from(adaptive.update_seconds) * 1_000_000_000);
-            match recompute(experiment, adaptive, &self.totals) {
+            match recompute(experiment, adaptive, self.ledger.totals()) {
                 Recompute::Done(allocation) => next = Some(allocation),
                 Recompute::Estimate(run) => self.run = Some(run),
             }
@@ -165,7 +123,7 @@ impl Learner {
         line.push_str(&format!(
             " ({}, {} outcomes)",
             adaptive.policy.as_str(),
-            self.totals.outcomes()
+            self.ledger.totals().outcomes()
         ));
         Some(line)
     }

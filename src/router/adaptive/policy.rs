@@ -7,7 +7,7 @@
 //! themselves, so that every worker of an Envoy that sees the same merged totals computes the same shares.
 
 use crate::router::adaptive::beta::{Beta, Sampler};
-use crate::router::adaptive::totals::ArmTotals;
+use crate::router::outcomes::ArmTotals;
 
 /// Joint posterior draws per Thompson estimate (the SPEC's minimum).
 pub const JOINT_DRAWS: u32 = 10_000;

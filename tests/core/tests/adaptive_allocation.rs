@@ -3,15 +3,17 @@
 
 use predictor_router::router::adaptive::allocation::{from_shares, to_basis_points, with_floor};
 use predictor_router::router::adaptive::beta::{normal_quantile, Beta, Sampler};
-use predictor_router::router::adaptive::feedback::{outcome_of, MAX_FEEDBACK_BYTES};
 use predictor_router::router::adaptive::policy::{
     epsilon_greedy_shares, thompson_shares, ThompsonRun, JOINT_DRAWS,
 };
-use predictor_router::router::adaptive::totals::{self, ArmTotals, Stored, Totals};
-use predictor_router::router::adaptive::{allocate, Allocation, Learner, Outcome};
+use predictor_router::router::adaptive::{allocate, Allocation, Learner};
 use predictor_router::router::bucketing::BUCKETS;
 use predictor_router::router::config::{parse, Experiment};
 use predictor_router::router::ids::PredictorId;
+use predictor_router::router::outcomes::feedback::{outcome_of, MAX_FEEDBACK_BYTES};
+use predictor_router::router::outcomes::record::{self as totals, Stored};
+use predictor_router::router::outcomes::Outcome;
+use predictor_router::router::outcomes::{ArmTotals, Totals};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -458,12 +460,12 @@ fn the_learner_logs_leaving_burn_in_and_each_move_of_a_point() {
     assert_eq!(report.log, None);
     assert_eq!(learner.allocation().shares_bp, vec![9000, 1000, 0]);
     for _ in 0..2 {
-        learner.record(PredictorId(0), Outcome::FAILURE);
-        learner.record(PredictorId(1), Outcome::SUCCESS);
+        learner.ledger.record(PredictorId(0), Outcome::FAILURE);
+        learner.ledger.record(PredictorId(1), Outcome::SUCCESS);
     }
-    let merged = learner.merge_into(&Totals::zero(3));
-    learner.merged(merged);
-    assert!(!learner.has_pending());
+    let merged = learner.ledger.merge_into(&Totals::zero(3));
+    learner.ledger.merged(merged);
+    assert!(!learner.ledger.has_pending());
     assert!(!learner.needs_totals(second / 2), "not before update_seconds");
     let report = learner.step(&e, second, u32::MAX);
     assert!(report.allocation_changed);
@@ -483,26 +485,29 @@ fn the_learner_keeps_pending_outcomes_until_they_are_merged_and_the_totals_it_re
     // totals (`observed`) when nothing is pending.
     let e = two_arms(json!({"policy": "thompson"}));
     let mut learner = Learner::new(&e);
-    assert!(!learner.has_pending());
-    assert_eq!(learner.pending(), &Totals::zero(3));
-    learner.record(PredictorId(1), Outcome::SUCCESS);
-    learner.record(PredictorId(1), Outcome::FAILURE);
-    learner.record(PredictorId(7), Outcome::SUCCESS); // not a predictor of the experiment: ignored
-    assert!(learner.has_pending());
-    assert_eq!(learner.pending(), &totals(&[arm(0, 0), arm(2, 1), arm(0, 0)]));
+    assert!(!learner.ledger.has_pending());
+    assert_eq!(learner.ledger.pending(), &Totals::zero(3));
+    learner.ledger.record(PredictorId(1), Outcome::SUCCESS);
+    learner.ledger.record(PredictorId(1), Outcome::FAILURE);
+    learner.ledger.record(PredictorId(7), Outcome::SUCCESS); // not a predictor of the experiment: ignored
+    assert!(learner.ledger.has_pending());
+    assert_eq!(
+        learner.ledger.pending(),
+        &totals(&[arm(0, 0), arm(2, 1), arm(0, 0)])
+    );
 
     let stored = totals(&[arm(10, 5), arm(3, 3), arm(0, 0)]);
-    let merged = learner.merge_into(&stored);
+    let merged = learner.ledger.merge_into(&stored);
     assert_eq!(merged, totals(&[arm(10, 5), arm(5, 4), arm(0, 0)]));
-    learner.merged(merged.clone());
-    assert!(!learner.has_pending());
-    assert_eq!(learner.pending(), &Totals::zero(3));
-    assert_eq!(learner.totals(), &merged);
+    learner.ledger.merged(merged.clone());
+    assert!(!learner.ledger.has_pending());
+    assert_eq!(learner.ledger.pending(), &Totals::zero(3));
+    assert_eq!(learner.ledger.totals(), &merged);
 
     let elsewhere = totals(&[arm(20, 5), arm(9, 8), arm(0, 0)]);
-    learner.observed(elsewhere.clone());
+    learner.ledger.observed(elsewhere.clone());
     assert_eq!(
-        learner.totals(),
+        learner.ledger.totals(),
         &elsewhere,
         "what other workers merged is taken as read"
     );
@@ -515,7 +520,9 @@ fn a_thompson_estimate_runs_to_its_end_across_ticks_before_the_next_one_starts()
     // estimate in progress is continued, never restarted.
     let e = two_arms(json!({"policy": "thompson", "min_outcomes": 1, "update_seconds": 10}));
     let mut learner = Learner::new(&e);
-    learner.observed(totals(&[arm(100, 10), arm(100, 90), arm(0, 0)]));
+    learner
+        .ledger
+        .observed(totals(&[arm(100, 10), arm(100, 90), arm(0, 0)]));
     let second = 1_000_000_000u64;
     assert!(learner.needs_totals(0));
     assert!(!learner.estimating());

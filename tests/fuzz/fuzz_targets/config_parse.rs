@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use predictor_router::router::adaptive::allocate;
-use predictor_router::router::adaptive::totals::{decode, encode, Stored, Totals};
+use predictor_router::router::outcomes::record::{decode, encode, Stored};
+use predictor_router::router::outcomes::Totals;
 use predictor_router::router::metrics::{counter_name, Counter, CounterCatalog};
 use predictor_router::router::table::RoutingTable;
 

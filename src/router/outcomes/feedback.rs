@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::router::adaptive::totals::Outcome;
+use crate::router::outcomes::Outcome;
 
 /// Feedback bodies longer than this are not read (and count as `feedback_invalid`).
 pub const MAX_FEEDBACK_BYTES: usize = 1_048_576;
