@@ -1,41 +1,36 @@
 //! Validation of an experiment's `adaptive` block: bounds, defaults and the fields that belong to one
-//! policy or reward only (given for another, they are errors, as unknown fields are).
+//! policy only (given for another, they are errors, as unknown fields are). The reward fields are
+//! `reward.rs`'s.
 
 use serde_json::Number;
 
 use super::error::ConfigError;
-use super::model::{Adaptive, Policy, Reward};
+use super::model::{Adaptive, Policy};
+use super::reward::reward;
+use super::rules::{self, integer_in};
 use super::schema::RawAdaptive;
-use super::validate::integer_in;
 
 pub const DEFAULT_EPSILON_PERCENT: u32 = 10;
 pub const DEFAULT_UPDATE_SECONDS: u32 = 10;
 pub const DEFAULT_MIN_OUTCOMES: u32 = 100;
 pub const DEFAULT_MIN_SHARE_PERCENT: u32 = 1;
-pub const MAX_LATENCY_MS: u32 = 600_000;
 pub const MAX_UPDATE_SECONDS: u32 = 3600;
 pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
 
 /// `path` is the block's own path (`experiments[0].adaptive`); `taking_part` the number of predictors
 /// with weight > 0; `path_prefix` the experiment's `match.path_prefix`.
-pub fn adaptive(
+pub fn validate(
     path: &str,
     raw: RawAdaptive,
     taking_part: usize,
     path_prefix: &str,
 ) -> Result<Adaptive, ConfigError> {
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
-    let bounded = |field: &str, value: Option<Number>, min: u32, max: u32, default: u32| match value {
-        None => Ok(default),
-        Some(n) => integer_in(&n, min, max)
-            .ok_or_else(|| at(field, format!("must be an integer from {min} to {max}"))),
+    let bounded = |field: &str, value: Option<Number>, min: u32, max: u32, default: u32| {
+        rules::bounded(value.as_ref(), min, max, default).map_err(|reason| at(field, reason))
     };
     let only_for = |field: &str, present: bool, owner: &str| {
-        if present {
-            Err(at(field, format!("only applies to {owner}")))
-        } else {
-            Ok(())
-        }
+        rules::only_for(present, owner).map_err(|reason| at(field, reason))
     };
 
     let policy = match raw.policy.as_deref() {
@@ -70,51 +65,13 @@ pub fn adaptive(
         }
     };
 
-    let reward = match raw.reward.as_deref() {
-        None | Some("response") => {
-            only_for(
-                "feedback_path",
-                raw.feedback_path.is_some(),
-                "reward \"feedback\"",
-            )?;
-            Reward::Response {
-                max_latency_ms: match raw.max_latency_ms {
-                    None => None,
-                    Some(n) => Some(bounded("max_latency_ms", Some(n), 1, MAX_LATENCY_MS, 0)?),
-                },
-            }
-        }
-        Some("feedback") => {
-            only_for(
-                "max_latency_ms",
-                raw.max_latency_ms.is_some(),
-                "reward \"response\"",
-            )?;
-            let feedback_path = match raw.feedback_path {
-                None => return Err(at("feedback_path", "is required with reward \"feedback\"".into())),
-                Some(p) if !p.starts_with('/') => {
-                    return Err(at("feedback_path", "must start with \"/\"".into()))
-                }
-                Some(p) if !p.starts_with(path_prefix) => {
-                    return Err(at(
-                        "feedback_path",
-                        format!(
-                            "\"{p}\" must start with the experiment's match.path_prefix \"{path_prefix}\": \
-                             feedback requests are requests of the experiment"
-                        ),
-                    ))
-                }
-                Some(p) => p,
-            };
-            Reward::Feedback { path: feedback_path }
-        }
-        Some(other) => {
-            return Err(at(
-                "reward",
-                format!("\"{other}\" is not a reward: \"response\" or \"feedback\""),
-            ))
-        }
-    };
+    let reward = reward(
+        path,
+        raw.reward.as_deref(),
+        raw.max_latency_ms,
+        raw.feedback_path,
+        path_prefix,
+    )?;
 
     let update_seconds = bounded(
         "update_seconds",

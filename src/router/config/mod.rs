@@ -5,6 +5,8 @@
 mod adaptive;
 mod error;
 mod model;
+mod reward;
+mod rules;
 mod schema;
 mod validate;
 
@@ -15,7 +17,8 @@ pub use model::{
     Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Signing, Sticky,
     DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
 };
-pub use validate::{dns_label, MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
+pub use rules::dns_label;
+pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
 
 /// A validated configuration: the experiments in configuration order, every default applied.
 #[derive(Debug)]

@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::Number;
-
 use super::error::ConfigError;
 use super::model::Signing;
 use super::model::{
     Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
     DEFAULT_ROUTING_HEADER,
 };
+use super::rules::{cookie_domain, dns_label, header_name, integer_in, token};
 use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSigning, RawSticky};
 use crate::router::bucketing::BucketTable;
 use crate::router::cookies::{set_cookie, CookieAttributes};
@@ -23,8 +22,6 @@ pub const MAX_EXPERIMENTS: usize = 1000;
 pub const MAX_PREDICTORS: usize = 64;
 pub const MAX_WEIGHT: u32 = 1_000_000;
 pub const MAX_AGE_LIMIT_SECONDS: u32 = 34_560_000;
-const MAX_NAME_LEN: usize = 63;
-const MAX_TOKEN_LEN: usize = 64;
 /// `signing.keys_env`: an environment variable name of at most this many characters.
 const MAX_ENV_NAME_LEN: usize = 128;
 
@@ -43,9 +40,6 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 
 type Result<T> = std::result::Result<T, ConfigError>;
-/// A reason without its path yet.
-type Check = std::result::Result<(), String>;
-
 /// Attaches `<path>.<field>` to a reason, formatting the path only then.
 fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError + 'a {
     move |reason| ConfigError::new(format!("{path}.{field}"), reason)
@@ -144,7 +138,7 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Resu
         None => None,
         Some(a) => {
             let taking_part = predictors.iter().filter(|p| p.weight > 0).count();
-            Some(super::adaptive::adaptive(
+            Some(super::adaptive::validate(
                 &format!("{path}.adaptive"),
                 a,
                 taking_part,
@@ -425,90 +419,4 @@ fn check_headers_are_not_routing_headers(experiments: &[Experiment]) -> Result<(
         }
     }
     Ok(())
-}
-
-/// An integral JSON number within `[min, max]`; `50.0` counts as 50, `50.5` and `-1` do not.
-pub(super) fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
-    let value = match n.as_u64() {
-        Some(u) => u,
-        None => {
-            let f = n.as_f64()?;
-            if !f.is_finite() || f.fract() != 0.0 || f < 0.0 || f > f64::from(max) {
-                return None;
-            }
-            f as u64
-        }
-    };
-    u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
-}
-
-/// Experiment and predictor names: `Err` holds the reason.
-pub fn dns_label(name: &str) -> Check {
-    let bytes = name.as_bytes();
-    let ok_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-    let valid = !bytes.is_empty()
-        && bytes.len() <= MAX_NAME_LEN
-        && bytes.iter().all(ok_char)
-        && bytes.first() != Some(&b'-')
-        && bytes.last() != Some(&b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{name}\" is not a DNS label: 1 to {MAX_NAME_LEN} characters of [a-z0-9-], \
-             starting and ending with a letter or digit"
-        ))
-    }
-}
-
-/// A cookie `Domain`: a lowercase DNS name (labels of `[a-z0-9-]`, not starting or ending with `-`,
-/// 1 to 63 characters each) without a leading dot or a port, 1 to 253 characters.
-fn cookie_domain(domain: &str) -> Check {
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= MAX_NAME_LEN
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if domain.len() > 253 || domain.is_empty() {
-        return Err(format!("\"{domain}\" must be 1 to 253 characters"));
-    }
-    if domain.starts_with('.') {
-        return Err(format!(
-            "\"{domain}\" must not start with a dot: \"{}\" already covers its subdomains",
-            domain.trim_start_matches('.')
-        ));
-    }
-    if domain.contains(':') {
-        return Err(format!("\"{domain}\" must not contain a port"));
-    }
-    if !domain.split('.').all(label_ok) {
-        return Err(format!(
-            "\"{domain}\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, \
-             not starting or ending with \"-\""
-        ));
-    }
-    Ok(())
-}
-
-fn header_name(name: &str) -> Check {
-    token(
-        name,
-        "a lowercase header name",
-        |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
-        "[a-z0-9-]",
-    )
-}
-
-fn token(value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &str) -> Check {
-    if !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(allowed) {
-        Ok(())
-    } else {
-        Err(format!(
-            "\"{value}\" is not {what}: 1 to {MAX_TOKEN_LEN} characters of {charset}"
-        ))
-    }
 }

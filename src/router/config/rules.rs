@@ -1,0 +1,116 @@
+//! The value rules every block of the configuration shares: integers from JSON numbers, names, header,
+//! cookie and query parameter names, cookie domains. A leaf: it imports nothing else of `config`, so
+//! each block's validator (`validate.rs`, `adaptive.rs`, ...) uses it without importing the others.
+
+use serde_json::Number;
+
+/// Experiment and predictor names, and DNS labels in general: at most this many characters.
+pub const MAX_NAME_LEN: usize = 63;
+/// Header, cookie and query parameter names: at most this many characters.
+pub const MAX_TOKEN_LEN: usize = 64;
+
+/// A reason without its path yet.
+pub type Check = Result<(), String>;
+
+/// An integral JSON number within `[min, max]`; `50.0` counts as 50, `50.5` and `-1` do not.
+pub fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
+    let value = match n.as_u64() {
+        Some(u) => u,
+        None => {
+            let f = n.as_f64()?;
+            if !f.is_finite() || f.fract() != 0.0 || f < 0.0 || f > f64::from(max) {
+                return None;
+            }
+            f as u64
+        }
+    };
+    u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
+}
+
+/// An optional integer field: `default` when absent, else an integer in `[min, max]`.
+pub fn bounded(value: Option<&Number>, min: u32, max: u32, default: u32) -> Result<u32, String> {
+    match value {
+        None => Ok(default),
+        Some(n) => integer_in(n, min, max).ok_or_else(|| format!("must be an integer from {min} to {max}")),
+    }
+}
+
+/// A field that belongs to another variant (`owner`, e.g. `policy "epsilon_greedy"`) is an error.
+pub fn only_for(present: bool, owner: &str) -> Check {
+    if present {
+        Err(format!("only applies to {owner}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Experiment and predictor names: `Err` holds the reason.
+pub fn dns_label(name: &str) -> Check {
+    let bytes = name.as_bytes();
+    let ok_char = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    let valid = !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes.iter().all(ok_char)
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" is not a DNS label: 1 to {MAX_NAME_LEN} characters of [a-z0-9-], \
+             starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// A cookie `Domain`: a lowercase DNS name (labels of `[a-z0-9-]`, not starting or ending with `-`,
+/// 1 to 63 characters each) without a leading dot or a port, 1 to 253 characters.
+pub fn cookie_domain(domain: &str) -> Check {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= MAX_NAME_LEN
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if domain.len() > 253 || domain.is_empty() {
+        return Err(format!("\"{domain}\" must be 1 to 253 characters"));
+    }
+    if domain.starts_with('.') {
+        return Err(format!(
+            "\"{domain}\" must not start with a dot: \"{}\" already covers its subdomains",
+            domain.trim_start_matches('.')
+        ));
+    }
+    if domain.contains(':') {
+        return Err(format!("\"{domain}\" must not contain a port"));
+    }
+    if !domain.split('.').all(label_ok) {
+        return Err(format!(
+            "\"{domain}\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, \
+             not starting or ending with \"-\""
+        ));
+    }
+    Ok(())
+}
+
+pub fn header_name(name: &str) -> Check {
+    token(
+        name,
+        "a lowercase header name",
+        |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
+        "[a-z0-9-]",
+    )
+}
+
+pub fn token(value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &str) -> Check {
+    if !value.is_empty() && value.len() <= MAX_TOKEN_LEN && value.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{value}\" is not {what}: 1 to {MAX_TOKEN_LEN} characters of {charset}"
+        ))
+    }
+}
