@@ -1,6 +1,29 @@
 //! The proxy-wasm ABI's serialized header map (what `proxy_get_header_map_pairs` returns), decoded
 //! without trusting it: `u32 count`, then `count` × (`u32 key_len`, `u32 value_len`), then each key and
-//! value followed by a NUL, all little-endian.
+//! value followed by a NUL, all little-endian. [`serialize`] writes the same format (the headers of an
+//! HTTP callout).
+
+/// The serialized header map of `pairs`, in order.
+pub fn serialize<'a>(pairs: impl Iterator<Item = (&'a str, &'a [u8])> + Clone) -> Vec<u8> {
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    let mut count = 0usize;
+    let mut out = vec![0; 4];
+    for (k, v) in pairs.clone() {
+        out.extend_from_slice(&len(k.len()));
+        out.extend_from_slice(&len(v.len()));
+        count += 1;
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    if let Some(head) = out.get_mut(..4) {
+        head.copy_from_slice(&len(count));
+    }
+    out
+}
 
 /// Every value of header `wanted` (compared case-insensitively), in order. Malformed input yields what
 /// could be read, never a panic.

@@ -8,8 +8,9 @@ use std::sync::{Mutex, OnceLock};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Store, WasmParams, WasmResults};
 
 use crate::abi::{Action, LogLevel, IMPORTS};
+use crate::headers::HeaderMap;
 use crate::imports::{add_to_linker, WASI_IMPORTS, WASI_MODULE};
-use crate::state::{LogEntry, MetricKind, Phase, SharedHandle, WorkerState};
+use crate::state::{CallResponse, Callout, LogEntry, MetricKind, Phase, SharedHandle, WorkerState};
 
 /// Fuel given to each callback: far more than any sane callback needs, so running out means a loop.
 const FUEL_PER_CALL: u64 = 10_000_000_000;
@@ -245,6 +246,7 @@ impl HostBuilder {
             environment: self.environment,
             start_fuel: Vec::new(),
             requests: 0,
+            upstreams: BTreeMap::new(),
         };
         // Envoy validates a configuration in a throwaway "canary" VM before using it.
         host.canary(&host.plugin_configuration.clone())?;
@@ -280,6 +282,109 @@ pub struct Host {
     environment: Vec<(String, String)>,
     start_fuel: Vec<FuelReport>,
     requests: u64,
+    /// Scripted upstreams of HTTP callouts, by cluster name.
+    upstreams: BTreeMap<String, Upstream>,
+}
+
+/// How a scripted upstream answers the HTTP callouts sent to its cluster ([`Host::upstream`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// A response `delay_ms` after the call was dispatched (by the worker's clock). A delay beyond the
+    /// call's timeout is a timeout: the call fails at its timeout instead.
+    Respond {
+        status: u32,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        delay_ms: u64,
+    },
+    /// The connection fails at once (Envoy: no healthy upstream, connection refused or reset).
+    Fail,
+    /// Never answers: the call fails when its timeout has passed.
+    Silent,
+}
+
+impl Upstream {
+    /// A response with this status and body, at once.
+    pub fn respond(status: u32, body: impl AsRef<[u8]>) -> Self {
+        Upstream::Respond {
+            status,
+            headers: Vec::new(),
+            body: body.as_ref().to_vec(),
+            delay_ms: 0,
+        }
+    }
+
+    /// The same response, `delay_ms` later (a `Fail` or `Silent` upstream is unchanged).
+    pub fn after_ms(self, delay: u64) -> Self {
+        match self {
+            Upstream::Respond {
+                status,
+                headers,
+                body,
+                ..
+            } => Upstream::Respond {
+                status,
+                headers,
+                body,
+                delay_ms: delay,
+            },
+            other => other,
+        }
+    }
+
+    /// The same response with one more header.
+    pub fn header(self, name: &str, value: &str) -> Self {
+        match self {
+            Upstream::Respond {
+                status,
+                mut headers,
+                body,
+                delay_ms,
+            } => {
+                headers.push((name.to_ascii_lowercase(), value.to_string()));
+                Upstream::Respond {
+                    status,
+                    headers,
+                    body,
+                    delay_ms,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// When the call is answered, by the worker's clock, and with what (`None`: a failure).
+    fn answer(&self, callout: &Callout) -> (u64, Option<CallResponse>) {
+        let timeout_at = callout
+            .dispatched_nanos
+            .saturating_add(u64::from(callout.timeout_ms) * 1_000_000);
+        match self {
+            Upstream::Respond {
+                status,
+                headers,
+                body,
+                delay_ms,
+            } => {
+                let at = callout.dispatched_nanos.saturating_add(delay_ms * 1_000_000);
+                if at > timeout_at {
+                    return (timeout_at, None);
+                }
+                let mut map = HeaderMap::from_pairs([(":status", status.to_string())]);
+                for (k, v) in headers {
+                    map.add(k, v.as_bytes());
+                }
+                map.add("content-length", body.len().to_string().as_bytes());
+                let response = CallResponse {
+                    headers: map,
+                    body: body.clone(),
+                    trailers: HeaderMap::default(),
+                };
+                (at, Some(response))
+            }
+            Upstream::Fail => (callout.dispatched_nanos, None),
+            Upstream::Silent => (timeout_at, None),
+        }
+    }
 }
 
 impl Host {
@@ -378,6 +483,7 @@ impl Host {
             let new_root = worker.next_context_id;
             worker.next_context_id += 1;
             let vm_size = self.vm_configuration.len() as i32;
+            worker.store.data_mut().root_context_id = new_root;
             start_root(worker, new_root, vm_size, &configuration, &mut fuel)?;
             worker.root_context_id = new_root;
             call::<i32, i32>(worker, "proxy_on_done", old_root as i32, Phase::Done, &mut fuel)
@@ -410,6 +516,86 @@ impl Host {
             reports.push(fuel);
         }
         Ok(reports)
+    }
+
+    /// Scripts how the upstream of `cluster` answers HTTP callouts (`proxy_http_call`); callouts to a
+    /// cluster without a script stay pending.
+    pub fn upstream(&mut self, cluster: &str, upstream: Upstream) {
+        self.upstreams.insert(cluster.to_string(), upstream);
+    }
+
+    /// Every callout dispatched and not yet answered, all workers, in dispatch order per worker.
+    pub fn callouts(&self) -> Vec<Callout> {
+        self.workers
+            .iter()
+            .flat_map(|w| w.store.data().callouts.iter().cloned())
+            .collect()
+    }
+
+    /// Answers every HTTP callout whose scripted answer is due by its worker's clock, as Envoy does:
+    /// `proxy_on_http_call_response(context, token, headers, body size, trailers)` on the context that
+    /// dispatched it, with the response headers, body and trailers readable while it runs; a failure
+    /// (connection failure, timeout) is delivered with no headers, body or trailers. A callout
+    /// dispatched from a stream that has ended is dropped, never delivered. Returns how many were
+    /// delivered.
+    pub fn deliver_callouts(&mut self) -> Result<usize, Trap> {
+        let mut delivered = 0;
+        for worker in &mut self.workers {
+            let now = worker.store.data().clock_nanos;
+            let pending = std::mem::take(&mut worker.store.data_mut().callouts);
+            let mut waiting = Vec::new();
+            for callout in pending {
+                let script = (callout.kind == "http")
+                    .then(|| self.upstreams.get(&callout.upstream))
+                    .flatten();
+                let Some(script) = script else {
+                    waiting.push(callout);
+                    continue;
+                };
+                if callout.from_stream {
+                    // The harness runs each stream to its end before returning: its context is gone.
+                    continue;
+                }
+                let (at, response) = script.answer(&callout);
+                if at > now {
+                    waiting.push(callout);
+                    continue;
+                }
+                let sizes = response.as_ref().map_or((0, 0, 0), |r| {
+                    (
+                        r.headers.len() as i32,
+                        r.body.len() as i32,
+                        r.trailers.len() as i32,
+                    )
+                });
+                worker.store.data_mut().call_response = response;
+                let mut fuel = FuelReport::default();
+                let result = call::<(i32, i32, i32, i32, i32), ()>(
+                    worker,
+                    "proxy_on_http_call_response",
+                    (
+                        callout.context_id as i32,
+                        callout.token as i32,
+                        sizes.0,
+                        sizes.1,
+                        sizes.2,
+                    ),
+                    Phase::HttpCallResponse,
+                    &mut fuel,
+                );
+                worker.store.data_mut().call_response = None;
+                if let Err(trap) = result {
+                    worker.store.data_mut().callouts.extend(waiting);
+                    return Err(trap);
+                }
+                delivered += 1;
+            }
+            // Callouts dispatched while answering others wait for the next delivery.
+            let added = std::mem::take(&mut worker.store.data_mut().callouts);
+            waiting.extend(added);
+            worker.store.data_mut().callouts = waiting;
+        }
+        Ok(delivered)
     }
 
     /// Moves every worker's clock (`proxy_get_current_time_nanoseconds`) forward.

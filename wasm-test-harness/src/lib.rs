@@ -28,7 +28,7 @@ pub use abi::{Action, LogLevel, IMPORTS};
 pub use headers::HeaderMap;
 pub use host::{
     module_exports, module_imports, CallbackCost, FailurePolicy, FuelReport, Host, HostBuilder, OnTrap,
-    StartError, Trap,
+    StartError, Trap, Upstream,
 };
 pub use imports::{FOREIGN_FUNCTIONS, WASI_IMPORTS, WASI_MODULE};
 pub use request::{Exchange, RequestBuilder};

@@ -211,6 +211,7 @@ fn run_stream(
         request_body: body,
         response_headers: response,
         response_body,
+        context_id: context,
         ..Stream::default()
     });
     let ctx = context as i32;

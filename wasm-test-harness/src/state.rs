@@ -66,6 +66,8 @@ pub enum Phase {
     ResponseBody,
     Log,
     Done,
+    /// `proxy_on_http_call_response`: the call's response headers, body and trailers are readable.
+    HttpCallResponse,
     Other,
 }
 
@@ -82,12 +84,28 @@ pub struct LocalResponse {
 /// An outgoing call the module dispatched (`proxy_http_call`, `proxy_grpc_call`, `proxy_grpc_stream`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Callout {
+    /// The worker whose module dispatched it.
+    pub worker: usize,
     pub token: u32,
     pub kind: &'static str,
     pub upstream: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
     pub timeout_ms: u32,
+    /// The context that dispatched it: the root context, or a stream's.
+    pub context_id: u32,
+    /// Whether a stream context dispatched it (root contexts outlive their callouts; streams may not).
+    pub from_stream: bool,
+    /// The worker's clock when it was dispatched.
+    pub dispatched_nanos: u64,
+}
+
+/// The answer being delivered to `proxy_on_http_call_response`: readable only while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct CallResponse {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub trailers: HeaderMap,
 }
 
 /// One HTTP stream as the filter sees it.
@@ -100,6 +118,8 @@ pub struct Stream {
     pub response_body: Vec<u8>,
     pub response_trailers: HeaderMap,
     pub local_response: Option<LocalResponse>,
+    /// The stream's context id.
+    pub context_id: u32,
     pub foreign_calls: Vec<String>,
     /// Every hostcall the module made while this stream ran, by import name, in order.
     pub hostcalls: Vec<&'static str>,
@@ -125,8 +145,13 @@ pub struct WorkerState {
     pub log_level: LogLevel,
     pub tick_period_ms: u32,
     pub effective_context: u32,
+    /// Callouts dispatched and not yet answered.
     pub callouts: Vec<Callout>,
     pub next_token: u32,
+    /// The worker's current root context (callouts dispatched outside a stream belong to it).
+    pub root_context_id: u32,
+    /// The answer `proxy_on_http_call_response` may read while it runs.
+    pub call_response: Option<CallResponse>,
     /// Critical log lines written during the current callback: a panic hook's message before a trap.
     pub critical_since_call: Vec<String>,
     /// The VM's environment variables (WASI `environ_get`), in order.
@@ -155,6 +180,8 @@ impl WorkerState {
             effective_context: 0,
             callouts: Vec::new(),
             next_token: 1,
+            root_context_id: 1,
+            call_response: None,
             critical_since_call: Vec::new(),
             environment: Vec::new(),
         }
@@ -165,6 +192,17 @@ impl WorkerState {
     /// runs, and both read-only in `on_log` (its access-log copies). Elsewhere Envoy has no map: the
     /// hostcall answers `BadArgument` (`NotFound` for a read of an absent map in the log phase).
     pub fn map(&self, map: MapType, write: bool) -> Result<&HeaderMap, MapUnavailable> {
+        if let MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers = map {
+            let answer = self
+                .call_response
+                .as_ref()
+                .filter(|_| self.phase == Phase::HttpCallResponse && !write)
+                .ok_or(MapUnavailable::NotFound)?;
+            return Ok(match map {
+                MapType::HttpCallResponseHeaders => &answer.headers,
+                _ => &answer.trailers,
+            });
+        }
         let stream = self.stream.as_ref().ok_or(MapUnavailable::BadArgument)?;
         let log_read = self.phase == Phase::Log && !write;
         let (allowed, headers) = match map {
@@ -209,6 +247,9 @@ impl WorkerState {
             }
             BufferType::ResponseBody if self.phase == Phase::ResponseBody => {
                 self.stream.as_ref().map(|s| s.response_body.as_slice())
+            }
+            BufferType::HttpCallResponseBody if self.phase == Phase::HttpCallResponse => {
+                self.call_response.as_ref().map(|r| r.body.as_slice())
             }
             _ => None,
         }

@@ -1,4 +1,5 @@
-//! Local responses and callouts (HTTP and gRPC): recorded for the test to answer.
+//! Local responses and callouts (HTTP and gRPC): recorded; HTTP calls are answered by the scripted
+//! upstreams of `Host::upstream` (`Host::deliver_callouts`).
 
 use super::*;
 
@@ -185,13 +186,23 @@ fn record_callout(
 ) -> Outcome {
     let token = c.data().next_token;
     c.data_mut().next_token += 1;
-    c.data_mut().callouts.push(Callout {
+    let state = c.data();
+    let (context_id, from_stream) = match &state.stream {
+        Some(stream) => (stream.context_id, true),
+        None => (state.root_context_id, false),
+    };
+    let callout = Callout {
+        worker: state.worker,
         token,
         kind,
         upstream,
         headers,
         body,
         timeout_ms,
-    });
+        context_id,
+        from_stream,
+        dispatched_nanos: state.clock_nanos,
+    };
+    c.data_mut().callouts.push(callout);
     write_u32(c, ret, token)
 }
