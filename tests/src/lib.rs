@@ -2,6 +2,7 @@
 //! `predictor-router-e2e` (re-exported here under the same names), and what needs the wasm runtime.
 //!
 //! - [`bench`]: `make bench`, Envoy and harness measurements and BENCHMARKS.md
+//! - [`kube_yaml`]: YAML read as the Kubernetes API server reads it (YAML 1.1 scalars), for CRD checks
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
@@ -15,6 +16,7 @@ pub use predictor_router_e2e::{
 };
 
 pub mod bench;
+pub mod kube_yaml;
 pub mod module;
 pub mod request_mix;
 pub mod soak;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use predictor_router::router::config::{parse, parse_with_environment};
 use predictor_router::router::table::RoutingTable;
+use predictor_router_tests::kube_yaml;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
     seed_plugin_config, shared_dir,
@@ -127,11 +128,10 @@ fn every_manifest_validates_against_its_crd_schema() {
         schemas.keys().any(|(_, k, _)| k == "SeldonDeployment"),
         "the Seldon CRD is loaded"
     );
-    let docs = manifest_documents();
+    let docs = kube_documents();
     assert!(docs.len() >= 8, "found only {} manifests", docs.len());
     let mut kinds = BTreeSet::new();
     for (file, doc) in &docs {
-        let doc = serde_json::to_value(doc).unwrap();
         let (api_version, kind) = (
             doc["apiVersion"].as_str().unwrap_or(""),
             doc["kind"].as_str().unwrap_or(""),
@@ -178,19 +178,7 @@ fn every_manifest_validates_against_its_crd_schema() {
             }
             continue;
         }
-        let (group, version) = api_version
-            .split_once('/')
-            .unwrap_or_else(|| panic!("{name}: apiVersion {api_version}"));
-        let mut schema = schemas
-            .get(&(group.to_string(), kind.to_string(), version.to_string()))
-            .unwrap_or_else(|| panic!("{name}: no CRD schema for {api_version} {kind} in shared/crds"))
-            .clone();
-        strict_root(&mut schema);
-        let validator = jsonschema::draft4::new(&schema).unwrap_or_else(|e| panic!("{name}: schema: {e}"));
-        let errors: Vec<String> = validator
-            .iter_errors(&doc)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = crd_errors(&schemas, doc).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             errors.is_empty(),
             "{name} does not validate:\n{}",
@@ -213,6 +201,109 @@ fn every_manifest_validates_against_its_crd_schema() {
         "PodMonitor",
     ] {
         assert!(kinds.contains(expected), "no {expected} under envoyfilter/");
+    }
+}
+
+/// Every manifest under envoyfilter/ as the API server reads it ([`kube_yaml`]), with its file.
+fn kube_documents() -> Vec<(PathBuf, Value)> {
+    let files: BTreeSet<PathBuf> = manifest_documents().into_iter().map(|(f, _)| f).collect();
+    let docs: Vec<(PathBuf, Value)> = files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            let docs = kube_yaml::documents(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            docs.into_iter().map(move |d| (file.clone(), d))
+        })
+        .collect();
+    assert_eq!(
+        docs.len(),
+        manifest_documents().len(),
+        "both readers see the same documents"
+    );
+    docs
+}
+
+/// The schema errors of a document of a CRD kind (`Err` when shared/crds has no schema for it).
+fn crd_errors(
+    schemas: &HashMap<(String, String, String), Value>,
+    doc: &Value,
+) -> Result<Vec<String>, String> {
+    let (api_version, kind) = (
+        doc["apiVersion"].as_str().unwrap_or(""),
+        doc["kind"].as_str().unwrap_or(""),
+    );
+    let (group, version) = api_version
+        .split_once('/')
+        .ok_or_else(|| format!("apiVersion {api_version}"))?;
+    let mut schema = schemas
+        .get(&(group.to_string(), kind.to_string(), version.to_string()))
+        .ok_or_else(|| format!("no CRD schema for {api_version} {kind} in shared/crds"))?
+        .clone();
+    strict_root(&mut schema);
+    let validator = jsonschema::draft4::new(&schema).map_err(|e| format!("schema: {e}"))?;
+    Ok(validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect())
+}
+
+#[test]
+fn an_unquoted_digest_is_an_integer_to_the_api_server_and_refused() {
+    let schemas = crd_schemas();
+    let file = repo_root().join("envoyfilter/variants/envoy-gateway/extension-policy-http.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let zeros = "0".repeat(64);
+    let quoted = format!("sha256: \"{zeros}\"");
+    assert!(text.contains(&quoted), "the shipped digest is quoted");
+    let shipped = kube_yaml::documents(&text).unwrap();
+    assert_eq!(
+        shipped[0]["spec"]["wasm"][0]["code"]["http"]["sha256"],
+        json!(zeros)
+    );
+    assert!(crd_errors(&schemas, &shipped[0]).unwrap().is_empty());
+
+    let unquoted = kube_yaml::documents(&text.replace(&quoted, &format!("sha256: {zeros}"))).unwrap();
+    assert_eq!(
+        unquoted[0]["spec"]["wasm"][0]["code"]["http"]["sha256"],
+        json!(0),
+        "go-yaml v2 reads 64 zeros as the octal integer 0"
+    );
+    let errors = crd_errors(&schemas, &unquoted[0]).unwrap();
+    assert!(
+        errors.iter().any(|e| e.contains("/spec/wasm/0/code/http/sha256")),
+        "the integer is refused where a string belongs: {errors:?}"
+    );
+}
+
+#[test]
+fn plain_scalars_are_typed_as_the_api_server_types_them() {
+    let cases = [
+        ("0000", json!(0)),
+        ("0755", json!(493)),
+        ("0x1F", json!(31)),
+        ("0b101", json!(5)),
+        ("-12", json!(-12)),
+        ("1_000", json!(1000)),
+        ("1.5", json!(1.5)),
+        ("1e3", json!(1000.0)),
+        ("yes", json!(true)),
+        ("Off", json!(false)),
+        ("~", Value::Null),
+        ("null", Value::Null),
+        // Not octal, so go-yaml v2 tries a float, which matches.
+        ("08", json!(8.0)),
+        ("e3b0c442", json!("e3b0c442")),
+        ("1.2.3", json!("1.2.3")),
+        ("v1", json!("v1")),
+        // Past 64 bits: a float as well.
+        ("99999999999999999999", json!(1e20)),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(kube_yaml::plain_scalar(text), expected, "{text}");
+        let doc = kube_yaml::documents(&format!("a: {text}\nb: '{text}'\nc: !!str {text}\n")).unwrap();
+        assert_eq!(doc[0]["a"], expected, "plain {text}");
+        assert_eq!(doc[0]["b"], json!(text), "quoted {text} stays a string");
+        assert_eq!(doc[0]["c"], json!(text), "!!str {text} stays a string");
     }
 }
 
