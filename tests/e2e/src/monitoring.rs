@@ -107,10 +107,22 @@ pub fn with_variables(expr: &str, experiment: &str, rate_interval: &str) -> Stri
         .replace("$__rate_interval", rate_interval)
 }
 
-/// The PromQL of the README's ```promql blocks: expressions are separated by blank lines or by `#`
-/// comment lines.
+/// The PromQL of the ```promql blocks of README.md and docs/*.md: expressions are separated by blank
+/// lines or by `#` comment lines.
 pub fn readme_expressions() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let mut pages = vec![repo_root().join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(repo_root().join("docs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    let readme: String = pages
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap() + "\n")
+        .collect();
     let mut out = Vec::new();
     let mut in_block = false;
     let mut current = String::new();
