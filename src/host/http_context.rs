@@ -45,7 +45,7 @@ impl PredictorRouterHttp {
     fn route_request(&mut self, state: &RouterState, end_of_stream: bool) {
         let mut request = HostRequest { rng: &self.rng };
         // Fixed-weight configurations never touch the learners.
-        let learning = if state.adaptive {
+        let learning = if state.learns {
             state.learning.try_borrow().ok()
         } else {
             None

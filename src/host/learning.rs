@@ -1,14 +1,14 @@
-//! Adaptive experiments on one worker: a learner per experiment, its outcomes merged with the other
-//! workers' through shared data on every tick (`super::outcomes`), and the allocations that new
-//! assignments are taken from.
+//! The experiments that learn from outcomes on one worker: an adaptive experiment's learner or a
+//! rollout's canary, their outcomes merged with the other workers' through shared data on the tick
+//! (`super::outcomes`), and the allocations that new assignments are taken from.
 
-use super::abi;
+use super::gauges::{record_shares, share_gauges, Gauge};
 use super::outcomes::{claim, sync};
+use super::rollout::RolloutExperiment;
 use crate::router::adaptive::{Learner, StepReport};
-use crate::router::bucketing::BucketTable;
 use crate::router::config::Experiment;
+use crate::router::decision::NewAssignments;
 use crate::router::ids::{ExperimentId, PredictorId};
-use crate::router::metrics::share_gauge_name;
 use crate::router::outcomes::{record, Outcome};
 use crate::router::plan::Allocations;
 use crate::router::table::RoutingTable;
@@ -16,109 +16,159 @@ use crate::router::table::RoutingTable;
 struct Adaptive {
     key: String,
     learner: Learner,
-    /// `share_bp` gauge ids per predictor, defined when first recorded.
-    gauges: Vec<Option<u32>>,
+    shares: Vec<Gauge>,
 }
 
-/// Learners by experiment id (`None` for fixed-weight experiments).
+/// What collects an experiment's outcomes.
+enum Consumer {
+    Adaptive(Adaptive),
+    Rollout(RolloutExperiment),
+}
+
+/// What the tick asks of the host's timer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickNeeds {
+    /// A Thompson estimate is in progress: tick fast until it completes.
+    pub estimating: bool,
+    /// The next instant (host clock, nanoseconds) a rollout changes step.
+    pub next_change_nanos: Option<u64>,
+}
+
+/// Consumers by experiment id (`None` for fixed-weight experiments).
 pub struct Learning {
-    experiments: Vec<Option<Adaptive>>,
+    experiments: Vec<Option<Consumer>>,
 }
 
 impl Learning {
+    /// Nothing is read from shared data yet: [`Learning::resume`] does that.
     pub fn new(table: &RoutingTable) -> Self {
         Learning {
             experiments: table
                 .experiments()
                 .iter()
                 .map(|e| {
-                    e.adaptive.as_ref().map(|_| Adaptive {
-                        key: record::shared_key(&e.name),
-                        learner: Learner::new(e),
-                        gauges: vec![None; e.predictors.len()],
+                    e.adaptive.as_ref().map(|_| {
+                        Consumer::Adaptive(Adaptive {
+                            key: record::key_of(e),
+                            learner: Learner::new(e),
+                            shares: share_gauges(e),
+                        })
                     })
                 })
                 .collect(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.experiments.iter().all(Option::is_none)
+    /// Whether any experiment collects outcomes (fixed-weight configurations skip all of this).
+    pub fn needed(table: &RoutingTable) -> bool {
+        table
+            .experiments()
+            .iter()
+            .any(|e| e.adaptive.is_some() || e.rollout.is_some())
     }
 
-    /// At configuration time: adopt what shared data learned for these very experiments (or claim the
-    /// key for them, starting from zero) and serve its allocation from the first request.
+    /// At configuration time: adopt what shared data collected for these very experiments (or claim
+    /// the key for them, starting from zero) and serve its allocation from the first request.
     pub fn resume(&mut self, table: &RoutingTable, now_nanos: u64) {
         for (id, experiment) in table.iter() {
-            let Some(adaptive) = self.experiments.get_mut(id.index()).and_then(Option::as_mut) else {
+            let Some(slot) = self.experiments.get_mut(id.index()) else {
                 continue;
             };
-            let learned = claim(&adaptive.key, experiment);
+            if let Some(rollout) = &experiment.rollout {
+                *slot = Some(Consumer::Rollout(RolloutExperiment::resume(
+                    experiment, rollout, now_nanos,
+                )));
+                continue;
+            }
+            let Some(Consumer::Adaptive(adaptive)) = slot else {
+                continue;
+            };
+            let (learned, _) = claim(&adaptive.key, experiment);
             let (learner, report) = Learner::resume(experiment, learned, now_nanos);
             adaptive.learner = learner;
-            apply(adaptive, experiment, &report, true);
+            apply(adaptive, &report, true);
         }
     }
 
     pub fn record(&mut self, experiment: ExperimentId, predictor: PredictorId, outcome: Outcome) {
-        if let Some(Some(adaptive)) = self.experiments.get_mut(experiment.index()) {
-            adaptive.learner.ledger.record(predictor, outcome);
+        match self.experiments.get_mut(experiment.index()) {
+            Some(Some(Consumer::Adaptive(adaptive))) => adaptive.learner.ledger.record(predictor, outcome),
+            Some(Some(Consumer::Rollout(rollout))) => rollout.canary.ledger.record(predictor, outcome),
+            _ => {}
         }
     }
 
-    /// The tick: merge, then advance each allocation by a bounded amount of work. Returns whether an
-    /// estimate is still in progress.
-    pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) -> bool {
-        let mut estimating = false;
+    /// The tick: merge, then advance each allocation or rollout by a bounded amount of work.
+    pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) -> TickNeeds {
+        let mut needs = TickNeeds::default();
         for (id, experiment) in table.iter() {
-            let Some(adaptive) = self.experiments.get_mut(id.index()).and_then(Option::as_mut) else {
-                continue;
-            };
-            if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
-                sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
+            match self.experiments.get_mut(id.index()) {
+                Some(Some(Consumer::Adaptive(adaptive))) => {
+                    if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
+                        sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
+                    }
+                    let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
+                    apply(adaptive, &report, false);
+                    needs.estimating |= adaptive.learner.estimating();
+                }
+                Some(Some(Consumer::Rollout(rollout_experiment))) => {
+                    if let Some(rollout) = &experiment.rollout {
+                        rollout_experiment.tick(experiment, rollout, now_nanos);
+                    }
+                }
+                _ => {}
             }
-            let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
-            apply(adaptive, experiment, &report, false);
-            estimating |= adaptive.learner.estimating();
         }
-        estimating
+        needs.next_change_nanos = self.next_change_nanos(table, now_nanos);
+        needs
+    }
+
+    /// The next instant (host clock, nanoseconds) any rollout changes step.
+    pub fn next_change_nanos(&self, table: &RoutingTable, now_nanos: u64) -> Option<u64> {
+        table
+            .iter()
+            .filter_map(
+                |(id, experiment)| match (self.experiments.get(id.index()), &experiment.rollout) {
+                    (Some(Some(Consumer::Rollout(r))), Some(rollout)) => {
+                        r.canary.next_change_nanos(rollout, now_nanos)
+                    }
+                    _ => None,
+                },
+            )
+            .min()
     }
 
     /// Merges every pending outcome (the configuration leaves service).
     pub fn sync_all(&mut self, table: &RoutingTable) {
         for (id, experiment) in table.iter() {
-            if let Some(Some(adaptive)) = self.experiments.get_mut(id.index()) {
-                if adaptive.learner.ledger.has_pending() {
+            match self.experiments.get_mut(id.index()) {
+                Some(Some(Consumer::Adaptive(adaptive))) if adaptive.learner.ledger.has_pending() => {
                     sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
                 }
+                Some(Some(Consumer::Rollout(rollout))) => rollout.sync(experiment),
+                _ => {}
             }
         }
     }
 }
 
 impl Allocations for Learning {
-    fn buckets<'a>(&'a self, experiment: ExperimentId, configured: &'a Experiment) -> &'a BucketTable {
+    fn assignments<'a>(&'a self, experiment: ExperimentId, configured: &'a Experiment) -> NewAssignments<'a> {
         match self.experiments.get(experiment.index()) {
-            Some(Some(adaptive)) => &adaptive.learner.allocation().buckets,
-            _ => &configured.buckets,
+            Some(Some(Consumer::Adaptive(adaptive))) => NewAssignments {
+                buckets: &adaptive.learner.allocation().buckets,
+                ..NewAssignments::configured(configured)
+            },
+            Some(Some(Consumer::Rollout(rollout))) => rollout.assignments(),
+            _ => NewAssignments::configured(configured),
         }
     }
 }
 
 /// Gauges and the log line of a step.
-fn apply(adaptive: &mut Adaptive, experiment: &Experiment, report: &StepReport, always: bool) {
+fn apply(adaptive: &mut Adaptive, report: &StepReport, always: bool) {
     if report.allocation_changed || always {
-        let shares = &adaptive.learner.allocation().shares_bp;
-        for ((predictor, gauge), bp) in experiment.predictors.iter().zip(&mut adaptive.gauges).zip(shares) {
-            let id = match gauge {
-                Some(id) => *id,
-                None => match abi::define_gauge(&share_gauge_name(&experiment.name, &predictor.name)) {
-                    Ok(id) => *gauge.insert(id),
-                    Err(_) => continue,
-                },
-            };
-            let _ = abi::record_gauge(id, u64::from(*bp));
-        }
+        record_shares(&mut adaptive.shares, &adaptive.learner.allocation().shares_bp);
     }
     if let Some(line) = &report.log {
         log::info!("{line}");

@@ -3,12 +3,14 @@
 
 mod abi;
 mod environment;
+mod gauges;
 mod http_context;
 mod learning;
 mod logger;
 mod outcomes;
 mod random;
 mod request;
+mod rollout;
 mod root_context;
 mod state;
 

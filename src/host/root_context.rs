@@ -1,5 +1,5 @@
 //! The plugin's root context: validates each configuration Envoy delivers, hands the one in service to
-//! every new HTTP stream, and runs the worker's tick (adaptive learning).
+//! every new HTTP stream, and runs the worker's tick (counts, adaptive learning, rollouts).
 
 use std::rc::Rc;
 
@@ -9,6 +9,7 @@ use proxy_wasm::types::ContextType;
 use super::abi;
 use super::environment::VmEnvironment;
 use super::http_context::PredictorRouterHttp;
+use super::learning::TickNeeds;
 use super::random::SharedRng;
 use super::state::RouterState;
 use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
@@ -16,8 +17,8 @@ use crate::router::table::RoutingTable;
 
 /// How often each worker hands its batched counts to Envoy (the SPEC asks for at least once a second).
 const FLUSH_TICK_MILLISECONDS: u32 = 1000;
-/// How often each worker merges outcomes and advances its allocations (adaptive configurations);
-/// counts are flushed on the same tick.
+/// How often each worker merges outcomes and advances its allocations and rollouts; counts are flushed
+/// on the same tick. A rollout's step change comes sooner: the tick is shortened to land on it.
 const TICK_MILLISECONDS: u32 = 500;
 /// The tick while a Thompson estimate is spread over several ticks (many predictors): each tick's work
 /// stays bounded, and the estimate still completes within seconds.
@@ -30,9 +31,29 @@ pub struct PredictorRouterRoot {
     rng: SharedRng,
     /// The tick period last asked for.
     tick_period: u32,
+    /// The host clock at the last tick.
+    last_tick_nanos: u64,
 }
 
 impl PredictorRouterRoot {
+    /// The period of the next tick: fast while estimating, else the usual period, shortened so that the
+    /// tick lands on the next rollout step change (Envoy re-arms the timer when the period is set).
+    fn period_for(&self, needs: TickNeeds) -> u32 {
+        if needs.estimating {
+            return ESTIMATING_TICK_MILLISECONDS;
+        }
+        let now = abi::current_time_nanos().unwrap_or(self.last_tick_nanos);
+        match needs.next_change_nanos {
+            Some(change) => {
+                let until_ms = change.saturating_sub(now).div_ceil(1_000_000);
+                u32::try_from(until_ms)
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, TICK_MILLISECONDS)
+            }
+            None => TICK_MILLISECONDS,
+        }
+    }
+
     fn set_tick_period(&mut self, period: u32) {
         if period == self.tick_period {
             return;
@@ -40,7 +61,7 @@ impl PredictorRouterRoot {
         self.tick_period = period;
         if let Err(e) = abi::set_tick_period_milliseconds(period) {
             log::warn!(
-                "predictor_router: cannot set the tick period ({e}): adaptive experiments will not learn"
+                "predictor_router: cannot set the tick period ({e}): adaptive experiments will not learn and rollouts will not step"
             );
         }
     }
@@ -85,38 +106,40 @@ impl RootContext for PredictorRouterRoot {
             previous.flush();
         }
         let state = RouterState::new(table);
-        let adaptive = state.adaptive;
-        if adaptive {
+        let learns = state.learns;
+        let mut needs = TickNeeds::default();
+        if learns {
+            let now = abi::current_time_nanos().unwrap_or(0);
             if let Ok(mut learning) = state.learning.try_borrow_mut() {
-                learning.resume(&state.table, abi::current_time_nanos().unwrap_or(0));
+                learning.resume(&state.table, now);
+                needs.next_change_nanos = learning.next_change_nanos(&state.table, now);
             }
         }
         self.state = Some(Rc::new(state));
         self.tick_period = u32::MAX;
-        self.set_tick_period(if adaptive {
-            TICK_MILLISECONDS
+        let period = if learns {
+            self.period_for(needs)
         } else {
             FLUSH_TICK_MILLISECONDS
-        });
+        };
+        self.set_tick_period(period);
         true
     }
 
     fn on_tick(&mut self) {
         let Some(state) = &self.state else { return };
         state.flush();
-        if !state.adaptive {
+        if !state.learns {
             return;
         }
         let now = abi::current_time_nanos().unwrap_or(0);
-        let estimating = match state.learning.try_borrow_mut() {
+        let needs = match state.learning.try_borrow_mut() {
             Ok(mut learning) => learning.tick(&state.table, now, ARM_DRAWS_PER_TICK),
-            Err(_) => false,
+            Err(_) => TickNeeds::default(),
         };
-        self.set_tick_period(if estimating {
-            ESTIMATING_TICK_MILLISECONDS
-        } else {
-            TICK_MILLISECONDS
-        });
+        self.last_tick_nanos = now;
+        let period = self.period_for(needs);
+        self.set_tick_period(period);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

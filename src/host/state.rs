@@ -1,5 +1,5 @@
 //! One configuration in service on one worker: the routing table, the metric ids defined for it so
-//! far, the counts not yet handed to Envoy, and the learners of its adaptive experiments.
+//! far, the counts not yet handed to Envoy, and the learners of its adaptive experiments and rollouts.
 //!
 //! Counts are batched (SPEC "Metrics"): a request adds to a slot inside the VM, and [`RouterState::flush`]
 //! hands every changed slot to Envoy on the worker's tick (at least once a second) and when the
@@ -35,8 +35,9 @@ pub struct RouterState {
     /// The slots whose pending count went from 0 to more since the last flush (each once).
     dirty: RefCell<Vec<usize>>,
     pub learning: RefCell<Learning>,
-    /// Whether any experiment is adaptive (fixed-weight configurations skip the learners entirely).
-    pub adaptive: bool,
+    /// Whether any experiment collects outcomes (adaptive or rollout); fixed-weight configurations skip
+    /// the learners entirely.
+    pub learns: bool,
 }
 
 impl RouterState {
@@ -44,14 +45,14 @@ impl RouterState {
         let catalog = CounterCatalog::new(&table);
         let slots = (0..catalog.count()).map(|_| CounterSlot::default()).collect();
         let learning = Learning::new(&table);
-        let adaptive = !learning.is_empty();
+        let learns = Learning::needed(&table);
         RouterState {
             table,
             catalog,
             slots,
             dirty: RefCell::new(Vec::new()),
             learning: RefCell::new(learning),
-            adaptive,
+            learns,
         }
     }
 

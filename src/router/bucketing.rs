@@ -38,12 +38,18 @@ pub struct BucketTable {
 impl BucketTable {
     /// `weights` in predictor order; their sum must be > 0 (validated before).
     pub fn new(weights: impl Iterator<Item = u32> + Clone) -> Self {
-        let total: u64 = weights.clone().map(u64::from).sum::<u64>().max(1);
+        Self::from_wide_weights(weights.map(u64::from))
+    }
+
+    /// [`BucketTable::new`] for weights that may not fit 32 bits (a rollout's step shares scaled by the
+    /// baseline's weights); their sum must fit 64 bits divided by 10,000.
+    pub fn from_wide_weights(weights: impl Iterator<Item = u64> + Clone) -> Self {
+        let total: u64 = weights.clone().fold(0u64, u64::saturating_add).max(1);
         let mut cumulative = 0u64;
         let ends = weights
             .map(|w| {
-                cumulative += u64::from(w);
-                (cumulative * u64::from(BUCKETS) / total) as u32
+                cumulative = cumulative.saturating_add(w);
+                (u128::from(cumulative) * u128::from(BUCKETS) / u128::from(total)) as u32
             })
             .collect();
         BucketTable { ends }

@@ -56,19 +56,49 @@ pub struct Decision {
     pub override_rejected: bool,
 }
 
-/// The decision with the configured weights.
-pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPort) -> Decision {
-    decide_with_buckets(experiment, &experiment.buckets, path, request)
+/// What new assignments of an experiment are taken from right now: the configured weights, an adaptive
+/// allocation, or the current phase of a rollout.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAssignments<'a> {
+    pub buckets: &'a BucketTable,
+    /// Predictors whose cookie keeps no user now although their weight is > 0 (bit i: predictor i): a
+    /// rollout's predictors at 0 % (the canary before `start` and after a rollback, the baseline at a
+    /// 100 % step). Weight-0 predictors never keep a user, whatever this says.
+    pub closed: u64,
+    /// Whether the responses (or feedback) of this request count as outcomes: always for adaptive
+    /// experiments, for a rollout only from `start` until a rollback.
+    pub collects_outcomes: bool,
 }
 
-/// The decision with `buckets` (the configured weights', or an adaptive allocation's) for new
-/// assignments; forced and sticky requests do not depend on it.
-pub fn decide_with_buckets(
+impl<'a> NewAssignments<'a> {
+    /// The configured weights.
+    pub fn configured(experiment: &'a Experiment) -> Self {
+        NewAssignments {
+            buckets: &experiment.buckets,
+            closed: 0,
+            collects_outcomes: true,
+        }
+    }
+
+    fn keeps(&self, predictor: PredictorId) -> bool {
+        predictor.index() >= 64 || self.closed & (1u64 << predictor.index()) == 0
+    }
+}
+
+/// The decision with the configured weights.
+pub fn decide(experiment: &Experiment, path: &[u8], request: &mut impl RequestPort) -> Decision {
+    decide_with(experiment, NewAssignments::configured(experiment), path, request)
+}
+
+/// The decision with `assignments` for new assignments and for which cookies still hold; forced
+/// requests do not depend on it.
+pub fn decide_with(
     experiment: &Experiment,
-    buckets: &BucketTable,
+    assignments: NewAssignments<'_>,
     path: &[u8],
     request: &mut impl RequestPort,
 ) -> Decision {
+    let buckets = assignments.buckets;
     let mut override_rejected = false;
     if let Some(rule) = &experiment.override_ {
         // Header first, then the query parameter (read only if the header forced nothing): the first
@@ -102,7 +132,9 @@ pub fn decide_with_buckets(
 
     if let Some(cookie) = &experiment.sticky.cookie {
         if let Some(predictor) = sticky_predictor(experiment, cookie, request) {
-            return decided(predictor, Reason::Sticky);
+            if assignments.keeps(predictor) {
+                return decided(predictor, Reason::Sticky);
+            }
         }
     }
     if let Some(user_header) = &experiment.sticky.user_header {

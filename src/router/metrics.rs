@@ -8,6 +8,8 @@
 //! | `predictor_router.<experiment>.<predictor>.outcome.trials` | adaptive outcomes counted |
 //! | `predictor_router.<experiment>.<predictor>.outcome.reward_milli` | sum of rewards × 1000 |
 //! | `predictor_router.<experiment>.<predictor>.share_bp` | gauge: share of new assignments, basis points |
+//! | `predictor_router.<experiment>.rollout.step` | gauge: the rollout's step (0 before `start`) |
+//! | `predictor_router.<experiment>.rollout.rolled_back` | gauge: 1 once the guard rolled the canary back |
 //! | `predictor_router.<experiment>.override_rejected` | non-empty overrides that forced nothing |
 //! | `predictor_router.<experiment>.feedback_unattributed` | feedback on random or forced decisions |
 //! | `predictor_router.<experiment>.feedback_invalid` | feedback bodies without a usable reward |
@@ -231,7 +233,17 @@ pub fn counter_name(table: &RoutingTable, counter: Counter) -> Option<String> {
     })
 }
 
-/// The name of the `share_bp` gauge of a predictor of an adaptive experiment.
+/// The name of the `share_bp` gauge of a predictor of an adaptive experiment or a rollout.
 pub fn share_gauge_name(experiment: &str, predictor: &str) -> String {
     format!("{PREFIX}.{experiment}.{predictor}.share_bp")
+}
+
+/// The name of a rollout's `rollout.step` gauge (0 before `start`, then 1 to the number of steps).
+pub fn rollout_step_gauge_name(experiment: &str) -> String {
+    format!("{PREFIX}.{experiment}.rollout.step")
+}
+
+/// The name of a rollout's `rollout.rolled_back` gauge (0 or 1).
+pub fn rollout_rolled_back_gauge_name(experiment: &str) -> String {
+    format!("{PREFIX}.{experiment}.rollout.rolled_back")
 }

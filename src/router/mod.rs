@@ -10,6 +10,7 @@
 //! - [`response`]: what to add to the response
 //! - [`outcomes`]: what an outcome is, totals per predictor, their shared-data record and merge protocol
 //! - [`adaptive`]: bandit allocation (Thompson / epsilon-greedy) over an experiment's outcomes
+//! - [`rollout`]: a canary's schedule, its shares per step, and the guard that rolls it back
 //! - [`metrics`]: the metric names of the contract, numbered for batching
 //! - [`header_map`]: the ABI's serialized header map
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
@@ -32,5 +33,6 @@ pub mod outcomes;
 pub mod plan;
 pub mod query;
 pub mod response;
+pub mod rollout;
 pub mod signing;
 pub mod table;

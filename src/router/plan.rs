@@ -6,9 +6,8 @@
 //! - [`plan_response`]: count the response class, report the predictor, `Set-Cookie`, the outcome;
 //! - [`plan_feedback`]: the outcome (or the counter) of a feedback request's body.
 
-use crate::router::bucketing::BucketTable;
 use crate::router::config::{Experiment, Reward};
-use crate::router::decision::{decide_with_buckets, Decision, Reason, RequestPort};
+use crate::router::decision::{decide_with, Decision, NewAssignments, Reason, RequestPort};
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::{Counter, StatusClass};
 use crate::router::outcomes::feedback::outcome_of;
@@ -93,17 +92,17 @@ pub struct RequestPlan<'t> {
 }
 
 /// The current allocation of new assignments of each experiment (the configured weights unless an
-/// adaptive experiment has learned otherwise).
+/// adaptive experiment has learned otherwise or a rollout is in a phase of its schedule).
 pub trait Allocations {
-    fn buckets<'a>(&'a self, experiment: ExperimentId, configured: &'a Experiment) -> &'a BucketTable;
+    fn assignments<'a>(&'a self, experiment: ExperimentId, configured: &'a Experiment) -> NewAssignments<'a>;
 }
 
 /// Every experiment on its configured weights.
 pub struct ConfiguredWeights;
 
 impl Allocations for ConfiguredWeights {
-    fn buckets<'a>(&'a self, _: ExperimentId, configured: &'a Experiment) -> &'a BucketTable {
-        &configured.buckets
+    fn assignments<'a>(&'a self, _: ExperimentId, configured: &'a Experiment) -> NewAssignments<'a> {
+        NewAssignments::configured(configured)
     }
 }
 
@@ -144,8 +143,8 @@ pub fn plan_request<'t>(
             routed: None,
         };
     };
-    let buckets = allocations.buckets(id, experiment);
-    let decision = decide_with_buckets(experiment, buckets, &path, request);
+    let assignments = allocations.assignments(id, experiment);
+    let decision = decide_with(experiment, assignments, &path, request);
     let set = experiment
         .predictor(decision.predictor)
         .map(|p| (experiment.routing_header.as_str(), p.name.as_str()));
@@ -161,7 +160,11 @@ pub fn plan_request<'t>(
         counts.add(Counter::OverrideRejected { experiment: id }, 1);
     }
     let feedback = is_feedback(experiment, &path);
-    let learning = learning_of(experiment, &decision, feedback);
+    let learning = if assignments.collects_outcomes {
+        learning_of(experiment, &decision, feedback)
+    } else {
+        Learning::Nothing
+    };
     if feedback && learning == Learning::Nothing {
         counts.add(Counter::FeedbackUnattributed { experiment: id }, 1);
     }
@@ -178,7 +181,7 @@ pub fn plan_request<'t>(
 }
 
 fn is_feedback(experiment: &Experiment, path: &[u8]) -> bool {
-    match experiment.adaptive.as_ref().map(|a| &a.reward) {
+    match experiment.reward() {
         Some(Reward::Feedback { path: feedback }) => {
             let without_query = path.split(|b| *b == b'?').next().unwrap_or_default();
             without_query == feedback.as_bytes()
@@ -189,10 +192,10 @@ fn is_feedback(experiment: &Experiment, path: &[u8]) -> bool {
 
 /// `feedback`: the request is a feedback request of the experiment ([`is_feedback`]).
 fn learning_of(experiment: &Experiment, decision: &Decision, feedback: bool) -> Learning {
-    let Some(adaptive) = &experiment.adaptive else {
+    let Some(reward) = experiment.reward() else {
         return Learning::Nothing;
     };
-    match &adaptive.reward {
+    match reward {
         Reward::Response { max_latency_ms } if decision.reason != Reason::Forced => Learning::Response {
             max_latency_ms: *max_latency_ms,
         },

@@ -6,6 +6,7 @@ mod adaptive;
 mod error;
 mod model;
 mod reward;
+mod rollout;
 mod rules;
 mod schema;
 mod validate;
@@ -14,8 +15,8 @@ pub use error::ConfigError;
 
 use crate::router::signing::Environment;
 pub use model::{
-    Adaptive, Experiment, HostPattern, Override, Policy, Predictor, Reward, Signing, Sticky,
-    DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
+    Adaptive, Experiment, Guard, HostPattern, Override, Policy, Predictor, Reward, Rollout, Signing, Step,
+    Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
 };
 pub use rules::dns_label;
 pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};

@@ -62,8 +62,10 @@ pub struct Experiment {
     /// Per predictor, the `Set-Cookie` value that pins a user to it (built once, not per request);
     /// empty when cookies are disabled.
     pub set_cookies: Vec<String>,
-    /// `None` for a fixed-weight experiment.
+    /// `None` unless the experiment is adaptive.
     pub adaptive: Option<Adaptive>,
+    /// `None` unless the experiment rolls out a canary (never with `adaptive`).
+    pub rollout: Option<Rollout>,
 }
 
 /// `signing`: the variable the keys came from (for the log) and the keys.
@@ -81,6 +83,53 @@ pub struct Adaptive {
     pub update_seconds: u32,
     pub min_outcomes: u32,
     pub min_share_percent: u32,
+}
+
+/// A progressive rollout: the canary's share of new assignments follows `steps` from `start`, and a
+/// guard rolls it back when it is worse than the baseline (the other predictors with weight > 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    pub canary: PredictorId,
+    /// `start` in Unix seconds (and as written, for logs).
+    pub start_unix: u64,
+    pub start: String,
+    /// At least one; `percent` strictly increasing; `minutes` on all but the last.
+    pub steps: Vec<Step>,
+    pub reward: Reward,
+    pub guard: Guard,
+    pub update_seconds: u32,
+    pub pooled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The canary's share of new assignments during the step, 1 to 100.
+    pub percent: u32,
+    /// How long the step lasts; `None` on the last step, which holds until the configuration changes.
+    pub minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guard {
+    /// How much success rate the canary may lose against the baseline, in millionths (1 percentage
+    /// point = 10,000).
+    pub max_drop_millionths: u32,
+    /// The confidence of a rollback, in tenths of a percent (99 % = 990).
+    pub confidence_tenths: u32,
+    /// Neither side is judged before both have this many outcomes.
+    pub min_outcomes: u32,
+}
+
+impl Guard {
+    /// `max_drop_percent` as a difference of success rates (1 point = 0.01).
+    pub fn max_drop(&self) -> f64 {
+        f64::from(self.max_drop_millionths) / 1_000_000.0
+    }
+
+    /// The error rate the test holds: `1 - confidence_percent / 100`.
+    pub fn alpha(&self) -> f64 {
+        f64::from(1000u32.saturating_sub(self.confidence_tenths)) / 1000.0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +168,15 @@ impl Experiment {
 
     pub fn predictor(&self, id: PredictorId) -> Option<&Predictor> {
         self.predictors.get(id.index())
+    }
+
+    /// What one outcome is, for an experiment that collects outcomes (adaptive or rollout).
+    pub fn reward(&self) -> Option<&Reward> {
+        match (&self.adaptive, &self.rollout) {
+            (Some(a), _) => Some(&a.reward),
+            (None, Some(r)) => Some(&r.reward),
+            (None, None) => None,
+        }
     }
 
     /// Predictors that receive new assignments (weight > 0): the arms of an adaptive experiment.

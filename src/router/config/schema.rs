@@ -57,6 +57,9 @@ described! {
     RawOverride => "an override object",
     RawSigning => "a signing object with `keys_env`",
     RawAdaptive => "an adaptive object",
+    RawRollout => "a rollout object",
+    RawStep => "a step object with `percent` (and `minutes` on every step but the last)",
+    RawGuard => "a guard object",
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +93,8 @@ pub struct RawExperiment {
     pub override_: Option<Object<RawOverride>>,
     #[serde(default)]
     pub adaptive: Option<Object<RawAdaptive>>,
+    #[serde(default)]
+    pub rollout: Option<Object<RawRollout>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,4 +166,51 @@ pub struct RawAdaptive {
     pub min_outcomes: Option<Number>,
     #[serde(default)]
     pub min_share_percent: Option<Number>,
+}
+
+/// `rollout`: every field optional here, so that a missing required one is reported at its own path.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a rollout object")]
+pub struct RawRollout {
+    #[serde(default)]
+    pub canary: Option<String>,
+    #[serde(default)]
+    pub start: Option<String>,
+    #[serde(default)]
+    pub steps: Option<Vec<Object<RawStep>>>,
+    #[serde(default)]
+    pub reward: Option<String>,
+    #[serde(default)]
+    pub max_latency_ms: Option<Number>,
+    #[serde(default)]
+    pub feedback_path: Option<String>,
+    #[serde(default)]
+    pub guard: Option<Object<RawGuard>>,
+    #[serde(default)]
+    pub update_seconds: Option<Number>,
+    #[serde(default)]
+    pub pooled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step object with `percent` (and `minutes` on every step but the last)"
+)]
+pub struct RawStep {
+    #[serde(default)]
+    pub percent: Option<Number>,
+    #[serde(default)]
+    pub minutes: Option<Number>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a guard object")]
+pub struct RawGuard {
+    #[serde(default)]
+    pub max_drop_percent: Option<Number>,
+    #[serde(default)]
+    pub confidence_percent: Option<Number>,
+    #[serde(default)]
+    pub min_outcomes: Option<Number>,
 }

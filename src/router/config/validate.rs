@@ -146,6 +146,20 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Resu
             )?)
         }
     };
+    let rollout =
+        match raw.rollout.map(|r| r.0) {
+            None => None,
+            Some(_) if adaptive.is_some() => return Err(at(path, "rollout")(
+                "an experiment has `adaptive` or `rollout`, not both: a rollout's shares follow its steps"
+                    .into(),
+            )),
+            Some(r) => Some(super::rollout::validate(
+                &format!("{path}.rollout"),
+                r,
+                &predictors,
+                &path_prefix,
+            )?),
+        };
     let set_cookies = match &sticky.cookie {
         Some(cookie) => predictors
             .iter()
@@ -176,6 +190,7 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Resu
         override_,
         set_cookies,
         adaptive,
+        rollout,
     })
 }
 
