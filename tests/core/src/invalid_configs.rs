@@ -18,6 +18,22 @@ pub fn experiment_with(patch: Value) -> Value {
     json!({ "experiments": [exp] })
 }
 
+/// A valid `rollout` block for [`experiment_with`]'s experiment (canary `rf`, two steps) with `patch`
+/// merged into it.
+pub fn rollout_with(patch: Value) -> Value {
+    let mut rollout = json!({
+        "canary": "rf",
+        "start": "2026-12-07T09:00:00Z",
+        "steps": [{"percent": 5, "minutes": 30}, {"percent": 100}]
+    });
+    if let (Some(r), Some(p)) = (rollout.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+    rollout
+}
+
 /// Invalid configurations with the error text the filter must log for each.
 pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
     let p2 = |a: Value, b: Value| json!([a, b]);
@@ -229,6 +245,174 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         (
             experiment_with(json!({"sticky": {"domain": "-shop.example.com"}})),
             "experiments[0].sticky.domain: \"-shop.example.com\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, not starting or ending with \"-\"",
+        ),
+        // The rollout block (SPEC "Progressive rollout").
+        (
+            experiment_with(json!({"adaptive": {"policy": "thompson"}, "rollout": rollout_with(json!({}))})),
+            "experiments[0].rollout: an experiment has `adaptive` or `rollout`, not both: a rollout's shares follow its steps",
+        ),
+        (
+            experiment_with(json!({"rollout": ["rf"]})),
+            "experiments[0].rollout: invalid type: sequence, expected a rollout object",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"canaries": "rf"}))})),
+            "experiments[0].rollout.canaries: unknown field `canaries`, expected one of `canary`, `start`, `steps`, `reward`, `max_latency_ms`, `feedback_path`, `guard`, `update_seconds`, `pooled`",
+        ),
+        (
+            experiment_with(json!({"rollout": {"start": "2026-12-07T09:00:00Z", "steps": [{"percent": 100}]}})),
+            "experiments[0].rollout.canary: is required: the name of the predictor being rolled out",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"canary": "gbm"}))})),
+            "experiments[0].rollout.canary: \"gbm\" is not a predictor of the experiment",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"canary": "xgb"}))})),
+            "experiments[0].rollout.canary: \"xgb\" must be the last listed predictor with weight > 0, so that a growing canary never moves its own hashed users",
+        ),
+        (
+            experiment_with(json!({
+                "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}, {"name": "shadow", "weight": 0}],
+                "rollout": rollout_with(json!({"canary": "shadow"}))
+            })),
+            "experiments[0].rollout.canary: \"shadow\" has weight 0; the canary must have weight > 0",
+        ),
+        (
+            experiment_with(json!({
+                "predictors": [{"name": "xgb", "weight": 0}, {"name": "rf", "weight": 10}],
+                "rollout": rollout_with(json!({}))
+            })),
+            "experiments[0].rollout.canary: \"rf\" needs a baseline: at least one other predictor with weight > 0",
+        ),
+        (
+            experiment_with(json!({"rollout": {"canary": "rf", "steps": [{"percent": 100}]}})),
+            "experiments[0].rollout.start: is required: an RFC 3339 UTC instant such as \"2026-12-07T09:00:00Z\"",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"start": "2026-12-07T09:00:00+01:00"}))})),
+            "experiments[0].rollout.start: \"2026-12-07T09:00:00+01:00\" is not an RFC 3339 UTC instant at second precision such as \"2026-12-07T09:00:00Z\" (capital T and Z, no offset or fraction, from 1970 on)",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"start": "2026-12-07T09:00:00.5Z"}))})),
+            "experiments[0].rollout.start: \"2026-12-07T09:00:00.5Z\" is not an RFC 3339 UTC instant at second precision such as \"2026-12-07T09:00:00Z\" (capital T and Z, no offset or fraction, from 1970 on)",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"start": "2026-02-29T09:00:00Z"}))})),
+            "experiments[0].rollout.start: \"2026-02-29T09:00:00Z\" is not an RFC 3339 UTC instant at second precision such as \"2026-12-07T09:00:00Z\" (capital T and Z, no offset or fraction, from 1970 on)",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"start": 1796000000}))})),
+            "experiments[0].rollout.start: invalid type: integer `1796000000`, expected a string",
+        ),
+        (
+            experiment_with(json!({"rollout": {"canary": "rf", "start": "2026-12-07T09:00:00Z"}})),
+            "experiments[0].rollout.steps: is required: the canary's percent per step, e.g. [{\"percent\": 5, \"minutes\": 30}, {\"percent\": 100}]",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": []}))})),
+            "experiments[0].rollout.steps: must list 1 to 20 steps, found 0",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps":
+                (1..=21).map(|p| if p < 21 { json!({"percent": p, "minutes": 1}) } else { json!({"percent": p}) }).collect::<Vec<_>>()}))})),
+            "experiments[0].rollout.steps: must list 1 to 20 steps, found 21",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 0, "minutes": 5}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].percent: must be an integer from 1 to 100",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 101}]}))})),
+            "experiments[0].rollout.steps[0].percent: must be an integer from 1 to 100",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 2.5, "minutes": 5}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].percent: must be an integer from 1 to 100",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"minutes": 5}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].percent: is required: the canary's share, 1 to 100",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 20, "minutes": 5}, {"percent": 20}]}))})),
+            "experiments[0].rollout.steps[1].percent: 20 must be greater than the previous step's 20: steps only ramp up",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 50, "minutes": 5}, {"percent": 20}]}))})),
+            "experiments[0].rollout.steps[1].percent: 20 must be greater than the previous step's 50: steps only ramp up",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 5}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].minutes: is required on every step but the last: an integer from 1 to 10080",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 5, "minutes": 5}, {"percent": 100, "minutes": 5}]}))})),
+            "experiments[0].rollout.steps[1].minutes: the last step holds until the configuration changes: leave `minutes` out",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 5, "minutes": 0}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].minutes: must be an integer from 1 to 10080",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 5, "minutes": 10081}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].minutes: must be an integer from 1 to 10080",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"steps": [{"percent": 5, "duration": "30m"}, {"percent": 100}]}))})),
+            "experiments[0].rollout.steps[0].duration: unknown field `duration`, expected `percent` or `minutes`",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"max_drop_percent": 100.5}}))})),
+            "experiments[0].rollout.guard.max_drop_percent: must be a number from 0 to 100 (percentage points)",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"max_drop_percent": -1}}))})),
+            "experiments[0].rollout.guard.max_drop_percent: must be a number from 0 to 100 (percentage points)",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"confidence_percent": 79.9}}))})),
+            "experiments[0].rollout.guard.confidence_percent: must be a number from 80 to 99.9 with at most one decimal",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"confidence_percent": 100}}))})),
+            "experiments[0].rollout.guard.confidence_percent: must be a number from 80 to 99.9 with at most one decimal",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"confidence_percent": 99.95}}))})),
+            "experiments[0].rollout.guard.confidence_percent: must be a number from 80 to 99.9 with at most one decimal",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"min_outcomes": 1000001}}))})),
+            "experiments[0].rollout.guard.min_outcomes: must be an integer from 0 to 1000000",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"guard": {"confidence": 99}}))})),
+            "experiments[0].rollout.guard.confidence: unknown field `confidence`, expected one of `max_drop_percent`, `confidence_percent`, `min_outcomes`",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"reward": "feedback"}))})),
+            "experiments[0].rollout.feedback_path: is required with reward \"feedback\"",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"reward": "feedback", "feedback_path": "/fb", "max_latency_ms": 300}))})),
+            "experiments[0].rollout.max_latency_ms: only applies to reward \"response\"",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"feedback_path": "/fb"}))})),
+            "experiments[0].rollout.feedback_path: only applies to reward \"feedback\"",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"reward": "latency"}))})),
+            "experiments[0].rollout.reward: \"latency\" is not a reward: \"response\" or \"feedback\"",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"update_seconds": 0}))})),
+            "experiments[0].rollout.update_seconds: must be an integer from 1 to 3600",
+        ),
+        (
+            experiment_with(json!({"rollout": rollout_with(json!({"pooled": true}))})),
+            "experiments[0].rollout.pooled: needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes",
         ),
     ]
 }
