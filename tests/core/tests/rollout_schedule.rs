@@ -51,14 +51,38 @@ fn the_seed_rollout_reads_as_written_and_defaults_fill_the_rest() {
     assert_eq!(
         r.steps,
         vec![
-            Step { percent: 5, minutes: Some(30) },
-            Step { percent: 20, minutes: Some(30) },
-            Step { percent: 50, minutes: Some(60) },
-            Step { percent: 100, minutes: None },
+            Step {
+                percent: 5,
+                minutes: Some(30)
+            },
+            Step {
+                percent: 20,
+                minutes: Some(30)
+            },
+            Step {
+                percent: 50,
+                minutes: Some(60)
+            },
+            Step {
+                percent: 100,
+                minutes: None
+            },
         ]
     );
-    assert_eq!(r.reward, Reward::Response { max_latency_ms: Some(300) });
-    assert_eq!(r.guard, Guard { max_drop_millionths: 10_000, confidence_tenths: 990, min_outcomes: 200 });
+    assert_eq!(
+        r.reward,
+        Reward::Response {
+            max_latency_ms: Some(300)
+        }
+    );
+    assert_eq!(
+        r.guard,
+        Guard {
+            max_drop_millionths: 10_000,
+            confidence_tenths: 990,
+            min_outcomes: 200
+        }
+    );
     assert_eq!((r.update_seconds, r.pooled), (10, false));
     assert!(e.adaptive.is_none());
 
@@ -68,7 +92,14 @@ fn the_seed_rollout_reads_as_written_and_defaults_fill_the_rest() {
     );
     let d = rollout_of(&defaults);
     assert_eq!(d.reward, Reward::Response { max_latency_ms: None });
-    assert_eq!(d.guard, Guard { max_drop_millionths: 10_000, confidence_tenths: 990, min_outcomes: 200 });
+    assert_eq!(
+        d.guard,
+        Guard {
+            max_drop_millionths: 10_000,
+            confidence_tenths: 990,
+            min_outcomes: 200
+        }
+    );
     assert_eq!(d.update_seconds, 10);
     assert!((d.guard.max_drop() - 0.01).abs() < 1e-12);
     assert!((d.guard.alpha() - 0.01).abs() < 1e-12);
@@ -84,12 +115,27 @@ fn guard_numbers_accept_decimals_and_protobuf_floats() {
         );
         rollout_of(&e).guard
     };
-    assert_eq!(with_guard(json!({"max_drop_percent": 0.5})).max_drop_millionths, 5_000);
+    assert_eq!(
+        with_guard(json!({"max_drop_percent": 0.5})).max_drop_millionths,
+        5_000
+    );
     assert_eq!(with_guard(json!({"max_drop_percent": 0})).max_drop_millionths, 0);
-    assert_eq!(with_guard(json!({"max_drop_percent": 100})).max_drop_millionths, 1_000_000);
-    assert_eq!(with_guard(json!({"confidence_percent": 99.9})).confidence_tenths, 999);
-    assert_eq!(with_guard(json!({"confidence_percent": 80})).confidence_tenths, 800);
-    assert_eq!(with_guard(json!({"confidence_percent": 95.5})).confidence_tenths, 955);
+    assert_eq!(
+        with_guard(json!({"max_drop_percent": 100})).max_drop_millionths,
+        1_000_000
+    );
+    assert_eq!(
+        with_guard(json!({"confidence_percent": 99.9})).confidence_tenths,
+        999
+    );
+    assert_eq!(
+        with_guard(json!({"confidence_percent": 80})).confidence_tenths,
+        800
+    );
+    assert_eq!(
+        with_guard(json!({"confidence_percent": 95.5})).confidence_tenths,
+        955
+    );
     assert_eq!(with_guard(json!({"min_outcomes": 0})).min_outcomes, 0);
     let g = with_guard(json!({"confidence_percent": 99.9}));
     assert!((g.alpha() - 0.001).abs() < 1e-12);
@@ -143,7 +189,10 @@ proptest! {
 fn the_step_follows_start_and_the_clock_alone() {
     let e = seed_rollout();
     let r = rollout_of(&e);
-    assert_eq!(step_starts(r), vec![START, START + 1800, START + 3600, START + 7200]);
+    assert_eq!(
+        step_starts(r),
+        vec![START, START + 1800, START + 3600, START + 7200]
+    );
     let cases = [
         (0, Phase { step: 0, percent: 0 }),
         (START - 1, Phase { step: 0, percent: 0 }),
@@ -153,8 +202,20 @@ fn the_step_follows_start_and_the_clock_alone() {
         (START + 3599, Phase { step: 2, percent: 20 }),
         (START + 3600, Phase { step: 3, percent: 50 }),
         (START + 7199, Phase { step: 3, percent: 50 }),
-        (START + 7200, Phase { step: 4, percent: 100 }),
-        (u64::MAX, Phase { step: 4, percent: 100 }),
+        (
+            START + 7200,
+            Phase {
+                step: 4,
+                percent: 100,
+            },
+        ),
+        (
+            u64::MAX,
+            Phase {
+                step: 4,
+                percent: 100,
+            },
+        ),
     ];
     for (now, phase) in cases {
         assert_eq!(phase_at(r, now), phase, "at {now}");
@@ -191,7 +252,10 @@ fn each_phase_gives_the_canary_its_percent_and_the_baseline_the_rest_by_weight()
     assert_eq!(tables[0].closed, 0b1100, "the canary at 0 % keeps no cookie user");
     assert_eq!(tables[1].closed, 0b1000);
     assert_eq!(tables[2].closed, 0b1000);
-    assert_eq!(tables[3].closed, 0b1011, "the baseline at 100 % keeps no cookie user");
+    assert_eq!(
+        tables[3].closed, 0b1011,
+        "the baseline at 100 % keeps no cookie user"
+    );
 }
 
 #[test]
