@@ -1,0 +1,317 @@
+//! Progressive rollout through the compiled module in wasm-test-harness (SPEC "Progressive rollout"):
+//! the step follows the host clock the harness sets (no test sleeps through a schedule), hashed canary
+//! users never move, the guard rolls a failing canary back on every worker, a rollback outlives an
+//! update that keeps the rollout, and a new `start` starts again.
+
+use predictor_router::router::bucketing::user_bucket;
+use predictor_router::router::config::parse;
+use predictor_router::router::rollout::shares::phase_table;
+use predictor_router_tests::module::module_bytes;
+use serde_json::{json, Value};
+use wasm_test_harness::{Host, LogLevel};
+
+const PREFIX: &str = "/seldon/default/fraud-detection/";
+const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
+const SECOND: u64 = 1_000_000_000;
+/// The harness clock starts at 2026-01-01T00:00:00Z; the rollouts here start a minute later.
+const START: &str = "2026-01-01T00:01:00Z";
+
+fn config(rollout: Value) -> Value {
+    json!({"experiments": [{
+        "name": "fraud-detection",
+        "match": {"path_prefix": PREFIX},
+        "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
+        "sticky": {"user_header": "x-user-id"},
+        "rollout": rollout
+    }]})
+}
+
+fn ramp() -> Value {
+    json!({"canary": "rf", "start": START,
+           "steps": [{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]})
+}
+
+fn start(config: &Value, workers: usize) -> Host {
+    Host::new(module_bytes())
+        .with_config(config.to_string())
+        .workers(workers)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn gauge(host: &Host, name: &str) -> Option<u64> {
+    host.metrics()
+        .get(&format!("predictor_router.fraud-detection.{name}"))
+        .copied()
+}
+
+fn hashed(host: &mut Host, user: &str) -> String {
+    host.request()
+        .path(PATH)
+        .header("x-user-id", user)
+        .send()
+        .unwrap()
+        .upstream_header("x-predictor")
+        .unwrap()
+}
+
+fn lines(host: &Host, level: LogLevel, needle: &str) -> Vec<String> {
+    host.logs_at_least(level)
+        .into_iter()
+        .filter(|l| l.level == level && l.message.contains(needle))
+        .map(|l| l.message)
+        .collect()
+}
+
+/// The users (of `u0`..) that the canary's share at `percent` assigns to rf, computed offline.
+fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
+    let experiment = parse(config.to_string().as_bytes())
+        .unwrap()
+        .into_experiments()
+        .remove(0);
+    let rollout = experiment.rollout.clone().unwrap();
+    let table = phase_table(&experiment, &rollout, percent);
+    (0..)
+        .map(|i| format!("u{i}"))
+        .filter(|u| {
+            table
+                .buckets
+                .predictor_of(user_bucket("fraud-detection", u.as_bytes()))
+                == rollout.canary
+        })
+        .take(count)
+        .collect()
+}
+
+#[test]
+fn the_step_follows_the_clock_and_hashed_canary_users_never_move() {
+    let config = config(ramp());
+    let mut host = start(&config, 2);
+    let users: Vec<String> = (0..2000).map(|i| format!("user-{i}")).collect();
+
+    // Before start: step 0, the canary gets nothing.
+    assert_eq!(gauge(&host, "rollout.step"), Some(0));
+    assert_eq!(gauge(&host, "rf.share_bp"), Some(0));
+    assert_eq!(gauge(&host, "xgb.share_bp"), Some(10_000));
+    assert!(users.iter().all(|u| hashed(&mut host, u) == "xgb"));
+    assert_eq!(host.tick_periods_ms(), vec![500, 500]);
+
+    let mut on_rf_before: Vec<String> = Vec::new();
+    for (step, percent) in [(1u64, 5u32), (2, 20), (3, 50), (4, 100)] {
+        host.advance_clock(60 * SECOND);
+        host.tick().unwrap();
+        assert_eq!(gauge(&host, "rollout.step"), Some(step), "step {step}");
+        assert_eq!(gauge(&host, "rf.share_bp"), Some(u64::from(percent) * 100));
+        let on_rf: Vec<String> = users
+            .iter()
+            .filter(|u| hashed(&mut host, u) == "rf")
+            .cloned()
+            .collect();
+        let share = on_rf.len() as f64 / users.len() as f64;
+        assert!(
+            (share - f64::from(percent) / 100.0).abs() < 0.03,
+            "step {step}: {share}"
+        );
+        for u in &on_rf_before {
+            assert!(on_rf.contains(u), "{u} left the canary at step {step}");
+        }
+        on_rf_before = on_rf;
+        let expected = format!("predictor_router: fraud-detection rollout step {step}/4: rf {percent}%");
+        assert_eq!(
+            lines(&host, LogLevel::Info, &expected).len(),
+            2,
+            "one line per worker: {expected}"
+        );
+    }
+    assert_eq!(on_rf_before.len(), users.len(), "100 %: everyone");
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(0));
+}
+
+#[test]
+fn the_tick_lands_on_the_next_step_change() {
+    let mut host = start(&config(ramp()), 1);
+    host.advance_clock(59 * SECOND + 700_000_000);
+    host.tick().unwrap();
+    let period = host.tick_periods_ms()[0];
+    assert!((290..=300).contains(&period), "300 ms to the start: {period}");
+    host.advance_clock(300_000_000);
+    host.tick().unwrap();
+    assert_eq!(gauge(&host, "rollout.step"), Some(1), "on time");
+    assert_eq!(host.tick_periods_ms(), vec![500]);
+}
+
+#[test]
+fn outcomes_count_only_from_start() {
+    let mut host = start(&config(ramp()), 1);
+    for i in 0..50 {
+        hashed(&mut host, &format!("early-{i}"));
+    }
+    host.tick().unwrap();
+    assert_eq!(
+        host.counter("predictor_router.fraud-detection.xgb.outcome.trials"),
+        0
+    );
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap();
+    for i in 0..50 {
+        hashed(&mut host, &format!("late-{i}"));
+    }
+    host.advance_clock(SECOND);
+    host.tick().unwrap();
+    let trials = host.counter("predictor_router.fraud-detection.xgb.outcome.trials")
+        + host.counter("predictor_router.fraud-detection.rf.outcome.trials");
+    assert_eq!(trials, 50);
+}
+
+fn failing_canary() -> Value {
+    json!({"canary": "rf", "start": START, "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
+           "update_seconds": 1, "guard": {"min_outcomes": 50}})
+}
+
+/// Sends `rounds` of traffic from hashed users: rf answers 503 for 30 % of its requests.
+fn failing_traffic(host: &mut Host, config: &Value, rounds: usize) {
+    let canary = canary_users(config, 50, 200);
+    for round in 0..rounds {
+        for (i, user) in canary.iter().enumerate() {
+            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
+            host.request()
+                .path(PATH)
+                .header("x-user-id", user)
+                .upstream_status(status)
+                .send()
+                .unwrap();
+            host.request()
+                .path(PATH)
+                .header("x-user-id", format!("base-{round}-{i}"))
+                .send()
+                .unwrap();
+        }
+        host.advance_clock(SECOND);
+        host.tick().unwrap();
+    }
+}
+
+#[test]
+fn a_failing_canary_is_rolled_back_on_every_worker_and_its_users_reassigned() {
+    let config = config(failing_canary());
+    let mut host = start(&config, 2);
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap();
+    failing_traffic(&mut host, &config, 3);
+    host.tick().unwrap();
+
+    let warn = lines(&host, LogLevel::Warn, "rollout rolled back rf");
+    assert_eq!(
+        warn.len(),
+        1,
+        "logged once, by the worker that recorded it: {warn:?}"
+    );
+    assert!(
+        warn[0].starts_with("predictor_router: fraud-detection rollout rolled back rf: success 7")
+            && warn[0].contains("% vs baseline 100.0% (")
+            && warn[0].ends_with(" outcomes, mSPRT at 99%)"),
+        "{}",
+        warn[0]
+    );
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(1));
+    assert_eq!(gauge(&host, "rf.share_bp"), Some(0));
+
+    // Every worker: hashed canary users, cookie holders and new users all go to the baseline.
+    let canary = canary_users(&config, 50, 20);
+    for worker in 0..2 {
+        for user in &canary {
+            let e = host
+                .request()
+                .on_worker(worker)
+                .path(PATH)
+                .header("x-user-id", user)
+                .send()
+                .unwrap();
+            assert_eq!(e.upstream_header("x-predictor").as_deref(), Some("xgb"));
+        }
+        let e = host
+            .request()
+            .on_worker(worker)
+            .path(PATH)
+            .cookie("pr-fraud-detection=rf")
+            .send()
+            .unwrap();
+        assert_eq!(
+            e.upstream_header("x-predictor").as_deref(),
+            Some("xgb"),
+            "the cookie no longer holds"
+        );
+        assert!(e
+            .response_header_values("set-cookie")
+            .iter()
+            .any(|c| c.starts_with("pr-fraud-detection=xgb;")));
+        // Testers can still reach the failed canary.
+        let e = host
+            .request()
+            .on_worker(worker)
+            .path(PATH)
+            .header("x-predictor-override", "rf")
+            .send()
+            .unwrap();
+        assert_eq!(e.upstream_header("x-predictor").as_deref(), Some("rf"));
+    }
+    // The schedule still says step 1; the clock moving on changes nothing for the canary.
+    host.advance_clock(600 * SECOND);
+    host.tick().unwrap();
+    assert_eq!(gauge(&host, "rollout.step"), Some(2));
+    assert_eq!(gauge(&host, "rf.share_bp"), Some(0));
+    assert_eq!(
+        lines(&host, LogLevel::Info, "rollout step 2/2").len(),
+        0,
+        "no step lines after a rollback"
+    );
+}
+
+#[test]
+fn a_rollback_outlives_an_update_that_keeps_the_rollout_and_a_new_start_starts_again() {
+    let config = config(failing_canary());
+    let mut host = start(&config, 2);
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap();
+    failing_traffic(&mut host, &config, 3);
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(1));
+
+    // The same rollout with another routing detail (a response header): still rolled back.
+    let mut kept = config.clone();
+    kept["experiments"][0]["response_header"] = json!("x-served-by");
+    host.reconfigure(kept.to_string()).unwrap();
+    let user = &canary_users(&config, 50, 1)[0];
+    assert_eq!(hashed(&mut host, user), "xgb");
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(1));
+
+    // A new start (two seconds after the first, already past on the clock): a new rollout, from zero.
+    let mut again = config.clone();
+    again["experiments"][0]["rollout"]["start"] = json!("2026-01-01T00:01:02Z");
+    host.reconfigure(again.to_string()).unwrap();
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(0));
+    assert_eq!(gauge(&host, "rf.share_bp"), Some(5000));
+    assert_eq!(hashed(&mut host, user), "rf");
+}
+
+#[test]
+fn a_canary_as_good_as_the_baseline_is_not_rolled_back() {
+    let config = config(failing_canary());
+    let mut host = start(&config, 2);
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap();
+    for round in 0..20 {
+        for i in 0..100 {
+            let status = if (i + round) % 50 == 0 { 503 } else { 200 };
+            host.request()
+                .path(PATH)
+                .header("x-user-id", format!("aa-{round}-{i}"))
+                .upstream_status(status)
+                .send()
+                .unwrap();
+        }
+        host.advance_clock(SECOND);
+        host.tick().unwrap();
+    }
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(0));
+    assert!(host.counter("predictor_router.fraud-detection.rf.outcome.trials") > 500);
+}
