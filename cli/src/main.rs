@@ -51,13 +51,27 @@ enum Command {
         users: Option<String>,
     },
     /// For every experiment in both configurations: the share of hashed users (over the 10,000
-    /// buckets) that change predictor, as a from → to matrix. Exit 3, with a warning naming the
-    /// predictors, when users of a predictor whose share grows would move.
+    /// buckets) that change predictor, as a from → to matrix. A rollout's canary share comes from its
+    /// steps: the tables compared are those in force now (or `--at`), and each step of a rollout in
+    /// `--to` is also compared with the one before it. Exit 3, with a warning naming the predictors,
+    /// when users of a predictor whose share grows would move.
     Ramp {
         #[arg(long)]
         from: String,
         #[arg(long)]
         to: String,
+        /// The instant (RFC 3339 UTC, e.g. 2026-12-07T09:30:00Z) whose tables are compared; now by default.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Every rollout's schedule as wall-clock times (UTC), and the step and shares of new assignments
+    /// at an instant (now by default).
+    Rollout {
+        #[arg(long)]
+        config: String,
+        /// RFC 3339 UTC at second precision, e.g. 2026-12-07T09:30:00Z.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Sample-ratio mismatch: per fixed-weight experiment, chi-square of new assignments (random and
     /// hashed decisions) from Envoy's /stats/prometheus or /stats text against the configured weights
@@ -96,7 +110,8 @@ fn main() -> ExitCode {
             user,
             users,
         } => assign(&config, &experiment, user, users),
-        Command::Ramp { from, to } => ramp(&from, &to),
+        Command::Ramp { from, to, at } => at_unix(at.as_deref()).and_then(|at| ramp(&from, &to, at)),
+        Command::Rollout { config, at } => at_unix(at.as_deref()).and_then(|at| rollout(&config, at)),
         Command::Srm { config, stats } => srm(&config, &stats),
         Command::SignOverride {
             experiment,
@@ -249,7 +264,34 @@ fn assign(config: &str, experiment: &str, user: Option<String>, users: Option<St
     Ok(0)
 }
 
-fn ramp(from: &str, to: &str) -> Result<u8, String> {
+/// `--at` in Unix seconds, or now.
+fn at_unix(at: Option<&str>) -> Result<u64, String> {
+    match at {
+        Some(text) => predictor_router::router::rollout::instant::parse(text).ok_or_else(|| {
+            format!("--at {text:?}: not an RFC 3339 UTC instant such as 2026-12-07T09:30:00Z")
+        }),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())),
+    }
+}
+
+fn rollout(config: &str, at: u64) -> Result<u8, String> {
+    let table = table_of(config)?;
+    let mut any = false;
+    for experiment in table.experiments() {
+        if let Some(report) = predictor_router_cli::rollout::report(experiment, at) {
+            print!("{report}");
+            any = true;
+        }
+    }
+    if !any {
+        println!("{config}: no experiment has a rollout");
+    }
+    Ok(0)
+}
+
+fn ramp(from: &str, to: &str, at: u64) -> Result<u8, String> {
     let (before, after) = (table_of(from)?, table_of(to)?);
     let mut code = 0;
     for experiment in before.experiments() {
@@ -257,10 +299,24 @@ fn ramp(from: &str, to: &str) -> Result<u8, String> {
             println!("experiment {}: only in {from}, skipped", experiment.name);
             continue;
         };
-        let ramp = ramp::compare(experiment, next);
+        let ramp = ramp::compare_tables(
+            experiment,
+            &ramp::table_at(experiment, at),
+            next,
+            &ramp::table_at(next, at),
+        );
         print!("{}", ramp.render());
         if !ramp.unstable.is_empty() {
             code = 3;
+        }
+        for (label, step) in ramp::schedule(next) {
+            print!(
+                "  rollout {label}: {}",
+                step.render().trim_start_matches("experiment ")
+            );
+            if !step.unstable.is_empty() {
+                code = 3;
+            }
         }
     }
     for experiment in after.experiments() {

@@ -1,10 +1,44 @@
 //! `predictor-router ramp --from --to`: which hashed users a weight change moves, over the 10,000
-//! buckets, and whether any user of a predictor whose share grows would move.
+//! buckets, and whether any user of a predictor whose share grows would move. For an experiment with a
+//! rollout the canary's share comes from its steps, not its weight: the tables compared are those in
+//! force at an instant, and each step of the rollout in `--to` is compared with the one before it.
 
 use std::collections::BTreeMap;
 
-use predictor_router::router::bucketing::BUCKETS;
+use predictor_router::router::bucketing::{BucketTable, BUCKETS};
 use predictor_router::router::config::Experiment;
+use predictor_router::router::rollout::schedule::phase_at;
+use predictor_router::router::rollout::shares::{phase_table, phase_tables};
+
+/// The bucket table of new assignments in force at `now_unix` (weights, or the rollout's step; an
+/// adaptive experiment's learned allocation is not known offline: its weights are used).
+pub fn table_at(experiment: &Experiment, now_unix: u64) -> BucketTable {
+    match &experiment.rollout {
+        Some(rollout) => phase_table(experiment, rollout, phase_at(rollout, now_unix).percent).buckets,
+        None => experiment.buckets.clone(),
+    }
+}
+
+/// The step-by-step ramps of the rollout of `experiment` (none without a rollout): from the canary at
+/// 0 % to step 1, then each step to the next, each labelled.
+pub fn schedule(experiment: &Experiment) -> Vec<(String, Ramp)> {
+    let Some(rollout) = &experiment.rollout else {
+        return Vec::new();
+    };
+    let tables = phase_tables(experiment, rollout);
+    tables
+        .windows(2)
+        .enumerate()
+        .filter_map(|(k, pair)| {
+            let [a, b] = pair else { return None };
+            let label = format!("step {} → {} ({} % → {} %)", k, k + 1, a.percent, b.percent);
+            Some((
+                label,
+                compare_tables(experiment, &a.buckets, experiment, &b.buckets),
+            ))
+        })
+        .collect()
+}
 
 pub struct Ramp {
     pub experiment: String,
@@ -18,30 +52,41 @@ pub struct Ramp {
     pub unstable: Vec<String>,
 }
 
+/// The ramp between two configurations of an experiment, each with its configured weights.
 pub fn compare(from: &Experiment, to: &Experiment) -> Ramp {
-    let name_of = |e: &Experiment, bucket: u32| {
-        e.predictor(e.buckets.predictor_of(bucket))
+    compare_tables(from, &from.buckets, to, &to.buckets)
+}
+
+/// The ramp between two bucket tables of (two configurations of) an experiment.
+pub fn compare_tables(
+    from: &Experiment,
+    from_table: &BucketTable,
+    to: &Experiment,
+    to_table: &BucketTable,
+) -> Ramp {
+    let name_of = |e: &Experiment, table: &BucketTable, bucket: u32| {
+        e.predictor(table.predictor_of(bucket))
             .map_or_else(String::new, |p| p.name.clone())
     };
     let mut matrix: BTreeMap<(String, String), u32> = BTreeMap::new();
     let mut moved = 0;
     for bucket in 0..BUCKETS {
-        let (a, b) = (name_of(from, bucket), name_of(to, bucket));
+        let (a, b) = (name_of(from, from_table, bucket), name_of(to, to_table, bucket));
         if a != b {
             moved += 1;
         }
         *matrix.entry((a, b)).or_default() += 1;
     }
-    let share = |e: &Experiment, name: &str| -> u32 {
+    let share = |e: &Experiment, table: &BucketTable, name: &str| -> u32 {
         e.predictors
             .iter()
             .position(|p| p.name == name)
-            .and_then(|i| e.buckets.range_of(i))
+            .and_then(|i| table.range_of(i))
             .map_or(0, |(start, end)| end - start)
     };
     let mut unstable: Vec<String> = matrix
         .iter()
-        .filter(|((a, b), n)| a != b && **n > 0 && share(to, a) > share(from, a))
+        .filter(|((a, b), n)| a != b && **n > 0 && share(to, to_table, a) > share(from, from_table, a))
         .map(|((a, _), _)| a.clone())
         .collect();
     unstable.dedup();

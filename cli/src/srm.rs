@@ -60,6 +60,11 @@ pub enum Outcome {
 }
 
 pub fn test(experiment: &Experiment, decisions: &BTreeMap<(String, String, String), u64>) -> Outcome {
+    if experiment.rollout.is_some() {
+        return Outcome::Skipped(
+            "rollout: new assignments follow the rollout's steps, not the weights".into(),
+        );
+    }
     if experiment.adaptive.is_some() {
         return Outcome::Skipped(
             "adaptive: new assignments follow the learned allocation, not the weights".into(),

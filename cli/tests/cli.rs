@@ -514,3 +514,130 @@ fn validate_checks_the_key_set_when_this_shell_has_it_and_says_so_when_not() {
     assert!(text(&bad).contains("signing.keys_env: key 1 of PREDICTOR_ROUTER_KEYS decodes to 5 bytes"));
     assert!(!text(&bad).contains("c2hvcnQ"));
 }
+
+fn rollout_config(steps: &str) -> PathBuf {
+    temp(
+        "rollout.json",
+        format!(
+            r#"{{"experiments": [{{"name": "fraud-detection", "predictors": [{{"name": "xgb", "weight": 50}}, {{"name": "rf", "weight": 50}}],
+                "sticky": {{"user_header": "x-user-id"}},
+                "rollout": {{"canary": "rf", "start": "2026-12-07T09:00:00Z", "steps": {steps}}}}}]}}"#
+        )
+        .as_bytes(),
+    )
+}
+
+const SEED_STEPS: &str = r#"[{"percent": 5, "minutes": 30}, {"percent": 20, "minutes": 30}, {"percent": 50, "minutes": 60}, {"percent": 100}]"#;
+
+#[test]
+fn rollout_prints_the_schedule_in_wall_clock_time_and_the_step_at_an_instant() {
+    let rollout = rollout_config(SEED_STEPS);
+    let path = rollout.to_str().unwrap();
+    let out = run(&["rollout", "--config", path, "--at", "2026-12-07T09:45:00Z"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    for line in [
+        "experiment fraud-detection: rollout of rf from 2026-12-07T09:00:00Z",
+        "  step 1/4    5 %  from 2026-12-07T09:00:00Z  until 2026-12-07T09:30:00Z (30 min)",
+        "  step 2/4   20 %  from 2026-12-07T09:30:00Z  until 2026-12-07T10:00:00Z (30 min)",
+        "  step 3/4   50 %  from 2026-12-07T10:00:00Z  until 2026-12-07T11:00:00Z (60 min)",
+        "  step 4/4  100 %  from 2026-12-07T11:00:00Z  until the configuration changes",
+        "  at 2026-12-07T09:45:00Z: step 2/4; shares xgb 80.00 % rf 20.00 %",
+    ] {
+        assert!(
+            printed.lines().any(|l| l == line),
+            "missing {line:?} in\n{printed}"
+        );
+    }
+    let before = text(&run(&[
+        "rollout",
+        "--config",
+        path,
+        "--at",
+        "2026-12-07T08:59:59Z",
+    ]));
+    assert!(
+        before.contains("before start: the canary gets no new assignments; shares xgb 100.00 % rf 0.00 %"),
+        "{before}"
+    );
+    let last = text(&run(&[
+        "rollout",
+        "--config",
+        path,
+        "--at",
+        "2027-01-01T00:00:00Z",
+    ]));
+    assert!(last.contains("step 4/4; shares xgb 0.00 % rf 100.00 %"), "{last}");
+    let bad = run(&["rollout", "--config", path, "--at", "2026-12-07 09:45"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    let none = run(&[
+        "rollout",
+        "--config",
+        config(r#"[{"name": "xgb", "weight": 1}]"#).to_str().unwrap(),
+    ]);
+    assert!(text(&none).contains("no experiment has a rollout"));
+}
+
+#[test]
+fn ramp_takes_the_canary_share_from_the_steps_and_checks_every_step() {
+    let fixed = config(r#"[{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]"#);
+    let rollout = rollout_config(SEED_STEPS);
+    let out = run(&[
+        "ramp",
+        "--from",
+        fixed.to_str().unwrap(),
+        "--to",
+        rollout.to_str().unwrap(),
+        "--at",
+        "2026-12-07T09:45:00Z",
+    ]);
+    let printed = text(&out);
+    // 50/50 by weight → the rollout's step 2 (20 %): 30 % of hashed users leave rf.
+    assert!(
+        printed.starts_with("experiment fraud-detection: 30.00 % of hashed users change predictor"),
+        "{printed}"
+    );
+    for label in [
+        "rollout step 0 → 1 (0 % → 5 %): fraud-detection: 5.00 % of hashed users change predictor",
+        "rollout step 1 → 2 (5 % → 20 %): fraud-detection: 15.00 % of hashed users change predictor",
+        "rollout step 2 → 3 (20 % → 50 %): fraud-detection: 30.00 % of hashed users change predictor",
+        "rollout step 3 → 4 (50 % → 100 %): fraud-detection: 50.00 % of hashed users change predictor",
+    ] {
+        assert!(printed.contains(label), "missing {label:?} in\n{printed}");
+    }
+    // rf's share shrinks from 50 % to 20 %: no growing predictor loses users, and no step moves a canary user.
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(!printed.contains("warning"), "{printed}");
+    // Before start the canary has 0 %: the same files compared then show rf's users all leaving.
+    let early = text(&run(&[
+        "ramp",
+        "--from",
+        fixed.to_str().unwrap(),
+        "--to",
+        rollout.to_str().unwrap(),
+        "--at",
+        "2026-12-01T00:00:00Z",
+    ]));
+    assert!(
+        early.starts_with("experiment fraud-detection: 50.00 % of hashed users change predictor"),
+        "{early}"
+    );
+}
+
+#[test]
+fn srm_leaves_rollouts_out() {
+    let rollout = rollout_config(SEED_STEPS);
+    let stats = temp("stats.txt", b"");
+    let out = run(&[
+        "srm",
+        "--config",
+        rollout.to_str().unwrap(),
+        "--stats",
+        stats.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out).contains("skipped: rollout: new assignments follow the rollout's steps"),
+        "{}",
+        text(&out)
+    );
+}
