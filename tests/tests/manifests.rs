@@ -9,7 +9,7 @@ use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::kube_yaml;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
-    seed_plugin_config, shared_dir,
+    rollout_plugin_config, seed_plugin_config, shared_dir,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -358,6 +358,34 @@ fn the_adaptive_variant_is_the_shipped_experiment_with_an_adaptive_block() {
     assert!(block.is_some());
     assert_eq!(
         adaptive,
+        seed_plugin_config(),
+        "the variant must not drift from the shipped experiment"
+    );
+}
+
+#[test]
+fn the_rollout_variant_is_the_shipped_experiment_with_a_rollout_of_rf() {
+    let mut rollout = rollout_plugin_config();
+    let config = parse(rollout.to_string().as_bytes()).expect("the rollout variant is valid");
+    let experiment = &config.experiments()[0];
+    let block = experiment.rollout.as_ref().expect("a rollout");
+    assert_eq!(experiment.predictor(block.canary).unwrap().name, "rf");
+    assert_eq!(
+        block.steps.iter().map(|s| s.percent).collect::<Vec<_>>(),
+        [5, 20, 50, 100],
+        "the seed's canary ramp"
+    );
+    assert!(
+        plugin_schema().is_valid(&rollout),
+        "the JSON Schema knows `rollout`"
+    );
+    let removed = rollout["experiments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("rollout");
+    assert!(removed.is_some());
+    assert_eq!(
+        rollout,
         seed_plugin_config(),
         "the variant must not drift from the shipped experiment"
     );

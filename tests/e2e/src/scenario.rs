@@ -78,6 +78,11 @@ pub fn adaptive_plugin_config() -> Value {
     plugin_config_of(&variants_dir().join("wasmplugin-adaptive.yaml"))
 }
 
+/// `spec.pluginConfig` of the rollout variant (rf rolled out as a canary).
+pub fn rollout_plugin_config() -> Value {
+    plugin_config_of(&variants_dir().join("rollout/wasmplugin.yaml"))
+}
+
 /// `spec.pluginConfig` of the signed-overrides variant (its keys come from `PREDICTOR_ROUTER_KEYS`).
 pub fn signed_plugin_config() -> Value {
     plugin_config_of(&variants_dir().join("signed-overrides/wasmplugin.yaml"))
