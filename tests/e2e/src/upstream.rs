@@ -28,6 +28,9 @@ impl ReceivedRequest {
 #[derive(Debug, Clone)]
 pub struct Behaviour {
     pub status: u16,
+    /// This percent of responses (spread evenly over the requests, whichever connection they come on)
+    /// answer 503 instead of `status`: a canary that fails some of the time.
+    pub fail_percent: u32,
     /// A `Set-Cookie` of the upstream's own (to check the filter never replaces it).
     pub set_cookie: Option<String>,
     /// How long the model takes before it answers.
@@ -43,6 +46,7 @@ impl Default for Behaviour {
     fn default() -> Self {
         Behaviour {
             status: 200,
+            fail_percent: 0,
             set_cookie: None,
             delay: std::time::Duration::ZERO,
             page: None,
@@ -130,7 +134,15 @@ fn serve_connection(
         let Some(request) = read_request(&mut reader) else {
             return;
         };
-        let b = behaviour.lock().unwrap().clone();
+        let mut b = behaviour.lock().unwrap().clone();
+        if b.fail_percent > 0 {
+            // Every hundred requests, exactly `fail_percent` fail, interleaved (37 is prime to 100).
+            static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = SERVED.fetch_add(1, Ordering::Relaxed);
+            if (n * 37) % 100 < u64::from(b.fail_percent) {
+                b.status = 503;
+            }
+        }
         if !b.delay.is_zero() {
             thread::sleep(b.delay);
         }
