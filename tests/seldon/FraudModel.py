@@ -1,6 +1,8 @@
 """A Seldon Core v1 Python model (`seldon-core-microservice FraudModel`) for the fraud-detection A/B
 test: MODEL_KIND=xgb serves an XGBoost classifier, MODEL_KIND=rf a scikit-learn random forest, both
-trained at start on fraud_data.py's synthetic data set (seconds).
+trained at start on fraud_data.py's synthetic data set (seconds). MODEL_KIND=rf-shuffled is a
+deliberately bad canary: a random forest trained on shuffled labels (balanced class weights, so that it
+calls about half of all transactions fraud), for the rollout guard to catch.
 
 Seldon calls `predict` for /api/v1.0/predictions and `send_feedback` for /api/v1.0/feedback. Every
 feedback call is counted, and the count written to FEEDBACK_COUNT_FILE, so that the demo can show
@@ -26,6 +28,13 @@ class FraudModel:
             from xgboost import XGBClassifier
 
             self.model = XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, n_jobs=1, random_state=7)
+        elif self.kind == "rf-shuffled":
+            from sklearn.ensemble import RandomForestClassifier
+
+            y = np.random.RandomState(7).permutation(y)
+            self.model = RandomForestClassifier(
+                n_estimators=5, max_depth=3, random_state=7, n_jobs=1, class_weight="balanced"
+            )
         else:
             # The new candidate: a small forest, quick to serve, not as good on this data.
             from sklearn.ensemble import RandomForestClassifier

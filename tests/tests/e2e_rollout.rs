@@ -114,7 +114,11 @@ fn the_share_follows_the_schedule_two_envoys_agree_and_hashed_canary_users_never
     // Both Envoys, sampled every 100 ms across the step change: the same step whenever the sample is
     // not within 300 ms of the boundary (each gauge is set by its Envoy's tick, which lands on it).
     let boundary = (start_at + 60) as f64;
-    assert!(now_unix() < boundary - 3.0, "step 1 measured too late: {:.1} s before the boundary", boundary - now_unix());
+    assert!(
+        now_unix() < boundary - 3.0,
+        "step 1 measured too late: {:.1} s before the boundary",
+        boundary - now_unix()
+    );
     while now_unix() < boundary - 3.0 {
         thread::sleep(Duration::from_millis(100));
     }

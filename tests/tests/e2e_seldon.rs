@@ -66,3 +66,56 @@ fn feedback_through_the_gateway_reaches_its_model_and_teaches_the_bandit() {
     );
     envoy.assert_no_wasm_errors();
 }
+
+/// A rollout learning from Seldon feedback, with real models: users predict and send feedback through
+/// the gateway (the reward is whether the model was right) until the guard has judged or `budget` canary
+/// outcomes are in. Returns the canary outcomes counted at the gateway and whether it rolled back.
+fn roll_out_against_feedback(canary_model: &str, budget: u64) -> (u64, bool, String) {
+    use predictor_router_tests::seldon::{feedback_rollout_config, start_models_serving};
+    let models = start_models_serving(&[("xgb", "xgb"), ("rf", canary_model)]);
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 1;
+    let envoy = gateway(feedback_rollout_config(start, 50), &models);
+    let (rows, labels) = held_out_rows();
+    let data: Vec<_> = rows.into_iter().zip(labels).collect();
+    let counter = |name: &str| envoy.counter(&format!("predictor_router.fraud-detection.{name}"));
+    let mut first_user = 0;
+    loop {
+        run_users(envoy.listener_port, &data, first_user, 24, 5, 6);
+        first_user += 24;
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let outcomes = counter("rf.outcome.trials");
+        let rolled_back = counter("rollout.rolled_back") == 1;
+        if rolled_back || outcomes >= budget {
+            envoy.assert_no_wasm_errors();
+            assert_eq!(counter("feedback_invalid"), 0);
+            return (outcomes, rolled_back, envoy.log());
+        }
+    }
+}
+
+#[test]
+fn a_worse_model_is_rolled_back_by_feedback_and_one_as_good_is_not() {
+    // The canary: a forest trained on shuffled labels (it calls half of all transactions fraud).
+    let (bad_outcomes, rolled_back, log) = roll_out_against_feedback("rf-shuffled", 2000);
+    assert!(
+        rolled_back,
+        "the shuffled-label canary was not rolled back in {bad_outcomes} outcomes"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("rollout rolled back rf"))
+        .unwrap_or_default();
+    println!("bad canary: rolled back after {bad_outcomes} canary outcomes: {line}");
+    assert!(line.contains("mSPRT at 99%"), "{log}");
+
+    // The same rollout with a canary as good as the baseline (the same XGBoost model), for at least
+    // as many canary outcomes as the bad one needed: not rolled back.
+    let (good_outcomes, rolled_back, _) = roll_out_against_feedback("xgb", bad_outcomes.max(200));
+    println!("good canary: {good_outcomes} canary outcomes, rolled back: {rolled_back}");
+    assert!(!rolled_back, "a canary as good as the baseline was rolled back");
+    assert!(good_outcomes >= bad_outcomes);
+}

@@ -32,7 +32,10 @@ pub fn require_seldon() {
 
 /// One model process.
 pub struct SeldonModel {
+    /// The predictor it serves (the gateway's cluster name).
     pub kind: String,
+    /// The model behind it (`MODEL_KIND`).
+    pub model_kind: String,
     pub port: u16,
     child: Child,
     count_file: PathBuf,
@@ -43,6 +46,12 @@ impl SeldonModel {
     /// Starts `seldon-core-microservice FraudModel` with `MODEL_KIND=kind` (`xgb` or `rf`); call
     /// [`SeldonModel::wait_ready`] before sending to it.
     pub fn start(kind: &str) -> SeldonModel {
+        SeldonModel::start_serving(kind, kind)
+    }
+
+    /// Starts the model `model_kind` (`MODEL_KIND`: `xgb`, `rf` or `rf-shuffled`) as the predictor
+    /// named `predictor` (its [`SeldonModel::kind`], the gateway's cluster).
+    pub fn start_serving(predictor: &str, model_kind: &str) -> SeldonModel {
         require_seldon();
         let dir = tempfile::tempdir().expect("a working directory");
         let count_file = dir.path().join("feedback.count");
@@ -63,7 +72,7 @@ impl SeldonModel {
             .args(["--metrics-port", &free_port().to_string()])
             .args(["--log-level", "WARNING"])
             .current_dir(model_dir())
-            .env("MODEL_KIND", kind)
+            .env("MODEL_KIND", model_kind)
             .env("FEEDBACK_COUNT_FILE", &count_file)
             .env("PATH", format!("{}:/usr/bin:/bin", venv_bin("").display()))
             .stdin(Stdio::null())
@@ -74,7 +83,8 @@ impl SeldonModel {
             .spawn()
             .expect("start seldon-core-microservice");
         SeldonModel {
-            kind: kind.to_string(),
+            kind: predictor.to_string(),
+            model_kind: model_kind.to_string(),
             port,
             child,
             count_file,
@@ -156,7 +166,15 @@ impl Drop for SeldonModel {
 /// Ports are picked free and then handed to the model: another process may take one in between (tests
 /// run in parallel), so a model that cannot bind is started again on new ports.
 pub fn start_models() -> Vec<SeldonModel> {
-    let mut models: Vec<SeldonModel> = ["xgb", "rf"].iter().map(|k| SeldonModel::start(k)).collect();
+    start_models_serving(&[("xgb", "xgb"), ("rf", "rf")])
+}
+
+/// `(predictor, model kind)` pairs, started side by side and waited for, as [`start_models`].
+pub fn start_models_serving(pairs: &[(&str, &str)]) -> Vec<SeldonModel> {
+    let mut models: Vec<SeldonModel> = pairs
+        .iter()
+        .map(|(predictor, kind)| SeldonModel::start_serving(predictor, kind))
+        .collect();
     for model in &mut models {
         let mut attempt = 1;
         while let Err(why) = model.try_wait_ready() {
@@ -164,10 +182,26 @@ pub fn start_models() -> Vec<SeldonModel> {
                 panic!("{why}");
             }
             attempt += 1;
-            *model = SeldonModel::start(&model.kind.clone());
+            *model = SeldonModel::start_serving(&model.kind.clone(), &model.model_kind.clone());
         }
     }
     models
+}
+
+/// The shipped experiment with a rollout of rf that learns from Seldon feedback: rf at 50 % from
+/// `start` (Unix seconds) for ten minutes, then 100 %; a look every second, judged from `min_outcomes`.
+pub fn feedback_rollout_config(start: u64, min_outcomes: u32) -> Value {
+    let mut config = crate::scenario::seed_plugin_config();
+    config["experiments"][0]["rollout"] = json!({
+        "canary": "rf",
+        "start": predictor_router::router::rollout::instant::format(start),
+        "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
+        "reward": "feedback",
+        "feedback_path": crate::scenario::feedback_path(),
+        "update_seconds": 1,
+        "guard": {"min_outcomes": min_outcomes}
+    });
+    config
 }
 
 /// The held-out rows of the synthetic data set and their labels (1 = fraud), from fraud_data.py.
