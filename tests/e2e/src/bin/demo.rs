@@ -11,8 +11,8 @@ use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
 use predictor_router_e2e::http::{HttpClient, Request, Response};
 use predictor_router_e2e::monitoring::{rule_file, samples, scrape_job, Prometheus};
 use predictor_router_e2e::scenario::{
-    adaptive_plugin_config, predictor_names, seed_plugin_config, signed_plugin_config, variants_dir,
-    wasmplugin_manifest,
+    adaptive_plugin_config, predictor_names, rollout_plugin_config, seed_plugin_config, signed_plugin_config,
+    variants_dir, wasmplugin_manifest,
 };
 use predictor_router_e2e::stats::{
     chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
@@ -215,6 +215,8 @@ fn main() {
     println!();
     let signed_ok = signed_part(&path);
     println!();
+    let rollout_ok = rollout_part(&path);
+    println!();
 
     println!("Envoy's counters (/stats/prometheus):");
     for line in gw.envoy.prometheus() {
@@ -238,7 +240,8 @@ fn main() {
         && split_ok
         && first_ok
         && adaptive_ok
-        && signed_ok;
+        && signed_ok
+        && rollout_ok;
     if !healthy {
         eprintln!("demo: something was off (see above)");
         for e in wasm_errors {
@@ -379,6 +382,123 @@ fn adaptive_part(path: &str) -> bool {
         }
     );
     moved
+}
+
+/// Part 6: a progressive rollout (envoyfilter/variants/rollout/) in its own Envoy: rf ramps from 5 % to
+/// 20 % on the clock, then starts failing and the guard rolls it back.
+fn rollout_part(path: &str) -> bool {
+    const VISITORS_PER_ROUND: usize = 200;
+    let mut config = rollout_plugin_config();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // One-minute steps, starting 56 s ago: step 2 comes 4 s into the demo. A look every second.
+    let rollout = &mut config["experiments"][0]["rollout"];
+    rollout["start"] = predictor_router::router::rollout::instant::format(now - 56).into();
+    rollout["steps"] = serde_json::json!([{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]);
+    rollout["update_seconds"] = 1.into();
+    rollout["guard"]["min_outcomes"] = 100.into();
+    let gw = Gateway::start_with(
+        config,
+        GatewayOptions {
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    println!(
+        "6. progressive rollout ({}, with one-minute steps, update_seconds 1 and min_outcomes 100 for the demo)",
+        variants_dir().join("rollout/wasmplugin.yaml").display()
+    );
+    println!("   rf ramps 5 → 20 → 50 → 100 % on the clock; {VISITORS_PER_ROUND} new visitors per round, no cookie");
+    println!(
+        "   {:>6}  {:>4}  {:>12}  {:>14}",
+        "time", "step", "rf share_bp", "new users → rf"
+    );
+    let gauge = |name: &str| {
+        gw.envoy
+            .counter(&format!("predictor_router.fraud-detection.{name}"))
+    };
+    let started = Instant::now();
+    let mut failing_since = None;
+    let mut after_rollback = 0;
+    let mut last_rf_share = 1.0;
+    for _ in 0..40 {
+        let served = run_parallel(
+            VISITORS_PER_ROUND,
+            |_, client| {
+                client
+                    .send(&Request::predict(path))
+                    .ok()
+                    .and_then(|r| r.header("x-predictor").map(str::to_string))
+            },
+            gw.envoy.listener_port,
+        );
+        last_rf_share =
+            served.iter().filter(|s| s.as_deref() == Some("rf")).count() as f64 / VISITORS_PER_ROUND as f64;
+        let (step, share, rolled_back) = (
+            gauge("rollout.step"),
+            gauge("rf.share_bp"),
+            gauge("rollout.rolled_back"),
+        );
+        println!(
+            "   {:>5.1}s  {step:>4}  {share:>12}  {:>13.1} %{}",
+            started.elapsed().as_secs_f64(),
+            100.0 * last_rf_share,
+            if rolled_back == 1 { "  rolled back" } else { "" }
+        );
+        if step >= 2 && failing_since.is_none() {
+            gw.upstream("rf").set_behaviour(Behaviour {
+                fail_percent: 30,
+                ..Default::default()
+            });
+            failing_since = Some(started.elapsed());
+            println!("   rf now answers 503 to 30 % of its requests");
+        }
+        if rolled_back == 1 {
+            after_rollback += 1;
+            if after_rollback == 2 {
+                break;
+            }
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    // Each VM of the Envoy (one per worker, and the main thread's) logs its own step changes: once each here.
+    let log = gw.envoy.log();
+    let mut shown: Vec<&str> = Vec::new();
+    for line in log.lines().filter(|l| l.contains(" rollout ")) {
+        let message = line.split("predictor_router: ").last().unwrap_or(line);
+        if !shown.contains(&message) {
+            shown.push(message);
+            println!("   log: predictor_router: {message}");
+        }
+    }
+    let mut client = gw.client();
+    let holder = client
+        .send(&Request::predict(path).header("cookie", "pr-fraud-detection=rf"))
+        .ok()
+        .and_then(|r| r.header("x-predictor").map(str::to_string));
+    let forced = client
+        .send(&Request::predict(path).header("x-predictor-override", "rf"))
+        .ok()
+        .and_then(|r| r.header("x-predictor").map(str::to_string));
+    println!(
+        "   a user holding rf's cookie now gets {}; a tester's override still reaches {}",
+        holder.as_deref().unwrap_or("?"),
+        forced.as_deref().unwrap_or("?")
+    );
+    let ok = after_rollback >= 1
+        && last_rf_share == 0.0
+        && holder.as_deref() == Some("xgb")
+        && forced.as_deref() == Some("rf");
+    println!(
+        "   {}",
+        if ok {
+            "the guard rolled the failing canary back: no new users, its users reassigned to the baseline"
+        } else {
+            "NOT rolled back as expected"
+        }
+    );
+    ok
 }
 
 /// Part 5: signed overrides (envoyfilter/variants/signed-overrides/) in a third Envoy: a fresh key in
