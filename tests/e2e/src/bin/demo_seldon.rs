@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use predictor_router_e2e::envoy::envoy_binary;
 use predictor_router_e2e::scenario::{feedback_path, predict_path};
 use predictor_router_e2e::seldon::{
-    feedback_plugin_config, gateway, held_out_rows, run_users, start_models, Scored,
+    feedback_plugin_config, feedback_rollout_config, gateway, held_out_rows, run_users, start_models,
+    start_models_serving, Scored,
 };
 
 const ROUNDS: usize = 6;
@@ -153,7 +154,65 @@ fn main() {
             "the bandit has not (yet) preferred xgb"
         }
     );
-    if !(consistent && failed == 0 && wasm_errors.is_empty() && !moves.is_empty()) {
+    let rolled_back = rollout_part();
+    if !(consistent && failed == 0 && wasm_errors.is_empty() && !moves.is_empty() && rolled_back) {
         std::process::exit(1);
     }
+}
+
+/// The rollout: rf is now a deliberately bad model (a forest trained on shuffled labels), rolled out at
+/// 50 % from now and judged on Seldon feedback; the guard rolls it back.
+fn rollout_part() -> bool {
+    println!();
+    println!("rollout: rf replaced by a bad model (a random forest trained on shuffled labels), rolled out at 50 %");
+    println!("  and judged on Seldon feedback (reward feedback, update_seconds 1, min_outcomes 50)");
+    let models = start_models_serving(&[("xgb", "xgb"), ("rf", "rf-shuffled")]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let envoy = gateway(feedback_rollout_config(now - 1, 50), &models);
+    let (rows, labels) = held_out_rows();
+    let data: Vec<_> = rows.into_iter().zip(labels).collect();
+    let counter = |name: &str| envoy.counter(&format!("predictor_router.fraud-detection.{name}"));
+    println!("   {:>5}  {:>16}  {:>11}", "users", "rf outcomes", "rolled back");
+    let mut users = 0;
+    while users < 600 && counter("rollout.rolled_back") == 0 {
+        run_users(
+            envoy.listener_port,
+            &data,
+            1000 + users,
+            40,
+            ROWS_PER_USER,
+            THREADS,
+        );
+        users += 40;
+        std::thread::sleep(Duration::from_millis(1100));
+        println!(
+            "   {users:>5}  {:>16}  {:>11}",
+            counter("rf.outcome.trials"),
+            if counter("rollout.rolled_back") == 1 {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    let log = envoy.log();
+    let line = log.lines().find(|l| l.contains("rollout rolled back"));
+    if let Some(line) = line {
+        println!(
+            "   log: predictor_router: {}",
+            line.split("predictor_router: ").last().unwrap_or(line)
+        );
+    }
+    let ok = line.is_some() && envoy.wasm_errors().is_empty();
+    println!(
+        "{}",
+        if ok {
+            "the guard rolled the bad model back on its feedback: new users and its cookie holders go to xgb"
+        } else {
+            "the bad model was NOT rolled back"
+        }
+    );
+    ok
 }
