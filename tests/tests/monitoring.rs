@@ -13,7 +13,9 @@ use predictor_router_tests::monitoring::{
     dashboard, dashboard_expressions, readme_expressions, rule_file, rules, samples, scrape_job,
     with_variables, Prometheus,
 };
-use predictor_router_tests::scenario::{adaptive_plugin_config, predict_path, repo_root, seed_plugin_config};
+use predictor_router_tests::scenario::{
+    adaptive_plugin_config, predict_path, repo_root, rollout_plugin_config, seed_plugin_config,
+};
 use serde_json::Value;
 
 fn promtool(args: &[&str], dir: &std::path::Path) -> String {
@@ -216,14 +218,20 @@ fn wait_for(prometheus: &Prometheus, expr: &str, want: usize) -> Vec<(Value, f64
 
 #[test]
 fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_the_readme() {
-    // The shipped fixed-weight experiment, and its adaptive variant (for the adaptive metrics).
+    // The shipped fixed-weight experiment, its adaptive variant (for the adaptive metrics) and its
+    // rollout variant (for the rollout gauges; its start lies ahead, so it reports step 0).
     let fixed = Gateway::start(seed_plugin_config());
     let adaptive = Gateway::start(adaptive_plugin_config());
+    let rollout = Gateway::start(rollout_plugin_config());
     let job = scrape_job(&[
         ("gateway-fixed", format!("127.0.0.1:{}", fixed.envoy.admin_port)),
         (
             "gateway-adaptive",
             format!("127.0.0.1:{}", adaptive.envoy.admin_port),
+        ),
+        (
+            "gateway-rollout",
+            format!("127.0.0.1:{}", rollout.envoy.admin_port),
         ),
     ]);
     let prometheus = Prometheus::start(vec![job], &rule_file());
@@ -234,6 +242,7 @@ fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_
         traffic(&fixed, 100, Some(&format!("warm-{round}")));
         traffic(&fixed, 20, None);
         traffic(&adaptive, 30, None);
+        traffic(&rollout, 10, None);
         other_traffic(&fixed);
         std::thread::sleep(Duration::from_millis(2500));
     }
@@ -256,7 +265,7 @@ fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_
     }
     // The PodMonitor's relabelling: the filter's name became a label of the VM and ECDS stats.
     let reloads = prometheus.vector(r#"envoy_wasm_vm_reload{filter="istio_system_predictor_router"}"#);
-    assert_eq!(reloads.len(), 2, "one per gateway: {reloads:?}");
+    assert_eq!(reloads.len(), 3, "one per gateway: {reloads:?}");
     assert!(!prometheus
         .vector(r#"envoy_extension_config_discovery_config_fail{filter="istio_system_predictor_router"}"#)
         .is_empty());
@@ -283,7 +292,7 @@ fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_
         }
     }
     assert!(checked >= 15, "{checked} expressions on the filter's metrics");
-    for gw in [&fixed, &adaptive] {
+    for gw in [&fixed, &adaptive, &rollout] {
         gw.envoy.assert_no_wasm_errors();
     }
 }
