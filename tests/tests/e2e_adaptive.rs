@@ -3,10 +3,10 @@
 //! experiment, feedback is counted, and no count is lost across an update under load.
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
-use predictor_router_tests::http::{HttpClient, Request};
+use predictor_router_tests::http::{eventually, HttpClient, Request};
 use predictor_router_tests::load::Load;
 use predictor_router_tests::scenario::seed_plugin_config;
 use predictor_router_tests::scenario::{feedback_path, predict_path};
@@ -55,18 +55,6 @@ fn new_visitors(gw: &Gateway, n: usize, threads: usize, predictor: &str) -> usiz
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).sum()
-}
-
-/// Polls until `done` holds (Envoy's workers tick twice a second), at most `seconds`.
-fn eventually(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    done()
 }
 
 #[test]

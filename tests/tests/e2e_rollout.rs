@@ -8,11 +8,11 @@
 //! sees a step change within seconds.
 
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use predictor_router::router::rollout::instant;
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
-use predictor_router_tests::http::{HttpClient, Request};
+use predictor_router_tests::http::{eventually, HttpClient, Request};
 use predictor_router_tests::load::Load;
 use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
 use predictor_router_tests::upstream::Behaviour;
@@ -52,19 +52,7 @@ fn start(config: Value) -> Gateway {
 
 fn gauge(gw: &Gateway, name: &str) -> u64 {
     gw.envoy
-        .counter(&format!("predictor_router.fraud-detection.{name}"))
-}
-
-/// Polls until `done` holds, at most `seconds`.
-fn eventually(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    done()
+        .gauge(&format!("predictor_router.fraud-detection.{name}"))
 }
 
 /// The users of `users` that Envoy assigns to rf (hashed by `x-user-id`, no cookie).
@@ -134,7 +122,7 @@ fn the_share_follows_the_schedule_two_envoys_agree_and_hashed_canary_users_never
         }
         thread::sleep(Duration::from_millis(100));
     }
-    assert!(compared >= 20, "{compared} samples");
+    assert!(compared >= 10, "{compared} samples");
     drop(b);
 
     for (step, percent) in [(2u64, 20u32), (3, 50), (4, 100)] {
@@ -186,10 +174,16 @@ fn a_canary_answering_503_is_rolled_back_and_stays_rolled_back_until_a_new_start
     let warn = warn_lines(&gw);
     assert_eq!(warn.len(), 1, "{warn:?}");
     assert!(warn[0].contains("[warning]"), "{}", warn[0]);
+    // `... rolled back rf: success <rate>% vs baseline 100.0% (<n> vs <n> outcomes, mSPRT at 99%)`; the
+    // canary's rate is about 70 % (30 % of its answers are 503s), give or take the order of the looks.
+    let figures = warn[0]
+        .split_once("predictor_router: fraud-detection rollout rolled back rf: success ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("{}", warn[0]));
+    let rate: f64 = figures.split('%').next().unwrap().parse().unwrap();
+    assert!((55.0..=85.0).contains(&rate), "{}", warn[0]);
     assert!(
-        warn[0].contains("predictor_router: fraud-detection rollout rolled back rf: success 7")
-            && warn[0].contains("% vs baseline 100.0% (")
-            && warn[0].ends_with("outcomes, mSPRT at 99%)"),
+        figures.contains("% vs baseline 100.0% (") && figures.ends_with(" outcomes, mSPRT at 99%)"),
         "{}",
         warn[0]
     );

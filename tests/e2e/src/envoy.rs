@@ -311,6 +311,12 @@ impl Envoy {
         self.counters().get(name).copied().unwrap_or(0)
     }
 
+    /// A gauge of the filter (`share_bp`, `rollout.step`...) as Envoy shows it now: gauges are recorded
+    /// on the workers' ticks, not batched, so there is no flush to wait for.
+    pub fn gauge(&self, name: &str) -> u64 {
+        self.counters_now().get(name).copied().unwrap_or(0)
+    }
+
     /// `/stats/prometheus` sample lines of the filter's counters. Envoy treats `wasmcustom` as a custom
     /// stat namespace: it drops both it and the `envoy_` prefix, so they read `predictor_router_...`.
     pub fn prometheus(&self) -> Vec<String> {

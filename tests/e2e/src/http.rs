@@ -231,3 +231,16 @@ pub fn wait_for_counter_flush() {
         std::thread::sleep(std::time::Duration::from_millis(ready - now));
     }
 }
+
+/// Polls `done` every 50 ms until it holds, at most `seconds`; whether it held (checked once more at
+/// the end). For what Envoy's workers do on their tick (twice a second).
+pub fn eventually(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    done()
+}

@@ -84,15 +84,23 @@ impl PredictorServer {
             server.stop.clone(),
             server.record.clone(),
         );
+        let served: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (name, received, behaviour, record) =
-                    (name.clone(), received.clone(), behaviour.clone(), record.clone());
-                thread::spawn(move || serve_connection(stream, &name, &received, &behaviour, &record));
+                let (name, received, behaviour, record, served) = (
+                    name.clone(),
+                    received.clone(),
+                    behaviour.clone(),
+                    record.clone(),
+                    served.clone(),
+                );
+                thread::spawn(move || {
+                    serve_connection(stream, &name, &received, &behaviour, &record, &served)
+                });
             }
         });
         server
@@ -124,6 +132,7 @@ fn serve_connection(
     received: &Mutex<Vec<ReceivedRequest>>,
     behaviour: &Mutex<Behaviour>,
     record: &AtomicBool,
+    served: &std::sync::atomic::AtomicU64,
 ) {
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else {
@@ -136,9 +145,9 @@ fn serve_connection(
         };
         let mut b = behaviour.lock().unwrap().clone();
         if b.fail_percent > 0 {
-            // Every hundred requests, exactly `fail_percent` fail, interleaved (37 is prime to 100).
-            static SERVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = SERVED.fetch_add(1, Ordering::Relaxed);
+            // Of every hundred requests to this server, exactly `fail_percent` fail, interleaved (37 is
+            // prime to 100).
+            let n = served.fetch_add(1, Ordering::Relaxed);
             if (n * 37) % 100 < u64::from(b.fail_percent) {
                 b.status = 503;
             }

@@ -251,6 +251,20 @@ fn main() {
     }
 }
 
+/// `n` new visitors (no cookie, no user id): the predictor each was given (`x-predictor`).
+fn new_visitors(n: usize, path: &str, port: u16) -> Vec<Option<String>> {
+    run_parallel(
+        n,
+        |_, client| {
+            client
+                .send(&Request::predict(path))
+                .ok()
+                .and_then(|r| r.header("x-predictor").map(str::to_string))
+        },
+        port,
+    )
+}
+
 /// Runs `job` for 0..n over a few threads, each with its own keep-alive connection; results in order.
 fn run_parallel<T: Send>(n: usize, job: impl Fn(usize, &mut HttpClient) -> T + Sync, port: u16) -> Vec<T> {
     let job = &job;
@@ -337,16 +351,7 @@ fn adaptive_part(path: &str) -> bool {
     let started = Instant::now();
     let mut last_rf_share = 0.0;
     for _ in 0..ROUNDS {
-        let served = run_parallel(
-            VISITORS_PER_ROUND,
-            |_, client| {
-                client
-                    .send(&Request::predict(path))
-                    .ok()
-                    .and_then(|r| r.header("x-predictor").map(str::to_string))
-            },
-            gw.envoy.listener_port,
-        );
+        let served = new_visitors(VISITORS_PER_ROUND, path, gw.envoy.listener_port);
         let to_rf = served.iter().filter(|s| s.as_deref() == Some("rf")).count();
         last_rf_share = to_rf as f64 / VISITORS_PER_ROUND as f64;
         let gauge = |p: &str| {
@@ -423,16 +428,7 @@ fn rollout_part(path: &str) -> bool {
     let mut after_rollback = 0;
     let mut last_rf_share = 1.0;
     for _ in 0..40 {
-        let served = run_parallel(
-            VISITORS_PER_ROUND,
-            |_, client| {
-                client
-                    .send(&Request::predict(path))
-                    .ok()
-                    .and_then(|r| r.header("x-predictor").map(str::to_string))
-            },
-            gw.envoy.listener_port,
-        );
+        let served = new_visitors(VISITORS_PER_ROUND, path, gw.envoy.listener_port);
         last_rf_share =
             served.iter().filter(|s| s.as_deref() == Some("rf")).count() as f64 / VISITORS_PER_ROUND as f64;
         let (step, share, rolled_back) = (
