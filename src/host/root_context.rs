@@ -31,18 +31,15 @@ pub struct PredictorRouterRoot {
     rng: SharedRng,
     /// The tick period last asked for.
     tick_period: u32,
-    /// The host clock at the last tick.
-    last_tick_nanos: u64,
 }
 
 impl PredictorRouterRoot {
     /// The period of the next tick: fast while estimating, else the usual period, shortened so that the
     /// tick lands on the next rollout step change (Envoy re-arms the timer when the period is set).
-    fn period_for(&self, needs: TickNeeds) -> u32 {
+    fn period_for(needs: TickNeeds, now: u64) -> u32 {
         if needs.estimating {
             return ESTIMATING_TICK_MILLISECONDS;
         }
-        let now = abi::current_time_nanos().unwrap_or(self.last_tick_nanos);
         match needs.next_change_nanos {
             Some(change) => {
                 let until_ms = change.saturating_sub(now).div_ceil(1_000_000);
@@ -107,21 +104,18 @@ impl RootContext for PredictorRouterRoot {
         }
         let state = RouterState::new(table);
         let learns = state.learns;
-        let mut needs = TickNeeds::default();
+        let mut period = FLUSH_TICK_MILLISECONDS;
         if learns {
             let now = abi::current_time_nanos().unwrap_or(0);
+            let mut needs = TickNeeds::default();
             if let Ok(mut learning) = state.learning.try_borrow_mut() {
                 learning.resume(&state.table, now);
                 needs.next_change_nanos = learning.next_change_nanos(&state.table, now);
             }
+            period = Self::period_for(needs, now);
         }
         self.state = Some(Rc::new(state));
         self.tick_period = u32::MAX;
-        let period = if learns {
-            self.period_for(needs)
-        } else {
-            FLUSH_TICK_MILLISECONDS
-        };
         self.set_tick_period(period);
         true
     }
@@ -137,8 +131,7 @@ impl RootContext for PredictorRouterRoot {
             Ok(mut learning) => learning.tick(&state.table, now, ARM_DRAWS_PER_TICK),
             Err(_) => TickNeeds::default(),
         };
-        self.last_tick_nanos = now;
-        let period = self.period_for(needs);
+        let period = Self::period_for(needs, now);
         self.set_tick_period(period);
     }
 
