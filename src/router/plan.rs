@@ -160,14 +160,17 @@ pub fn plan_request<'t>(
         counts.add(Counter::OverrideRejected { experiment: id }, 1);
     }
     let feedback = is_feedback(experiment, &path);
-    let learning = if assignments.collects_outcomes {
-        learning_of(experiment, &decision, feedback)
-    } else {
-        Learning::Nothing
-    };
+    let learning = learning_of(experiment, &decision, feedback);
+    // Unattributed is about the decision (random or forced), whether or not outcomes count right now.
     if feedback && learning == Learning::Nothing {
         counts.add(Counter::FeedbackUnattributed { experiment: id }, 1);
     }
+    // A rollout counts outcomes only from `start` until a rollback.
+    let learning = if assignments.collects_outcomes {
+        learning
+    } else {
+        Learning::Nothing
+    };
     RequestPlan {
         remove,
         set,

@@ -315,3 +315,37 @@ fn a_canary_as_good_as_the_baseline_is_not_rolled_back() {
     assert_eq!(gauge(&host, "rollout.rolled_back"), Some(0));
     assert!(host.counter("predictor_router.fraud-detection.rf.outcome.trials") > 500);
 }
+
+#[test]
+fn feedback_of_a_sticky_user_before_start_is_neither_an_outcome_nor_unattributed() {
+    let feedback = "/seldon/default/fraud-detection/api/v1.0/feedback";
+    let mut rollout = ramp();
+    rollout["reward"] = json!("feedback");
+    rollout["feedback_path"] = json!(feedback);
+    let mut host = start(&config(rollout), 1);
+    let send = |host: &mut Host, extra: (&str, &str)| {
+        host.request()
+            .method("POST")
+            .path(feedback)
+            .header(extra.0, extra.1)
+            .body(r#"{"reward": 1}"#)
+            .send()
+            .unwrap();
+    };
+    // Before start: a sticky feedback is not counted (outcomes count from start) and not unattributed
+    // (it was decided sticky); a random one is unattributed, as always.
+    send(&mut host, ("cookie", "pr-fraud-detection=xgb"));
+    send(&mut host, ("x-request-id", "anonymous"));
+    host.tick().unwrap();
+    let counter = |host: &Host, name: &str| host.counter(&format!("predictor_router.fraud-detection.{name}"));
+    assert_eq!(counter(&host, "feedback_unattributed"), 1);
+    assert_eq!(counter(&host, "xgb.outcome.trials"), 0);
+    // From start, the same sticky feedback is an outcome.
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap();
+    send(&mut host, ("cookie", "pr-fraud-detection=xgb"));
+    host.advance_clock(SECOND);
+    host.tick().unwrap();
+    assert_eq!(counter(&host, "xgb.outcome.trials"), 1);
+    assert_eq!(counter(&host, "feedback_unattributed"), 1);
+}
