@@ -57,6 +57,7 @@ pub type HostResult<T> = Result<T, HostError>;
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_get_log_level(return_level: *mut u32) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
@@ -155,6 +156,14 @@ pub fn log(level: LogLevel, message: &str) {
     let _ = unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) };
 }
 
+/// The level Envoy logs this plugin at (its `wasm` component's), as the ABI numbers it: trace 0 to
+/// critical 5.
+pub fn log_level() -> HostResult<u32> {
+    let mut level = 0u32;
+    check(unsafe { proxy_get_log_level(&mut level) })?;
+    Ok(level)
+}
+
 pub fn current_time_nanos() -> HostResult<u64> {
     let mut nanos = 0u64;
     check(unsafe { proxy_get_current_time_nanoseconds(&mut nanos) })?;
@@ -174,6 +183,34 @@ pub fn request_body(size: usize) -> HostResult<Vec<u8>> {
     buffer(BufferType::HttpRequestBody, size).map(Option::unwrap_or_default)
 }
 
+/// A callout's response body (`size` bytes, as `on_http_call_response` announced).
+pub fn call_response_body(size: usize) -> HostResult<Vec<u8>> {
+    buffer(BufferType::HttpCallResponseBody, size).map(Option::unwrap_or_default)
+}
+
+/// Sends a callout (`proxy_http_call`); its token, whose answer arrives in `on_http_call_response`.
+///
+/// The one hostcall made through the SDK's wrapper: only the wrapper registers the token with the SDK's
+/// dispatcher, which delivers `proxy_on_http_call_response` to the context that sent it (and panics on a
+/// token it does not know). The wrapper accepts `Ok`, `BadArgument` and `InternalFailure`, which are
+/// what Envoy's `httpCall` returns (an unknown cluster or bad headers are `BadArgument`). Header values
+/// that are not UTF-8 are sent empty (the plans' headers are ASCII).
+pub fn dispatch_http_call(plan: &crate::router::callout::CalloutPlan) -> HostResult<u32> {
+    let headers: Vec<(&str, &str)> = plan
+        .header_pairs()
+        .map(|(k, v)| (k, std::str::from_utf8(v).unwrap_or("")))
+        .collect();
+    let body = (!plan.body.is_empty()).then_some(plan.body.as_slice());
+    proxy_wasm::hostcalls::dispatch_http_call(
+        &plan.cluster,
+        headers,
+        body,
+        Vec::new(),
+        std::time::Duration::from_millis(u64::from(plan.timeout_ms)),
+    )
+    .map_err(|status| HostError::from_status(status as u32))
+}
+
 fn buffer(buffer: BufferType, size: usize) -> HostResult<Option<Vec<u8>>> {
     returned_bytes(|data, len| unsafe { proxy_get_buffer_bytes(buffer as u32, 0, size, data, len) })
 }
@@ -183,6 +220,8 @@ fn buffer(buffer: BufferType, size: usize) -> HostResult<Option<Vec<u8>>> {
 pub enum Map {
     Request,
     Response,
+    /// The headers of a callout's response, readable in `on_http_call_response`.
+    CallResponse,
 }
 
 impl Map {
@@ -190,6 +229,7 @@ impl Map {
         match self {
             Map::Request => MapType::HttpRequestHeaders as u32,
             Map::Response => MapType::HttpResponseHeaders as u32,
+            Map::CallResponse => MapType::HttpCallResponseHeaders as u32,
         }
     }
 }

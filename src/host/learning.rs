@@ -2,12 +2,16 @@
 //! rollout's canary, their outcomes merged with the other workers' through shared data on the tick
 //! (`super::outcomes`), and the allocations that new assignments are taken from.
 
+use super::fleet::{FleetCounters, PooledView};
 use super::gauges::{record_shares, share_gauges, Gauge};
 use super::outcomes::{claim, sync};
 use super::rollout::RolloutExperiment;
+use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
 use crate::router::adaptive::{Learner, StepReport};
+use crate::router::callout::Answer;
 use crate::router::config::Experiment;
 use crate::router::decision::NewAssignments;
+use crate::router::fleet::exchange::{Consumer as FleetConsumer, Exchange, Source};
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::outcomes::{record, Outcome};
 use crate::router::plan::Allocations;
@@ -17,6 +21,28 @@ struct Adaptive {
     key: String,
     learner: Learner,
     shares: Vec<Gauge>,
+    /// `pooled: true`: this worker's part in the experiment's fleet queries.
+    fleet: Option<PooledView>,
+}
+
+impl Adaptive {
+    /// Applies an answer any worker of this Envoy wrote: a success recomputes from every replica's
+    /// totals; enough failures in a row turn the learner local (it then learns on its own schedule);
+    /// fewer keep the last pooled allocation.
+    fn apply_exchange(&mut self, experiment: &Experiment, exchange: &Exchange, now_nanos: u64) {
+        match exchange.source(FleetConsumer::Adaptive) {
+            Source::Local => self.learner.set_source(Source::Local, now_nanos),
+            Source::Pooled => {
+                if let (0, Some((_, totals))) = (exchange.failures_in_row, &exchange.pooled) {
+                    self.learner.set_source(Source::Pooled, now_nanos);
+                    let report = self
+                        .learner
+                        .recompute_from(experiment, totals, ARM_DRAWS_PER_TICK);
+                    apply(self, &report, false);
+                }
+            }
+        }
+    }
 }
 
 /// What collects an experiment's outcomes.
@@ -37,6 +63,7 @@ pub struct TickNeeds {
 /// Consumers by experiment id (`None` for fixed-weight experiments).
 pub struct Learning {
     experiments: Vec<Option<Consumer>>,
+    counters: FleetCounters,
 }
 
 impl Learning {
@@ -52,10 +79,12 @@ impl Learning {
                             key: record::key_of(e),
                             learner: Learner::new(e),
                             shares: share_gauges(e),
+                            fleet: e.is_pooled().then(|| PooledView::new(e, FleetConsumer::Adaptive)),
                         })
                     })
                 })
                 .collect(),
+            counters: FleetCounters::default(),
         }
     }
 
@@ -84,7 +113,18 @@ impl Learning {
                 continue;
             };
             let (learned, _) = claim(&adaptive.key, experiment);
-            let (learner, report) = Learner::resume(experiment, learned, now_nanos);
+            let (learner, report) = match &mut adaptive.fleet {
+                None => Learner::resume(experiment, learned, now_nanos),
+                Some(view) => {
+                    let exchange = view.resume(experiment);
+                    let pooled = exchange.pooled.as_ref().map(|(_, totals)| totals);
+                    let (mut learner, report) = Learner::resume_pooled(experiment, learned, pooled);
+                    if exchange.source(FleetConsumer::Adaptive) == Source::Local {
+                        learner.set_source(Source::Local, now_nanos);
+                    }
+                    (learner, report)
+                }
+            };
             adaptive.learner = learner;
             apply(adaptive, &report, true);
         }
@@ -101,11 +141,27 @@ impl Learning {
     /// The tick: merge, then advance each allocation or rollout by a bounded amount of work.
     pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) -> TickNeeds {
         let mut needs = TickNeeds::default();
+        let source = table.fleet().map(|f| &f.prometheus);
         for (id, experiment) in table.iter() {
             match self.experiments.get_mut(id.index()) {
                 Some(Some(Consumer::Adaptive(adaptive))) => {
                     if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
                         sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
+                    }
+                    if let (Some(view), Some(source), Some(config)) =
+                        (&mut adaptive.fleet, source, &experiment.adaptive)
+                    {
+                        let window = u64::from(source.window_seconds);
+                        if let Some(exchange) = view.tick(
+                            experiment,
+                            source,
+                            config.update_seconds,
+                            |_| Some(window),
+                            now_nanos,
+                            &mut self.counters,
+                        ) {
+                            adaptive.apply_exchange(experiment, &exchange, now_nanos);
+                        }
                     }
                     let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
                     apply(adaptive, &report, false);
@@ -113,7 +169,7 @@ impl Learning {
                 }
                 Some(Some(Consumer::Rollout(rollout_experiment))) => {
                     if let Some(rollout) = &experiment.rollout {
-                        rollout_experiment.tick(experiment, rollout, now_nanos);
+                        rollout_experiment.tick(experiment, rollout, source, now_nanos, &mut self.counters);
                     }
                 }
                 _ => {}
@@ -121,6 +177,18 @@ impl Learning {
         }
         needs.next_change_nanos = self.next_change_nanos(table, now_nanos);
         needs
+    }
+
+    /// What the tick asks of the timer now (after an answer started a Thompson estimate, say).
+    pub fn needs(&self, table: &RoutingTable, now_nanos: u64) -> TickNeeds {
+        let estimating = self.experiments.iter().any(|c| match c {
+            Some(Consumer::Adaptive(adaptive)) => adaptive.learner.estimating(),
+            _ => false,
+        });
+        TickNeeds {
+            estimating,
+            next_change_nanos: self.next_change_nanos(table, now_nanos),
+        }
     }
 
     /// The next instant (host clock, nanoseconds) any rollout changes step.
@@ -136,6 +204,31 @@ impl Learning {
                 },
             )
             .min()
+    }
+
+    /// A callout of this worker was answered (`on_http_call_response`): the pooled experiment that sent
+    /// it writes the answer for every worker, and applies it at once.
+    pub fn answered(&mut self, table: &RoutingTable, token: u32, answer: &Answer, now_nanos: u64) {
+        for (id, experiment) in table.iter() {
+            match self.experiments.get_mut(id.index()) {
+                Some(Some(Consumer::Adaptive(adaptive))) => {
+                    let Some(view) = adaptive.fleet.as_mut().filter(|v| v.owns(token)) else {
+                        continue;
+                    };
+                    if let Some(exchange) = view.answered(experiment, answer, &mut self.counters) {
+                        adaptive.apply_exchange(experiment, &exchange, now_nanos);
+                    }
+                    return;
+                }
+                Some(Some(Consumer::Rollout(rollout_experiment))) if rollout_experiment.owns(token) => {
+                    if let Some(rollout) = &experiment.rollout {
+                        rollout_experiment.answered(experiment, rollout, answer, &mut self.counters);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Merges every pending outcome (the configuration leaves service).

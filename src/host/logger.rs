@@ -30,6 +30,20 @@ impl log::Log for HostLogger {
     fn flush(&self) {}
 }
 
+/// Follows Envoy's level for the plugin (its `wasm` component: `--component-log-level wasm:debug`, or
+/// the admin `/logging` endpoint followed by a configuration update), so that a debug line is not even
+/// formatted unless Envoy would write it. Read at each configuration.
+pub fn follow_host_level() {
+    let filter = match abi::log_level() {
+        Ok(0) => log::LevelFilter::Trace,
+        Ok(1) => log::LevelFilter::Debug,
+        Ok(2) | Err(_) => log::LevelFilter::Info,
+        Ok(3) => log::LevelFilter::Warn,
+        Ok(_) => log::LevelFilter::Error,
+    };
+    log::set_max_level(filter);
+}
+
 /// Installs the logger (Info and above: nothing is logged per request) and a panic hook that reports a
 /// panic at critical level before the VM aborts, so an operator sees why a worker started failing.
 pub fn install() {

@@ -3,6 +3,7 @@
 
 mod abi;
 mod environment;
+mod fleet;
 mod gauges;
 mod http_context;
 mod learning;

@@ -2,10 +2,14 @@
 //! other workers' (`super::outcomes`), a rollback written to shared data so that every worker of the
 //! Envoy stops the canary, and the gauges and log lines of the SPEC.
 
+use super::fleet::{FleetCounters, PooledView};
 use super::gauges::{record_shares, share_gauges, Gauge};
 use super::outcomes::{claim, set_rolled_back, sync};
-use crate::router::config::{Experiment, Rollout};
+use crate::router::callout::Answer;
+use crate::router::config::{Experiment, PrometheusSource, Rollout};
 use crate::router::decision::NewAssignments;
+use crate::router::fleet::exchange::{Consumer, Exchange};
+use crate::router::fleet::instant::rollout_window;
 use crate::router::metrics::{rollout_rolled_back_gauge_name, rollout_step_gauge_name};
 use crate::router::outcomes::record;
 use crate::router::rollout::canary::{Canary, CanaryReport};
@@ -16,6 +20,8 @@ pub struct RolloutExperiment {
     shares: Vec<Gauge>,
     step: Gauge,
     rolled_back: Gauge,
+    /// `pooled: true`: this worker's part in the rollout's fleet queries.
+    fleet: Option<PooledView>,
 }
 
 impl RolloutExperiment {
@@ -24,13 +30,21 @@ impl RolloutExperiment {
     pub fn resume(experiment: &Experiment, rollout: &Rollout, now_nanos: u64) -> Self {
         let key = record::key_of(experiment);
         let (learned, flags) = claim(&key, experiment);
-        let (canary, report) = Canary::resume(experiment, rollout, learned, flags.rolled_back, now_nanos);
+        let (mut canary, report) = Canary::resume(experiment, rollout, learned, flags.rolled_back, now_nanos);
+        let mut fleet = None;
+        if rollout.pooled {
+            canary.look_only_when_asked();
+            let mut view = PooledView::new(experiment, Consumer::Rollout);
+            view.resume(experiment);
+            fleet = Some(view);
+        }
         let mut this = RolloutExperiment {
             key,
             canary,
             shares: share_gauges(experiment),
             step: Gauge::new(rollout_step_gauge_name(&experiment.name)),
             rolled_back: Gauge::new(rollout_rolled_back_gauge_name(&experiment.name)),
+            fleet,
         };
         this.apply(&report);
         this
@@ -46,8 +60,16 @@ impl RolloutExperiment {
     }
 
     /// The tick: follow the schedule; when the guard looks, merge first (and learn of a rollback
-    /// another worker recorded), then judge.
-    pub fn tick(&mut self, experiment: &Experiment, rollout: &Rollout, now_nanos: u64) {
+    /// another worker recorded), then judge. A pooled rollout's guard looks at each answer of its fleet
+    /// queries instead.
+    pub fn tick(
+        &mut self,
+        experiment: &Experiment,
+        rollout: &Rollout,
+        source: Option<&PrometheusSource>,
+        now_nanos: u64,
+        counters: &mut FleetCounters,
+    ) {
         let mut observed = false;
         if self.canary.ledger.has_pending() || self.canary.needs_totals(now_nanos) {
             if let Some(flags) = sync(&self.key, &mut self.canary.ledger, experiment) {
@@ -56,6 +78,62 @@ impl RolloutExperiment {
         }
         let mut report = self.canary.step(experiment, rollout, now_nanos);
         report.changed |= observed;
+        self.finish(experiment, report);
+        let collecting = self.canary.collects_outcomes();
+        if let (Some(view), Some(source)) = (&mut self.fleet, source) {
+            let window_at = |t| rollout_window(rollout.start_unix, t).filter(|_| collecting);
+            if let Some(exchange) = view.tick(
+                experiment,
+                source,
+                rollout.update_seconds,
+                window_at,
+                now_nanos,
+                counters,
+            ) {
+                self.apply_exchange(experiment, rollout, &exchange);
+            }
+        }
+    }
+
+    /// Whether `token` is this rollout's fleet query in flight.
+    pub fn owns(&self, token: u32) -> bool {
+        self.fleet.as_ref().is_some_and(|v| v.owns(token))
+    }
+
+    /// This worker's fleet query was answered: write it for every worker, and judge at once.
+    pub fn answered(
+        &mut self,
+        experiment: &Experiment,
+        rollout: &Rollout,
+        answer: &Answer,
+        counters: &mut FleetCounters,
+    ) {
+        let exchange = match &mut self.fleet {
+            Some(view) => view.answered(experiment, answer, counters),
+            None => None,
+        };
+        if let Some(exchange) = exchange {
+            self.apply_exchange(experiment, rollout, &exchange);
+        }
+    }
+
+    /// The guard looks at an answer's totals: every replica's after a success, this Envoy's (merged
+    /// first) after a failure.
+    fn apply_exchange(&mut self, experiment: &Experiment, rollout: &Rollout, exchange: &Exchange) {
+        let report = match (exchange.failures_in_row, &exchange.pooled) {
+            (0, Some((_, totals))) => self.canary.look(experiment, rollout, totals),
+            _ => {
+                sync(&self.key, &mut self.canary.ledger, experiment);
+                let totals = self.canary.ledger.totals().clone();
+                self.canary.look(experiment, rollout, &totals)
+            }
+        };
+        self.finish(experiment, report);
+    }
+
+    /// A step's or a look's report: a rollback recorded for every worker of the Envoy, then gauges and
+    /// log lines.
+    fn finish(&mut self, experiment: &Experiment, mut report: CanaryReport) {
         if let Some(line) = report.rollback.take() {
             // Logged by the worker that recorded it; another that judged the same lost the race.
             if set_rolled_back(&self.key, experiment) {

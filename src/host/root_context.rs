@@ -64,10 +64,35 @@ impl PredictorRouterRoot {
     }
 }
 
-impl Context for PredictorRouterRoot {}
+impl Context for PredictorRouterRoot {
+    /// A fleet query of this worker was answered (or failed, or timed out): the pooled experiment that
+    /// sent it writes the answer for every worker of the Envoy and applies it. An answer to a query of a
+    /// configuration already replaced finds no sender and is dropped (its claim expires).
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let Some(state) = &self.state else { return };
+        let answer = super::fleet::read_answer(num_headers, body_size);
+        let now = abi::current_time_nanos().unwrap_or(0);
+        let needs = match state.learning.try_borrow_mut() {
+            Ok(mut learning) => {
+                learning.answered(&state.table, token_id, &answer, now);
+                learning.needs(&state.table, now)
+            }
+            Err(_) => return,
+        };
+        let period = Self::period_for(needs, now);
+        self.set_tick_period(period);
+    }
+}
 
 impl RootContext for PredictorRouterRoot {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        super::logger::follow_host_level();
         let bytes = match abi::plugin_configuration(plugin_configuration_size) {
             Ok(bytes) => bytes,
             Err(e) => {

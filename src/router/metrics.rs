@@ -14,6 +14,9 @@
 //! | `predictor_router.<experiment>.feedback_unattributed` | feedback on random or forced decisions |
 //! | `predictor_router.<experiment>.feedback_invalid` | feedback bodies without a usable reward |
 //! | `predictor_router.unmatched` | requests that matched no experiment |
+//! | `predictor_router.<experiment>.pooled` | gauge: 1 while a pooled experiment uses every replica's outcomes, 0 while its own Envoy's |
+//! | `predictor_router.fleet.query_ok` | fleet queries answered with usable totals |
+//! | `predictor_router.fleet.query_failed` | fleet queries that failed (no response, status, body) |
 
 use crate::router::decision::Reason;
 use crate::router::ids::{ExperimentId, PredictorId};
@@ -247,3 +250,13 @@ pub fn rollout_step_gauge_name(experiment: &str) -> String {
 pub fn rollout_rolled_back_gauge_name(experiment: &str) -> String {
     format!("{PREFIX}.{experiment}.rollout.rolled_back")
 }
+
+/// The name of a pooled experiment's `pooled` gauge (1 pooled, 0 local).
+pub fn pooled_gauge_name(experiment: &str) -> String {
+    format!("{PREFIX}.{experiment}.pooled")
+}
+
+/// Fleet queries answered with usable totals (one per query, counted by the worker that sent it).
+pub const FLEET_QUERY_OK: &str = "predictor_router.fleet.query_ok";
+/// Fleet queries that failed.
+pub const FLEET_QUERY_FAILED: &str = "predictor_router.fleet.query_failed";

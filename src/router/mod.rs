@@ -13,6 +13,8 @@
 //! - [`rollout`]: a canary's schedule, its shares per step, and the guard that rolls it back
 //! - [`metrics`]: the metric names of the contract, numbered for batching
 //! - [`header_map`]: the ABI's serialized header map
+//! - [`fleet`]: pooled outcomes of every replica from Prometheus: the aligned instant, the query, its
+//!   answer, and what an Envoy's workers share about it
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
@@ -25,6 +27,7 @@ pub mod cookies;
 pub mod decision;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake_request;
+pub mod fleet;
 pub mod header_map;
 pub mod ids;
 pub mod matching;

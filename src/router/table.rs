@@ -1,7 +1,7 @@
 //! The routing table: the validated experiments, compiled for serving requests. It owns matching
 //! (which experiment a request belongs to) and the list of routing headers every request is stripped of.
 
-use crate::router::config::{self, Config, ConfigError, Experiment, Signing};
+use crate::router::config::{self, Config, ConfigError, Experiment, Fleet, Signing};
 use crate::router::ids::ExperimentId;
 use crate::router::matching::ExperimentIndex;
 use crate::router::signing::Environment;
@@ -13,11 +13,13 @@ pub struct RoutingTable {
     routing_headers: Vec<String>,
     index: ExperimentIndex,
     signing: Option<Signing>,
+    fleet: Option<Fleet>,
 }
 
 impl RoutingTable {
     pub fn new(config: Config) -> Self {
         let signing = config.signing().cloned();
+        let fleet = config.fleet().cloned();
         let experiments = config.into_experiments();
         let mut routing_headers: Vec<String> = Vec::new();
         for exp in &experiments {
@@ -31,6 +33,7 @@ impl RoutingTable {
             routing_headers,
             index,
             signing,
+            fleet,
         }
     }
 
@@ -50,6 +53,11 @@ impl RoutingTable {
     /// `signing`, when configured (the variable's name and the number of keys are safe to log).
     pub fn signing(&self) -> Option<&Signing> {
         self.signing.as_ref()
+    }
+
+    /// `fleet`, when configured: where pooled experiments read every replica's outcomes.
+    pub fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
     }
 
     pub fn experiments(&self) -> &[Experiment] {
@@ -73,7 +81,8 @@ impl RoutingTable {
     }
 
     /// Valid but probably unintended settings, for the log: a predictor with weight > 0 that owns no
-    /// bucket (its share is below 1/10000 of the total) receives no random or hashed traffic.
+    /// bucket (its share is below 1/10000 of the total) receives no random or hashed traffic; `fleet`
+    /// without any pooled experiment is never queried.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         for (i, exp) in self.experiments.iter().enumerate() {
@@ -87,6 +96,10 @@ impl RoutingTable {
                     ));
                 }
             }
+        }
+        if self.fleet.is_some() && !self.experiments.iter().any(Experiment::is_pooled) {
+            warnings
+                .push("fleet: no experiment has `pooled: true`, so Prometheus is never queried".to_string());
         }
         warnings
     }

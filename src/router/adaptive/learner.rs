@@ -6,7 +6,8 @@
 
 use crate::router::adaptive::allocation::{from_shares, recompute, Allocation, Recompute};
 use crate::router::adaptive::policy::ThompsonRun;
-use crate::router::config::Experiment;
+use crate::router::config::{Adaptive, Experiment};
+use crate::router::fleet::Source;
 use crate::router::outcomes::{Ledger, Totals};
 
 /// Single posterior draws per tick for a Thompson estimate in progress: bounds the tick's wasm time
@@ -24,6 +25,11 @@ pub struct Learner {
     run: Option<ThompsonRun>,
     next_update_nanos: u64,
     last_logged: Option<Vec<u32>>,
+    /// Whose outcomes the allocation is computed from: with `Pooled` the host hands every replica's
+    /// totals over ([`Learner::recompute_from`]) and the learner's own schedule is off.
+    source: Source,
+    /// The outcomes behind the allocation being computed or in force (for the log line).
+    outcomes: u64,
 }
 
 /// What a step changed, for the host to apply.
@@ -43,6 +49,8 @@ impl Learner {
             run: None,
             next_update_nanos: 0,
             last_logged: None,
+            source: Source::Local,
+            outcomes: 0,
         }
     }
 
@@ -56,9 +64,63 @@ impl Learner {
         (learner, report)
     }
 
-    /// Whether the next step starts a recompute, for which the host reads the merged totals first.
+    /// A pooled experiment at configuration time: this Envoy's totals kept for a fallback to local
+    /// learning, the allocation from the last pooled totals this Envoy's workers shared (none: the
+    /// configured weights until the first answer).
+    pub fn resume_pooled(
+        experiment: &Experiment,
+        learned: Totals,
+        pooled: Option<&Totals>,
+    ) -> (Self, StepReport) {
+        let mut learner = Learner::new(experiment);
+        learner.ledger = Ledger::resume(learned);
+        learner.source = Source::Pooled;
+        let report = match pooled {
+            Some(totals) => learner.recompute_from(experiment, totals, u32::MAX),
+            None => StepReport::default(),
+        };
+        (learner, report)
+    }
+
+    /// Whether the next step starts a recompute from this Envoy's totals, for which the host reads the
+    /// merged totals first.
     pub fn needs_totals(&self, now_nanos: u64) -> bool {
-        self.run.is_none() && now_nanos >= self.next_update_nanos
+        self.source == Source::Local && self.run.is_none() && now_nanos >= self.next_update_nanos
+    }
+
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// Pooled: recomputes only from the totals the host hands over. Local: from this Envoy's merged
+    /// totals every `update_seconds`, the next one at once.
+    pub fn set_source(&mut self, source: Source, now_nanos: u64) {
+        if source != self.source && source == Source::Local {
+            self.next_update_nanos = now_nanos;
+        }
+        self.source = source;
+    }
+
+    /// Recomputes from `totals` (every replica's outcomes) now: a Thompson estimate in progress is
+    /// replaced, and runs for at most `arm_draws` draws here, the rest on later steps.
+    pub fn recompute_from(&mut self, experiment: &Experiment, totals: &Totals, arm_draws: u32) -> StepReport {
+        let Some(adaptive) = &experiment.adaptive else {
+            return StepReport::default();
+        };
+        self.run = None;
+        let next = self.start(experiment, adaptive, totals);
+        self.finish(experiment, next, arm_draws)
+    }
+
+    fn start(&mut self, experiment: &Experiment, adaptive: &Adaptive, totals: &Totals) -> Option<Allocation> {
+        self.outcomes = totals.outcomes();
+        match recompute(experiment, adaptive, totals) {
+            Recompute::Done(allocation) => Some(allocation),
+            Recompute::Estimate(run) => {
+                self.run = Some(run);
+                None
+            }
+        }
     }
 
     /// Whether a Thompson estimate is in progress (the host then ticks faster until it completes).
@@ -77,14 +139,25 @@ impl Learner {
             return StepReport::default();
         };
         let mut next = None;
-        if self.run.is_none() && now_nanos >= self.next_update_nanos {
+        if self.needs_totals(now_nanos) {
             self.next_update_nanos =
                 now_nanos.saturating_add(u64::from(adaptive.update_seconds) * 1_000_000_000);
-            match recompute(experiment, adaptive, self.ledger.totals()) {
-                Recompute::Done(allocation) => next = Some(allocation),
-                Recompute::Estimate(run) => self.run = Some(run),
-            }
+            let totals = self.ledger.totals().clone();
+            next = self.start(experiment, adaptive, &totals);
         }
+        self.finish(experiment, next, arm_draws)
+    }
+
+    /// Continues a Thompson estimate in progress (unless `next` is already computed) and reports.
+    fn finish(
+        &mut self,
+        experiment: &Experiment,
+        mut next: Option<Allocation>,
+        arm_draws: u32,
+    ) -> StepReport {
+        let Some(adaptive) = &experiment.adaptive else {
+            return StepReport::default();
+        };
         if let Some(run) = &mut self.run {
             if run.advance(arm_draws) {
                 next = Some(from_shares(experiment, adaptive, &run.shares()));
@@ -121,9 +194,14 @@ impl Learner {
             line.push_str(&format!(" {} {}.{:02}%", p.name, bp / 100, bp % 100));
         }
         line.push_str(&format!(
-            " ({}, {} outcomes)",
+            " ({}, {} outcomes{})",
             adaptive.policy.as_str(),
-            self.ledger.totals().outcomes()
+            self.outcomes,
+            if self.source == Source::Pooled {
+                " of every replica"
+            } else {
+                ""
+            }
         ));
         Some(line)
     }

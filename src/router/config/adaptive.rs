@@ -18,12 +18,14 @@ pub const MAX_UPDATE_SECONDS: u32 = 3600;
 pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
 
 /// `path` is the block's own path (`experiments[0].adaptive`); `taking_part` the number of predictors
-/// with weight > 0; `path_prefix` the experiment's `match.path_prefix`.
+/// with weight > 0; `path_prefix` the experiment's `match.path_prefix`; `fleet` whether the
+/// configuration has a `fleet` block.
 pub fn validate(
     path: &str,
     raw: RawAdaptive,
     taking_part: usize,
     path_prefix: &str,
+    fleet: bool,
 ) -> Result<Adaptive, ConfigError> {
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let bounded = |field: &str, value: Option<Number>, min: u32, max: u32, default: u32| {
@@ -99,7 +101,9 @@ pub fn validate(
             )
         })?,
     };
+    let pooled = rules::pooled(raw.pooled, fleet).map_err(|reason| at("pooled", reason))?;
     Ok(Adaptive {
+        pooled,
         policy,
         reward,
         update_seconds,

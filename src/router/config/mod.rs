@@ -4,6 +4,7 @@
 
 mod adaptive;
 mod error;
+mod fleet;
 mod model;
 mod reward;
 mod rollout;
@@ -12,11 +13,12 @@ mod schema;
 mod validate;
 
 pub use error::ConfigError;
+pub use fleet::label_matchers;
 
 use crate::router::signing::Environment;
 pub use model::{
-    Adaptive, Experiment, Guard, HostPattern, Override, Policy, Predictor, Reward, Rollout, Signing, Step,
-    Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
+    Adaptive, Experiment, Fleet, Guard, HostPattern, Override, Policy, Predictor, PrometheusSource, Reward,
+    Rollout, Signing, Step, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
 };
 pub use rules::dns_label;
 pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};
@@ -26,12 +28,18 @@ pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_W
 pub struct Config {
     experiments: Vec<Experiment>,
     signing: Option<Signing>,
+    fleet: Option<Fleet>,
 }
 
 impl Config {
     /// `signing`, when configured: the variable named and the keys read from it.
     pub fn signing(&self) -> Option<&Signing> {
         self.signing.as_ref()
+    }
+
+    /// `fleet`, when configured: where pooled experiments read every replica's outcomes.
+    pub fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
     }
 
     pub fn experiments(&self) -> &[Experiment] {
@@ -78,6 +86,11 @@ pub fn parse_with_environment(
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
             .map_err(ConfigError::from_serde)?;
     let signing = validate::signing(raw.signing.take().map(|s| s.0), environment)?;
-    let experiments = validate::experiments(raw, signing.as_ref())?;
-    Ok(Config { experiments, signing })
+    let fleet = fleet::validate(raw.fleet.take().map(|f| f.0))?;
+    let experiments = validate::experiments(raw, signing.as_ref(), fleet.is_some())?;
+    Ok(Config {
+        experiments,
+        signing,
+        fleet,
+    })
 }

@@ -83,6 +83,32 @@ pub struct Adaptive {
     pub update_seconds: u32,
     pub min_outcomes: u32,
     pub min_share_percent: u32,
+    /// Learns from every replica's outcomes, read from `fleet.prometheus` (SPEC "Fleet view").
+    pub pooled: bool,
+}
+
+/// `fleet`: where every gateway replica reads the pooled outcomes of all replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    pub prometheus: PrometheusSource,
+}
+
+/// `fleet.prometheus`: a Prometheus (or anything serving its instant-query API) that scrapes every
+/// gateway replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusSource {
+    /// The Envoy cluster the queries go to.
+    pub cluster: String,
+    pub authority: String,
+    /// The instant-query endpoint, `/api/v1/query` by default.
+    pub path: String,
+    /// Label matchers added to every query, PromQL without braces (`""`: none); validated.
+    pub selector: String,
+    pub timeout_ms: u32,
+    /// How far behind the clock the queries evaluate.
+    pub delay_seconds: u32,
+    /// Adaptive experiments: outcomes of the last this many seconds count.
+    pub window_seconds: u32,
 }
 
 /// A progressive rollout: the canary's share of new assignments follows `steps` from `start`, and a
@@ -177,6 +203,11 @@ impl Experiment {
             (None, Some(r)) => Some(&r.reward),
             (None, None) => None,
         }
+    }
+
+    /// Whether the experiment reads every replica's outcomes through `fleet` (adaptive or rollout).
+    pub fn is_pooled(&self) -> bool {
+        self.adaptive.as_ref().is_some_and(|a| a.pooled) || self.rollout.as_ref().is_some_and(|r| r.pooled)
     }
 
     /// Predictors that receive new assignments (weight > 0): the arms of an adaptive experiment.

@@ -22,12 +22,13 @@ pub const DEFAULT_MIN_OUTCOMES: u32 = 200;
 pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
 
 /// `path` is the block's own path (`experiments[0].rollout`); `path_prefix` the experiment's
-/// `match.path_prefix`.
+/// `match.path_prefix`; `fleet` whether the configuration has a `fleet` block.
 pub fn validate(
     path: &str,
     raw: RawRollout,
     predictors: &[Predictor],
     path_prefix: &str,
+    fleet: bool,
 ) -> Result<Rollout, ConfigError> {
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let canary = canary(raw.canary.as_deref(), predictors).map_err(|reason| at("canary", reason))?;
@@ -62,14 +63,7 @@ pub fn validate(
         DEFAULT_UPDATE_SECONDS,
     )
     .map_err(|reason| at("update_seconds", reason))?;
-    let pooled = raw.pooled.unwrap_or(false);
-    if pooled {
-        return Err(at(
-            "pooled",
-            "needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes"
-                .into(),
-        ));
-    }
+    let pooled = rules::pooled(raw.pooled, fleet).map_err(|reason| at("pooled", reason))?;
     Ok(Rollout {
         canary,
         start_unix,

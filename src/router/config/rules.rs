@@ -114,3 +114,15 @@ pub fn token(value: &str, what: &str, allowed: impl Fn(u8) -> bool, charset: &st
         ))
     }
 }
+
+/// `pooled`: `true` needs the top-level `fleet` block.
+pub fn pooled(value: Option<bool>, fleet: bool) -> Result<bool, String> {
+    let pooled = value.unwrap_or(false);
+    if pooled && !fleet {
+        return Err(
+            "needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes"
+                .into(),
+        );
+    }
+    Ok(pooled)
+}

@@ -60,6 +60,8 @@ described! {
     RawRollout => "a rollout object",
     RawStep => "a step object with `percent` (and `minutes` on every step but the last)",
     RawGuard => "a guard object",
+    RawFleet => "a fleet object with `prometheus`",
+    RawPrometheus => "a prometheus object with `cluster` and `authority`",
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +70,39 @@ pub struct RawConfig {
     pub experiments: Vec<Object<RawExperiment>>,
     #[serde(default)]
     pub signing: Option<Object<RawSigning>>,
+    #[serde(default)]
+    pub fleet: Option<Object<RawFleet>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a fleet object with `prometheus`")]
+pub struct RawFleet {
+    #[serde(default)]
+    pub prometheus: Option<Object<RawPrometheus>>,
+}
+
+/// `fleet.prometheus`: every field optional here, so that a missing required one is reported at its own
+/// path.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a prometheus object with `cluster` and `authority`"
+)]
+pub struct RawPrometheus {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub authority: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub selector: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<Number>,
+    #[serde(default)]
+    pub delay_seconds: Option<Number>,
+    #[serde(default)]
+    pub window_seconds: Option<Number>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +201,8 @@ pub struct RawAdaptive {
     pub min_outcomes: Option<Number>,
     #[serde(default)]
     pub min_share_percent: Option<Number>,
+    #[serde(default)]
+    pub pooled: Option<bool>,
 }
 
 /// `rollout`: every field optional here, so that a missing required one is reported at its own path.

@@ -76,7 +76,8 @@ pub fn signing(
     }))
 }
 
-pub fn experiments(raw: RawConfig, signing: Option<&Signing>) -> Result<Vec<Experiment>> {
+/// `fleet`: whether the configuration has a `fleet` block (which `pooled` needs).
+pub fn experiments(raw: RawConfig, signing: Option<&Signing>, fleet: bool) -> Result<Vec<Experiment>> {
     if raw.experiments.is_empty() || raw.experiments.len() > MAX_EXPERIMENTS {
         return Err(ConfigError::new(
             "experiments",
@@ -90,7 +91,7 @@ pub fn experiments(raw: RawConfig, signing: Option<&Signing>) -> Result<Vec<Expe
     let mut out = Vec::with_capacity(raw.experiments.len());
     for (i, super::schema::Object(exp)) in raw.experiments.into_iter().enumerate() {
         let path = format!("experiments[{i}]");
-        let experiment = experiment(&path, exp, signing)?;
+        let experiment = experiment(&path, exp, signing, fleet)?;
         if let Some(first) = seen.insert(experiment.name.clone(), i) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -106,7 +107,7 @@ pub fn experiments(raw: RawConfig, signing: Option<&Signing>) -> Result<Vec<Expe
     Ok(out)
 }
 
-fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Result<Experiment> {
+fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: bool) -> Result<Experiment> {
     dns_label(&raw.name).map_err(at(path, "name"))?;
     let (hosts, path_prefix) = match_rule(path, raw.match_.map(|m| m.0))?;
     let predictors = predictors(path, raw.predictors.into_iter().map(|p| p.0).collect())?;
@@ -143,6 +144,7 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Resu
                 a,
                 taking_part,
                 &path_prefix,
+                fleet,
             )?)
         }
     };
@@ -158,6 +160,7 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>) -> Resu
                 r,
                 &predictors,
                 &path_prefix,
+                fleet,
             )?),
         };
     let set_cookies = match &sticky.cookie {

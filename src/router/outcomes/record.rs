@@ -62,7 +62,7 @@ pub fn key_of(experiment: &Experiment) -> String {
 /// Identifies what the totals were collected for: the experiment's name, then for adaptive allocation
 /// its taking part predictor names and its `adaptive` block, for a rollout every predictor name and the
 /// `rollout` block (a new `start` is a new rollout). Weights are not part of it: a re-weighting keeps
-/// what was learned.
+/// what was learned. Nor is `pooled`: the record holds this Envoy's own outcomes either way.
 pub fn fingerprint(experiment: &Experiment) -> u64 {
     let mut text = format!("{}|", experiment.name);
     let names: Vec<&str> = match &experiment.rollout {
@@ -98,7 +98,7 @@ fn canonical_rollout(r: &Rollout) -> String {
         .map(|s| format!("{}:{:?}", s.percent, s.minutes))
         .collect();
     format!(
-        "{}|{}|{}|{}|{}:{}:{}|{}|{}",
+        "{}|{}|{}|{}|{}:{}:{}|{}",
         r.canary.index(),
         r.start_unix,
         steps.join(","),
@@ -107,7 +107,6 @@ fn canonical_rollout(r: &Rollout) -> String {
         r.guard.confidence_tenths,
         r.guard.min_outcomes,
         r.update_seconds,
-        r.pooled
     )
 }
 

@@ -24,6 +24,8 @@ pub struct Canary {
     next_look_nanos: u64,
     /// The step of the last step log line (none before the first).
     logged_step: Option<u32>,
+    /// Pooled rollouts look when the host hands totals over ([`Canary::look`]), not on their own.
+    looks_on_its_own: bool,
 }
 
 /// What a step changed, for the host to apply.
@@ -59,6 +61,7 @@ impl Canary {
             rolled_back,
             next_look_nanos: now_nanos,
             logged_step: None,
+            looks_on_its_own: true,
         };
         let mut report = canary.advance_phase(experiment, rollout, now_nanos);
         report.changed = true;
@@ -89,7 +92,36 @@ impl Canary {
 
     /// Whether the guard looks at this step (the host merges and reads the totals first).
     pub fn needs_totals(&self, now_nanos: u64) -> bool {
-        self.collects_outcomes() && now_nanos >= self.next_look_nanos
+        self.looks_on_its_own && self.collects_outcomes() && now_nanos >= self.next_look_nanos
+    }
+
+    /// A pooled rollout: the guard looks only at the totals the host hands to [`Canary::look`].
+    pub fn look_only_when_asked(&mut self) {
+        self.looks_on_its_own = false;
+    }
+
+    /// The guard looks at `totals` now (every replica's, or this Envoy's when the query failed).
+    pub fn look(&mut self, experiment: &Experiment, rollout: &Rollout, totals: &Totals) -> CanaryReport {
+        let mut report = CanaryReport::default();
+        if self.collects_outcomes() {
+            self.judge(experiment, rollout, totals, &mut report);
+        }
+        report
+    }
+
+    fn judge(
+        &mut self,
+        experiment: &Experiment,
+        rollout: &Rollout,
+        totals: &Totals,
+        report: &mut CanaryReport,
+    ) {
+        let (canary, baseline) = sides(experiment, rollout, totals);
+        if let Verdict::RollBack(evidence) = judge(&rollout.guard, &canary, &baseline) {
+            self.rolled_back = true;
+            report.changed = true;
+            report.rollback = Some(rollback_line(experiment, rollout, &evidence));
+        }
     }
 
     /// Another worker rolled the canary back (the record in shared data says so).
@@ -112,12 +144,8 @@ impl Canary {
         let mut report = self.advance_phase(experiment, rollout, now_nanos);
         if self.needs_totals(now_nanos) {
             self.next_look_nanos = now_nanos.saturating_add(u64::from(rollout.update_seconds) * NANOS);
-            let (canary, baseline) = sides(experiment, rollout, self.ledger.totals());
-            if let Verdict::RollBack(evidence) = judge(&rollout.guard, &canary, &baseline) {
-                self.rolled_back = true;
-                report.changed = true;
-                report.rollback = Some(rollback_line(experiment, rollout, &evidence));
-            }
+            let totals = self.ledger.totals().clone();
+            self.judge(experiment, rollout, &totals, &mut report);
         }
         report
     }

@@ -35,6 +35,7 @@ fn defaults_of_each_policy_and_reward() {
             update_seconds: 10,
             min_outcomes: 100,
             min_share_percent: 1,
+            pooled: false,
         }
     );
     assert_eq!(
@@ -75,6 +76,7 @@ fn every_field_taken_as_written_with_integral_doubles() {
             update_seconds: 1,
             min_outcomes: 0,
             min_share_percent: 50,
+            pooled: false,
         }
     );
 }
