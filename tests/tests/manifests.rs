@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use predictor_router::router::config::{parse, parse_with_environment};
 use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::kube_yaml;
+use predictor_router_tests::invalid_configs::fleet_with;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
     rollout_plugin_config, seed_plugin_config, shared_dir,
@@ -580,6 +581,9 @@ fn the_json_schema_agrees_with_the_parser() {
             json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
             json!({"signed": false}),
         ),
+        fleet_with(json!({})),
+        fleet_with(json!({"selector": "namespace=\"istio-ingress\", pod=~'gw-.*'", "path": "/prometheus/api/v1/query",
+                          "timeout_ms": 100, "delay_seconds": 0, "window_seconds": 60})),
     ];
     for config in &valid {
         assert!(parse_keyed(config).is_ok(), "parser rejects {config}");
@@ -623,6 +627,17 @@ fn the_json_schema_agrees_with_the_parser() {
             json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
             json!({"signed": "yes"}),
         ),
+        fleet_with(json!({"cluster": null})),
+        fleet_with(json!({"authority": "http://prometheus:9090"})),
+        fleet_with(json!({"path": "api/v1/query"})),
+        fleet_with(json!({"timeout_ms": 99})),
+        fleet_with(json!({"window_seconds": 59})),
+        fleet_with(json!({"url": "http://prometheus:9090"})),
+        {
+            let mut c = fleet_with(json!({}));
+            c["fleet"] = json!({});
+            c
+        },
     ];
     for config in &invalid {
         assert!(parse_keyed(config).is_err(), "parser accepts {config}");
@@ -641,6 +656,10 @@ fn the_json_schema_agrees_with_the_parser() {
         // `signed` needs a top-level `signing`; the key set itself lives outside the configuration.
         experiment(json!({"override": {"signed": true}})),
         signed(json!({"keys_env": "UNSET_IN_THIS_TEST"}), json!({})),
+        // `pooled` needs a top-level `fleet`; the selector is PromQL, parsed by the filter.
+        experiment(json!({"adaptive": {"policy": "thompson", "pooled": true}})),
+        fleet_with(json!({"selector": "namespace=istio-ingress"})),
+        fleet_with(json!({"selector": "experiment=\"other\""})),
     ];
     for config in &parser_only {
         assert!(parse_keyed(config).is_err());

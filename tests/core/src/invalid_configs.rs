@@ -35,13 +35,34 @@ pub fn rollout_with(patch: Value) -> Value {
 }
 
 /// Invalid configurations with the error text the filter must log for each.
+/// A configuration with a pooled adaptive experiment and `fleet.prometheus` with `patch` applied to it
+/// (a `null` value removes the field).
+pub fn fleet_with(patch: Value) -> Value {
+    let mut prometheus = json!({
+        "cluster": "outbound|9090||prometheus.monitoring.svc.cluster.local",
+        "authority": "prometheus.monitoring.svc.cluster.local:9090"
+    });
+    if let (Some(r), Some(p)) = (prometheus.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            if v.is_null() {
+                r.remove(k);
+            } else {
+                r.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut config = experiment_with(json!({"adaptive": {"policy": "thompson", "pooled": true}}));
+    config["fleet"] = json!({ "prometheus": prometheus });
+    config
+}
+
 pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
     let p2 = |a: Value, b: Value| json!([a, b]);
     vec![
         (json!({}), "$: missing field `experiments`"),
         (json!({"experiments": []}), "experiments: must list 1 to 1000 experiments, found 0"),
         (json!({"experiments": {}}), "experiments: invalid type: map, expected a sequence"),
-        (json!({"experiments": [], "extra": 1}), "extra: unknown field `extra`, expected `experiments` or `signing`"),
+        (json!({"experiments": [], "extra": 1}), "extra: unknown field `extra`, expected one of `experiments`, `signing`, `fleet`"),
         (json!({"experiments": [{"predictors": [{"name": "a", "weight": 1}]}]}), "experiments[0]: missing field `name`"),
         (
             experiment_with(json!({"name": "Fraud"})),
@@ -413,6 +434,123 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         (
             experiment_with(json!({"rollout": rollout_with(json!({"pooled": true}))})),
             "experiments[0].rollout.pooled: needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes",
+        ),
+        // fleet and pooled (SPEC "Fleet view")
+        (
+            experiment_with(json!({"adaptive": {"policy": "thompson", "pooled": true}})),
+            "experiments[0].adaptive.pooled: needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes",
+        ),
+        (
+            experiment_with(json!({"adaptive": {"policy": "thompson", "pooled": "yes"}})),
+            "experiments[0].adaptive.pooled: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            {
+                let mut c = fleet_with(json!({}));
+                c["fleet"] = json!({});
+                c
+            },
+            "fleet.prometheus: is required: the Prometheus that scrapes every gateway replica, with `cluster` and `authority`",
+        ),
+        (
+            {
+                let mut c = fleet_with(json!({}));
+                c["fleet"] = json!([]);
+                c
+            },
+            "fleet: invalid type: sequence, expected a fleet object with `prometheus`",
+        ),
+        (
+            {
+                let mut c = fleet_with(json!({}));
+                c["fleet"]["thanos"] = json!({});
+                c
+            },
+            "fleet.thanos: unknown field `thanos`, expected `prometheus`",
+        ),
+        (
+            fleet_with(json!({"url": "http://prometheus:9090"})),
+            "fleet.prometheus.url: unknown field `url`, expected one of `cluster`, `authority`, `path`, `selector`, `timeout_ms`, `delay_seconds`, `window_seconds`",
+        ),
+        (
+            fleet_with(json!({"cluster": null})),
+            "fleet.prometheus.cluster: is required: the Envoy cluster of the Prometheus service, e.g. \"outbound|9090||prometheus.monitoring.svc.cluster.local\"",
+        ),
+        (
+            fleet_with(json!({"cluster": "outbound|9090|| prometheus"})),
+            "fleet.prometheus.cluster: \"outbound|9090|| prometheus\" must not contain spaces or control characters",
+        ),
+        (
+            fleet_with(json!({"cluster": ""})),
+            "fleet.prometheus.cluster: must be 1 to 1024 characters",
+        ),
+        (
+            fleet_with(json!({"authority": null})),
+            "fleet.prometheus.authority: is required: the `:authority` of the queries, e.g. \"prometheus.monitoring.svc.cluster.local:9090\"",
+        ),
+        (
+            fleet_with(json!({"authority": "http://prometheus:9090"})),
+            "fleet.prometheus.authority: \"http://prometheus:9090\" must be a host with an optional port, without a scheme or path",
+        ),
+        (
+            fleet_with(json!({"path": "api/v1/query"})),
+            "fleet.prometheus.path: \"api/v1/query\" must start with \"/\" and have no query string (the filter adds `query` and `time`)",
+        ),
+        (
+            fleet_with(json!({"path": "/api/v1/query?dedup=true"})),
+            "fleet.prometheus.path: \"/api/v1/query?dedup=true\" must start with \"/\" and have no query string (the filter adds `query` and `time`)",
+        ),
+        (
+            fleet_with(json!({"selector": "namespace=istio-ingress"})),
+            "fleet.prometheus.selector: \"namespace=istio-ingress\" is not PromQL label matchers such as namespace=\"istio-ingress\",app=~\"gw-.*\": a quoted value expected at byte 10",
+        ),
+        (
+            fleet_with(json!({"selector": "{namespace=\"istio-ingress\"}"})),
+            "fleet.prometheus.selector: \"{namespace=\\\"istio-ingress\\\"}\" is not PromQL label matchers such as namespace=\"istio-ingress\",app=~\"gw-.*\": a label name ([a-zA-Z_][a-zA-Z0-9_]*) expected at byte 0",
+        ),
+        (
+            fleet_with(json!({"selector": "namespace==\"a\""})),
+            "fleet.prometheus.selector: \"namespace==\\\"a\\\"\" is not PromQL label matchers such as namespace=\"istio-ingress\",app=~\"gw-.*\": a quoted value expected at byte 10",
+        ),
+        (
+            fleet_with(json!({"selector": "namespace=\"a\" pod=\"b\""})),
+            "fleet.prometheus.selector: \"namespace=\\\"a\\\" pod=\\\"b\\\"\" is not PromQL label matchers such as namespace=\"istio-ingress\",app=~\"gw-.*\": a comma between matchers expected at byte 14",
+        ),
+        (
+            fleet_with(json!({"selector": "namespace=\"a"})),
+            "fleet.prometheus.selector: \"namespace=\\\"a\" is not PromQL label matchers such as namespace=\"istio-ingress\",app=~\"gw-.*\": unterminated value at byte 12",
+        ),
+        (
+            fleet_with(json!({"selector": "experiment=\"other\""})),
+            "fleet.prometheus.selector: must not match `experiment`: every query already selects the experiment by name",
+        ),
+        (
+            fleet_with(json!({"timeout_ms": 99})),
+            "fleet.prometheus.timeout_ms: must be an integer from 100 to 60000",
+        ),
+        (
+            fleet_with(json!({"timeout_ms": 60001})),
+            "fleet.prometheus.timeout_ms: must be an integer from 100 to 60000",
+        ),
+        (
+            fleet_with(json!({"delay_seconds": 601})),
+            "fleet.prometheus.delay_seconds: must be an integer from 0 to 600",
+        ),
+        (
+            fleet_with(json!({"delay_seconds": -1})),
+            "fleet.prometheus.delay_seconds: must be an integer from 0 to 600",
+        ),
+        (
+            fleet_with(json!({"window_seconds": 59})),
+            "fleet.prometheus.window_seconds: must be an integer from 60 to 2592000",
+        ),
+        (
+            fleet_with(json!({"window_seconds": 2_592_001})),
+            "fleet.prometheus.window_seconds: must be an integer from 60 to 2592000",
+        ),
+        (
+            fleet_with(json!({"window_seconds": 3600.5})),
+            "fleet.prometheus.window_seconds: must be an integer from 60 to 2592000",
         ),
     ]
 }

@@ -205,7 +205,7 @@ fn paths_are_never_empty_and_odd_keys_are_quoted() {
     let cases: Vec<(&[u8], &str)> = vec![
         (
             br#"{"":[{"nr[s":{}}]}"#,
-            r#""": unknown field ``, expected `experiments` or `signing`"#,
+            r#""": unknown field ``, expected one of `experiments`, `signing`, `fleet`"#,
         ),
         (
             br#"{"experiments":[{"":1}]}"#,
