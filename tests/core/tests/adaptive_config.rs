@@ -122,7 +122,7 @@ fn invalid_adaptive_blocks_name_the_json_path_and_the_reason() {
         (json!({"policy": "thompson", "min_outcomes": "100"}), format!("{p}.min_outcomes: invalid type: string \"100\", expected a JSON number")),
         (
             json!({"policy": "thompson", "typo": 1}),
-            format!("{p}.typo: unknown field `typo`, expected one of `policy`, `epsilon_percent`, `reward`, `max_latency_ms`, `feedback_path`, `update_seconds`, `min_outcomes`, `min_share_percent`"),
+            format!("{p}.typo: unknown field `typo`, expected one of `policy`, `epsilon_percent`, `reward`, `max_latency_ms`, `feedback_path`, `update_seconds`, `min_outcomes`, `min_share_percent`, `pooled`"),
         ),
         (json!("thompson"), format!("{p}: invalid type: string \"thompson\", expected an adaptive object")),
     ];
