@@ -90,6 +90,9 @@ pub struct Bootstrap {
     pub tls: Option<(String, String)>,
     /// The Wasm VM's environment variables (the signing keys, say).
     pub vm_environment: Vec<(String, String)>,
+    /// More clusters by name, each one endpoint on 127.0.0.1 (a Prometheus for the fleet view, under
+    /// the outbound cluster name Istio gives its Service).
+    pub extra_clusters: Vec<(String, u16)>,
 }
 
 impl Bootstrap {
@@ -167,13 +170,15 @@ impl Bootstrap {
         let clusters: Vec<Value> = self
             .upstreams
             .iter()
+            .map(|(name, port)| (cluster_name(name), *port))
+            .chain(self.extra_clusters.iter().cloned())
             .map(|(name, port)| {
                 json!({
-                    "name": cluster_name(name),
+                    "name": name,
                     "type": "STATIC",
                     "connect_timeout": "1s",
                     "load_assignment": {
-                        "cluster_name": cluster_name(name),
+                        "cluster_name": name,
                         "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]
                     }
                 })

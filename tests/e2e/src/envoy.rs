@@ -67,6 +67,10 @@ pub struct EnvoyOptions {
     pub tls: Option<(String, String)>,
     /// See [`Bootstrap::vm_environment`].
     pub vm_environment: Vec<(String, String)>,
+    /// See [`Bootstrap::extra_clusters`].
+    pub extra_clusters: Vec<(String, u16)>,
+    /// `--component-log-level` (e.g. `wasm:debug`, to see the filter's debug lines).
+    pub component_log_level: Option<String>,
 }
 
 impl EnvoyOptions {
@@ -83,6 +87,8 @@ impl EnvoyOptions {
             routes: None,
             tls: None,
             vm_environment: Vec::new(),
+            extra_clusters: Vec::new(),
+            component_log_level: None,
         }
     }
 }
@@ -150,6 +156,7 @@ impl Envoy {
             routes: options.routes,
             tls: options.tls,
             vm_environment: options.vm_environment,
+            extra_clusters: options.extra_clusters,
         };
         let bootstrap_path = workdir.path().join("envoy.json");
         std::fs::write(
@@ -168,7 +175,11 @@ impl Envoy {
         }
 
         let log_path = workdir.path().join("envoy.log");
-        let child = Command::new(envoy_binary())
+        let mut command = Command::new(envoy_binary());
+        if let Some(levels) = &options.component_log_level {
+            command.args(["--component-log-level", levels]);
+        }
+        let child = command
             .arg("-c")
             .arg(&bootstrap_path)
             .args(["--concurrency", &options.concurrency.to_string()])

@@ -27,6 +27,10 @@ pub struct GatewayOptions {
     pub tls: Option<(String, String)>,
     /// See [`crate::bootstrap::Bootstrap::vm_environment`].
     pub vm_environment: Vec<(String, String)>,
+    /// See [`crate::bootstrap::Bootstrap::extra_clusters`].
+    pub extra_clusters: Vec<(String, u16)>,
+    /// See [`crate::envoy::EnvoyOptions::component_log_level`].
+    pub component_log_level: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -41,6 +45,8 @@ impl Default for GatewayOptions {
             routes: None,
             tls: None,
             vm_environment: Vec::new(),
+            extra_clusters: Vec::new(),
+            component_log_level: None,
         }
     }
 }
@@ -81,6 +87,8 @@ impl Gateway {
         envoy_options.routes = options.routes;
         envoy_options.tls = options.tls;
         envoy_options.vm_environment = options.vm_environment;
+        envoy_options.extra_clusters = options.extra_clusters;
+        envoy_options.component_log_level = options.component_log_level;
         Envoy::start(envoy_options)
     }
 

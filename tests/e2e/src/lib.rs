@@ -11,6 +11,7 @@
 //! - [`http`]: a small HTTP/1.1 client that can send any bytes
 //! - [`load`]: background load from several client threads
 //! - [`monitoring`]: the shipped rules, scrape job and dashboard queries, and a real Prometheus
+//! - [`query_front`]: a loopback stand-in in front of Prometheus that counts the fleet queries and plays faults
 //! - [`oci`]: a real OCI registry, and the module taken out of a pulled image as Istio's agent does
 //! - [`seldon`]: real Seldon Core v1 model processes (XGBoost, random forest) on 127.0.0.1
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
@@ -23,6 +24,7 @@ pub mod http;
 pub mod load;
 pub mod monitoring;
 pub mod oci;
+pub mod query_front;
 pub mod scenario;
 pub mod seldon;
 pub mod stats;

@@ -161,6 +161,11 @@ impl Prometheus {
     /// Scrapes `scrape_jobs` every second and evaluates `rules` (a rule file) every second. Returns once
     /// every target has been scraped (Prometheus hands new targets to its scrapers after up to 5 s).
     pub fn start(scrape_jobs: Vec<Value>, rules: &str) -> Prometheus {
+        Prometheus::start_on(free_port(), scrape_jobs, rules)
+    }
+
+    /// [`Prometheus::start`] on a port chosen beforehand (something in front of it needs the port first).
+    pub fn start_on(port: u16, scrape_jobs: Vec<Value>, rules: &str) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
         let config = json!({
@@ -170,40 +175,14 @@ impl Prometheus {
         });
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-        let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("prometheus.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("prometheus (Debian package prometheus; `make prometheus` installs it)");
-        let prometheus = Prometheus {
+        let child = spawn_prometheus(dir.path(), port);
+        let mut prometheus = Prometheus {
             child,
             port,
             _dir: dir,
         };
+        prometheus.wait_ready();
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = HttpClient::new(port)
-                .send(&Request::get("/-/ready"))
-                .is_ok_and(|r| r.status == 200);
-            if ready {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus not ready:\n{}",
-                prometheus.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
         loop {
             let health = prometheus.target_health();
             if !health.is_empty() && health.iter().all(|h| h == "up") {
@@ -219,6 +198,37 @@ impl Prometheus {
         prometheus
     }
 
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = HttpClient::new(self.port)
+                .send(&Request::get("/-/ready"))
+                .is_ok_and(|r| r.status == 200);
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus not ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (SIGKILL: an outage, not a shutdown); its TSDB stays for [`Prometheus::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port and TSDB (what was scraped before the stop is still there, as
+    /// after a real restart: the write-ahead log is replayed).
+    pub fn restart(&mut self) {
+        self.child = spawn_prometheus(self._dir.path(), self.port);
+        self.wait_ready();
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
     }
@@ -228,6 +238,16 @@ impl Prometheus {
         let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
         let response = HttpClient::new(self.port)
             .send(&Request::get(&format!("/api/v1/query?query={encoded}")))
+            .expect("Prometheus answers");
+        serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response.body)))
+    }
+
+    /// `/api/v1/query` evaluated at `time` (Unix seconds), as the filter's fleet queries are.
+    pub fn query_at(&self, expr: &str, time: u64) -> Value {
+        let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
+        let response = HttpClient::new(self.port)
+            .send(&Request::get(&format!("/api/v1/query?query={encoded}&time={time}")))
             .expect("Prometheus answers");
         serde_json::from_slice(&response.body)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response.body)))
@@ -254,6 +274,24 @@ impl Prometheus {
             .map(|t| t["health"].as_str().unwrap_or("").to_string())
             .collect()
     }
+}
+
+/// `prometheus` with the configuration and TSDB of `dir`, listening on 127.0.0.1:`port`; its log is
+/// appended to `dir/prometheus.log` (across restarts).
+fn spawn_prometheus(dir: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("prometheus.log"))
+        .unwrap();
+    Command::new("prometheus")
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("prometheus (Debian package prometheus; `make prometheus` installs it)")
 }
 
 impl Drop for Prometheus {

@@ -198,7 +198,7 @@ fn serve_connection(
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<ReceivedRequest> {
+pub(crate) fn read_request(reader: &mut BufReader<TcpStream>) -> Option<ReceivedRequest> {
     let mut line = Vec::new();
     if reader.read_until(b'\n', &mut line).ok()? == 0 {
         return None;
