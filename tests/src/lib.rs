@@ -7,12 +7,12 @@
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - re-exported from `predictor-router-e2e`: [`scenario`], [`bootstrap`], [`envoy`], [`gateway`],
-//!   [`gateway_api`], [`upstream`], [`http`], [`invalid_configs`], [`load`], [`monitoring`], [`oci`],
+//!   [`gateway_api`], [`upstream`], [`http`], [`invalid_configs`], [`load`], [`monitoring`], [`oci`], [`query_front`],
 //!   [`seldon`], [`stats`]
 
 pub use predictor_router_e2e::{
-    bootstrap, envoy, gateway, gateway_api, http, invalid_configs, load, monitoring, oci, scenario, seldon,
-    stats, upstream,
+    bootstrap, envoy, gateway, gateway_api, http, invalid_configs, load, monitoring, oci, query_front,
+    scenario, seldon, stats, upstream,
 };
 
 pub mod bench;

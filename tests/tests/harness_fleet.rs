@@ -25,7 +25,11 @@ fn config(pooled: Value) -> Value {
         "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
         "sticky": {"user_header": "x-user-id"},
     });
-    let block = if pooled.get("canary").is_some() { "rollout" } else { "adaptive" };
+    let block = if pooled.get("canary").is_some() {
+        "rollout"
+    } else {
+        "adaptive"
+    };
     experiment[block] = pooled;
     json!({
         "experiments": [experiment],
@@ -65,7 +69,10 @@ fn xgb_wins() -> String {
 
 /// What the core computes for the same totals (the allocation every replica must serve).
 fn expected_shares(config: &Value, arms: &[(u64, u64)]) -> Vec<u64> {
-    let experiment = parse(config.to_string().as_bytes()).unwrap().into_experiments().remove(0);
+    let experiment = parse(config.to_string().as_bytes())
+        .unwrap()
+        .into_experiments()
+        .remove(0);
     let totals = Totals {
         arms: arms
             .iter()
@@ -128,9 +135,9 @@ fn one_query_per_update_whatever_the_worker_count_at_the_aligned_instant() {
         "/api/v1/query?query={}&time={t}",
         percent_encode(&outcome_query("fraud-detection", "", 600))
     );
-    assert_eq!(query.headers.get(":path").as_deref(), Some(path.as_bytes()));
-    assert_eq!(query.headers.get(":method").as_deref(), Some(&b"GET"[..]));
-    assert_eq!(query.headers.get(":authority").as_deref(), Some(&b"prometheus:9090"[..]));
+    assert_eq!(query.headers.get(":path"), Some(path.as_bytes()));
+    assert_eq!(query.headers.get(":method"), Some(&b"GET"[..]));
+    assert_eq!(query.headers.get(":authority"), Some(&b"prometheus:9090"[..]));
     // More ticks in the same update: no more queries while one is in flight (within its deadline).
     host.advance_clock(2 * SECOND);
     host.tick().unwrap();
@@ -141,7 +148,11 @@ fn one_query_per_update_whatever_the_worker_count_at_the_aligned_instant() {
     assert!(host.callouts().is_empty());
     // Requests never send anything.
     for i in 0..200 {
-        host.request().path(PATH).header("x-user-id", format!("u{i}")).send().unwrap();
+        host.request()
+            .path(PATH)
+            .header("x-user-id", format!("u{i}"))
+            .send()
+            .unwrap();
     }
     assert!(host.callouts().is_empty());
     // The next update: exactly one more, at T + 10.
@@ -172,12 +183,28 @@ fn every_worker_serves_the_allocation_of_the_pooled_totals() {
     let users: Vec<String> = (0..300).map(|i| format!("user-{i}")).collect();
     let first: Vec<String> = users
         .iter()
-        .map(|u| host.request().path(PATH).header("x-user-id", u).send().unwrap().upstream_header("x-predictor").unwrap())
+        .map(|u| {
+            host.request()
+                .path(PATH)
+                .header("x-user-id", u)
+                .send()
+                .unwrap()
+                .upstream_header("x-predictor")
+                .unwrap()
+        })
         .collect();
     for _ in 0..2 {
         let again: Vec<String> = users
             .iter()
-            .map(|u| host.request().path(PATH).header("x-user-id", u).send().unwrap().upstream_header("x-predictor").unwrap())
+            .map(|u| {
+                host.request()
+                    .path(PATH)
+                    .header("x-user-id", u)
+                    .send()
+                    .unwrap()
+                    .upstream_header("x-predictor")
+                    .unwrap()
+            })
             .collect();
         assert_eq!(again, first, "another worker, the same predictors");
     }
@@ -205,7 +232,8 @@ fn every_worker_serves_the_allocation_of_the_pooled_totals() {
         .map(|l| l.message)
         .collect();
     assert!(
-        info.iter().all(|l| l.ends_with("(thompson, 10000 outcomes of every replica)")),
+        info.iter()
+            .all(|l| l.ends_with("(thompson, 10000 outcomes of every replica)")),
         "{info:?}"
     );
 }
@@ -235,7 +263,10 @@ fn failures_keep_the_pooled_allocation_then_learn_locally_after_three_and_pool_a
     assert_eq!(pooled_gauge(&host), Some(0));
     assert_eq!(shares(&host), [5000, 5000]);
     assert_eq!(
-        warn_lines(&host, "fleet queries failed 3 updates in a row (HTTP status 500): learning from this Envoy's outcomes"),
+        warn_lines(
+            &host,
+            "fleet queries failed 3 updates in a row (HTTP status 500): learning from this Envoy's outcomes"
+        ),
         1,
         "one line per change, by the worker that wrote it"
     );
@@ -250,7 +281,13 @@ fn failures_keep_the_pooled_allocation_then_learn_locally_after_three_and_pool_a
     host.tick().unwrap();
     assert_eq!(pooled_gauge(&host), Some(1));
     assert_eq!(shares(&host), pooled);
-    assert_eq!(warn_lines(&host, "fleet query answered again: learning from every replica's outcomes"), 1);
+    assert_eq!(
+        warn_lines(
+            &host,
+            "fleet query answered again: learning from every replica's outcomes"
+        ),
+        1
+    );
     assert_eq!(host.counter("predictor_router.fleet.query_ok"), 2);
 }
 
@@ -268,7 +305,13 @@ fn slow_refused_garbage_and_oversized_answers_fail_the_query_without_a_trap() {
         ("2 MiB", Upstream::respond(200, huge)),
         ("NaN", Upstream::respond(200, nan)),
         ("negative", Upstream::respond(200, negative)),
-        ("matrix", Upstream::respond(200, r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#)),
+        (
+            "matrix",
+            Upstream::respond(
+                200,
+                r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+            ),
+        ),
     ];
     let config = config(adaptive());
     for (name, upstream) in cases {
@@ -283,7 +326,12 @@ fn slow_refused_garbage_and_oversized_answers_fail_the_query_without_a_trap() {
         assert_eq!(host.counter("predictor_router.fleet.query_ok"), 0, "{name}");
         assert_eq!(shares(&host), [5000, 5000], "{name}");
         for i in 0..20 {
-            let response = host.request().path(PATH).header("x-user-id", format!("u{i}")).send().unwrap();
+            let response = host
+                .request()
+                .path(PATH)
+                .header("x-user-id", format!("u{i}"))
+                .send()
+                .unwrap();
             assert_eq!(response.status(), 200, "{name}");
         }
     }
@@ -306,7 +354,11 @@ fn a_claim_whose_asker_never_answers_is_taken_over_after_its_deadline() {
     let callouts = host.callouts();
     assert_eq!(callouts.len(), 2, "taken over: {callouts:?}");
     assert_ne!(callouts[1].worker, first[0].worker, "by the other worker");
-    assert_eq!(callouts[1].headers.get(":path"), first[0].headers.get(":path"), "the same update");
+    assert_eq!(
+        callouts[1].headers.get(":path"),
+        first[0].headers.get(":path"),
+        "the same update"
+    );
 }
 
 #[test]
@@ -329,7 +381,10 @@ fn a_pooled_rollout_is_rolled_back_from_the_pooled_numbers_and_judges_locally_wh
     // This Envoy saw nothing wrong; the fleet's numbers say the canary fails 40 % of the time.
     host.upstream(
         CLUSTER,
-        Upstream::respond(200, answer(&[("xgb", 2000.0, 1_980_000.0), ("rf", 2000.0, 1_200_000.0)])),
+        Upstream::respond(
+            200,
+            answer(&[("xgb", 2000.0, 1_980_000.0), ("rf", 2000.0, 1_200_000.0)]),
+        ),
     );
     host.deliver_callouts().unwrap();
     host.tick().unwrap();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use predictor_router::router::config::{parse, parse_with_environment};
 use predictor_router::router::table::RoutingTable;
-use predictor_router_tests::kube_yaml;
 use predictor_router_tests::invalid_configs::fleet_with;
+use predictor_router_tests::kube_yaml;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
     rollout_plugin_config, seed_plugin_config, shared_dir,
@@ -582,8 +582,10 @@ fn the_json_schema_agrees_with_the_parser() {
             json!({"signed": false}),
         ),
         fleet_with(json!({})),
-        fleet_with(json!({"selector": "namespace=\"istio-ingress\", pod=~'gw-.*'", "path": "/prometheus/api/v1/query",
-                          "timeout_ms": 100, "delay_seconds": 0, "window_seconds": 60})),
+        fleet_with(
+            json!({"selector": "namespace=\"istio-ingress\", pod=~'gw-.*'", "path": "/prometheus/api/v1/query",
+                          "timeout_ms": 100, "delay_seconds": 0, "window_seconds": 60}),
+        ),
     ];
     for config in &valid {
         assert!(parse_keyed(config).is_ok(), "parser rejects {config}");

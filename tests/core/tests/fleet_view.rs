@@ -101,7 +101,10 @@ fn label_values_are_escaped_as_promql_strings() {
 fn the_plan_is_a_get_of_the_configured_path_with_query_and_time() {
     let (experiment, source) = pooled_experiment();
     let plan = query_plan(&source, &experiment.name, 3600, 1_765_000_000);
-    assert_eq!(plan.cluster, "outbound|9090||prometheus.monitoring.svc.cluster.local");
+    assert_eq!(
+        plan.cluster,
+        "outbound|9090||prometheus.monitoring.svc.cluster.local"
+    );
     assert_eq!(plan.authority, "prometheus.monitoring.svc.cluster.local:9090");
     assert_eq!(plan.method, "GET");
     assert_eq!(plan.timeout_ms, 2000);
@@ -137,10 +140,7 @@ fn an_answer_becomes_totals_per_listed_predictor() {
         vec![arm(5, 5000), arm(0, 0)]
     );
     // An empty vector: nothing yet.
-    assert_eq!(
-        parse_answer(&vector(&[]), &experiment).unwrap(),
-        Totals::zero(2)
-    );
+    assert_eq!(parse_answer(&vector(&[]), &experiment).unwrap(), Totals::zero(2));
     // Extrapolation can put reward above 1000 per trial: capped.
     let body = vector(&[("rf", "trials", "10"), ("rf", "reward_milli", "10400")]);
     assert_eq!(parse_answer(&body, &experiment).unwrap().arms[1], arm(10, 10_000));
@@ -204,7 +204,14 @@ fn anything_but_a_success_vector_of_our_series_fails_the_query() {
     }
     // A scalar's result is not a list of samples: refused while reading.
     let scalar = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}"#;
-    for garbage in [&scalar[..], b"<html>502 Bad Gateway</html>", b"", b"{", b"null", b"[]"] {
+    for garbage in [
+        &scalar[..],
+        b"<html>502 Bad Gateway</html>",
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+    ] {
         assert!(
             matches!(parse_answer(garbage, &experiment), Err(QueryFailure::NotJson(_))),
             "{garbage:?}"
@@ -272,7 +279,11 @@ fn one_claim_per_update_and_a_dead_askers_claim_expires() {
     assert_eq!(answered.asking_until, None);
     assert_eq!(answered.answers, 1);
     assert_eq!(answered.claim(970, deadline + NANOS, 2000), None);
-    assert_eq!(answered.claim(960, deadline + NANOS, 2000), None, "an older update");
+    assert_eq!(
+        answered.claim(960, deadline + NANOS, 2000),
+        None,
+        "an older update"
+    );
     assert!(answered.claim(980, deadline + NANOS, 2000).is_some());
     // A late answer of a claim taken over by a newer update is dropped.
     let newer = answered.claim(980, deadline + NANOS, 2000).unwrap();
@@ -337,9 +348,15 @@ fn a_rollout_judges_its_own_envoy_from_the_first_failure() {
 fn the_exchange_round_trips_and_another_definitions_bytes_are_not_read() {
     let (experiment, _) = pooled_experiment();
     let mut exchange = Exchange::new();
-    assert_eq!(Exchange::decode(&experiment, &exchange.encode(&experiment)), Some(exchange.clone()));
+    assert_eq!(
+        Exchange::decode(&experiment, &exchange.encode(&experiment)),
+        Some(exchange.clone())
+    );
     exchange = exchange.claim(970, 1000 * NANOS, 2000).unwrap();
-    assert_eq!(Exchange::decode(&experiment, &exchange.encode(&experiment)), Some(exchange.clone()));
+    assert_eq!(
+        Exchange::decode(&experiment, &exchange.encode(&experiment)),
+        Some(exchange.clone())
+    );
     exchange = exchange
         .answer(
             970,
@@ -368,7 +385,10 @@ fn the_exchange_round_trips_and_another_definitions_bytes_are_not_read() {
     let mut flipped = bytes.clone();
     flipped[12] = 7; // the "asking" byte
     assert_eq!(Exchange::decode(&experiment, &flipped), None);
-    assert_eq!(exchange_key("fraud-detection"), "predictor_router.fleet.fraud-detection");
+    assert_eq!(
+        exchange_key("fraud-detection"),
+        "predictor_router.fleet.fraud-detection"
+    );
 }
 
 #[test]
@@ -387,7 +407,10 @@ fn the_same_pooled_totals_give_every_replica_the_same_allocation() {
     let (a, _) = Learner::resume_pooled(&experiment, own_a, Some(&totals));
     let (b, _) = Learner::resume_pooled(&experiment, own_b, Some(&totals));
     let (mut c, _) = Learner::resume_pooled(&experiment, Totals::zero(2), None);
-    assert!(!c.allocation().learned, "nothing pooled yet: the configured weights");
+    assert!(
+        !c.allocation().learned,
+        "nothing pooled yet: the configured weights"
+    );
     // The Thompson estimate spread over slices (as on the tick) gives the same result.
     let mut report = c.recompute_from(&experiment, &totals, 1000);
     for i in 0u64.. {
@@ -400,7 +423,11 @@ fn the_same_pooled_totals_give_every_replica_the_same_allocation() {
     assert_eq!(a.allocation(), b.allocation());
     assert_eq!(a.allocation(), c.allocation());
     assert!(a.allocation().learned);
-    assert!(a.allocation().shares_bp[0] > 9000, "{:?}", a.allocation().shares_bp);
+    assert!(
+        a.allocation().shares_bp[0] > 9000,
+        "{:?}",
+        a.allocation().shares_bp
+    );
     assert_eq!(a.source(), Source::Pooled);
     // Pooled: the learner's own schedule is off; local: on.
     assert!(!a.needs_totals(u64::MAX));
@@ -433,8 +460,10 @@ fn fleet_without_a_pooled_experiment_is_a_warning_and_pooled_with_fleet_is_valid
     );
     assert!(table.experiments()[0].is_pooled());
     // A pooled rollout is valid with fleet.
-    let mut rollout = experiment_with(json!({"rollout": {"canary": "rf", "start": "2026-12-07T09:00:00Z",
-        "steps": [{"percent": 5, "minutes": 30}, {"percent": 100}], "pooled": true}}));
+    let mut rollout = experiment_with(
+        json!({"rollout": {"canary": "rf", "start": "2026-12-07T09:00:00Z",
+        "steps": [{"percent": 5, "minutes": 30}, {"percent": 100}], "pooled": true}}),
+    );
     rollout["fleet"] = fleet_with(json!({}))["fleet"].clone();
     let table = RoutingTable::parse(rollout.to_string().as_bytes()).unwrap();
     assert!(table.experiments()[0].is_pooled());

@@ -207,11 +207,7 @@ impl Prometheus {
             if ready {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus not ready:\n{}",
-                self.log()
-            );
+            assert!(Instant::now() < deadline, "Prometheus not ready:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -247,7 +243,9 @@ impl Prometheus {
     pub fn query_at(&self, expr: &str, time: u64) -> Value {
         let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
         let response = HttpClient::new(self.port)
-            .send(&Request::get(&format!("/api/v1/query?query={encoded}&time={time}")))
+            .send(&Request::get(&format!(
+                "/api/v1/query?query={encoded}&time={time}"
+            )))
             .expect("Prometheus answers");
         serde_json::from_slice(&response.body)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response.body)))

@@ -47,7 +47,10 @@ impl ReceivedQuery {
 
     /// The decoded `query` parameter.
     pub fn query(&self) -> Option<String> {
-        let encoded = self.path.split(['?', '&']).find_map(|p| p.strip_prefix("query="))?;
+        let encoded = self
+            .path
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("query="))?;
         let pairs = form_urlencoded::parse(format!("q={encoded}").as_bytes())
             .map(|(_, v)| v.into_owned())
             .next();
