@@ -94,6 +94,13 @@ impl PooledView {
         counters: &mut FleetCounters,
     ) -> Option<Exchange> {
         let (mut exchange, cas) = read(&self.key, experiment);
+        if cas == 0 {
+            // No record yet. Envoy's `set_shared_data` with CAS 0 always succeeds, so two workers whose
+            // first ticks both found no record would both claim and both ask (seen in a real Envoy at
+            // start): write the empty record first, and claim from the next tick with a real CAS.
+            let _ = abi::set_shared_data(&self.key, &exchange.encode(experiment), 0);
+            return None;
+        }
         let t = aligned_instant(now_nanos / NANOS, update_seconds, source.delay_seconds);
         if self.in_flight.is_none() {
             if let (Some(window), Some(claimed)) =

@@ -9,8 +9,8 @@ use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::invalid_configs::fleet_with;
 use predictor_router_tests::kube_yaml;
 use predictor_router_tests::scenario::{
-    adaptive_plugin_config, manifest_documents, manifest_of_kind, predictor_names, repo_root,
-    rollout_plugin_config, seed_plugin_config, shared_dir,
+    adaptive_plugin_config, fleet_plugin_config, manifest_documents, manifest_of_kind, predictor_names,
+    repo_root, rollout_plugin_config, seed_plugin_config, shared_dir,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -389,6 +389,61 @@ fn the_rollout_variant_is_the_shipped_experiment_with_a_rollout_of_rf() {
         rollout,
         seed_plugin_config(),
         "the variant must not drift from the shipped experiment"
+    );
+}
+
+#[test]
+fn the_fleet_variant_is_the_adaptive_variant_pooled_through_the_prometheus_that_scrapes_the_gateways() {
+    let mut fleet = fleet_plugin_config();
+    let config = parse(fleet.to_string().as_bytes()).expect("the fleet variant is valid");
+    assert!(config.experiments()[0].is_pooled(), "its experiment is pooled");
+    let source = &config.fleet().expect("a fleet block").prometheus;
+    assert!(
+        plugin_schema().is_valid(&fleet),
+        "the JSON Schema knows `fleet` and `pooled`"
+    );
+    // The cluster is the one istiod names for the authority's Service: outbound|<port>||<host>.
+    let (host, port) = source.authority.rsplit_once(':').unwrap();
+    assert_eq!(source.cluster, format!("outbound|{port}||{host}"));
+    assert!(
+        host.ends_with(".svc.cluster.local"),
+        "a Service of the cluster: {host}"
+    );
+    // The selector pools exactly the gateways the shipped PodMonitor scrapes (prometheus-operator
+    // gives its targets a `namespace` label).
+    let scraped =
+        &predictor_router_tests::monitoring::pod_monitor()["spec"]["namespaceSelector"]["matchNames"];
+    assert_eq!(scraped.as_array().map(Vec::len), Some(1));
+    assert_eq!(source.selector, format!("namespace={}", scraped[0]));
+    // The ServiceEntry, for a query endpoint outside the cluster, names the cluster it creates.
+    let entries = variant_documents("fleet")
+        .into_iter()
+        .filter(|d| d["kind"] == "ServiceEntry")
+        .collect::<Vec<_>>();
+    assert_eq!(entries.len(), 1);
+    let (entry_host, entry_port) = (
+        &entries[0]["spec"]["hosts"][0],
+        &entries[0]["spec"]["ports"][0]["number"],
+    );
+    let text = std::fs::read_to_string(
+        predictor_router_tests::scenario::variants_dir().join("fleet/serviceentry.yaml"),
+    )
+    .unwrap();
+    let named = format!("outbound|{entry_port}||{}", entry_host.as_str().unwrap());
+    assert!(
+        text.contains(&named),
+        "serviceentry.yaml names its cluster {named}"
+    );
+    // Otherwise the adaptive variant, unchanged.
+    fleet.as_object_mut().unwrap().remove("fleet");
+    fleet["experiments"][0]["adaptive"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pooled");
+    assert_eq!(
+        fleet,
+        adaptive_plugin_config(),
+        "the variant must not drift from the adaptive one"
     );
 }
 

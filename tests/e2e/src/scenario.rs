@@ -83,6 +83,11 @@ pub fn rollout_plugin_config() -> Value {
     plugin_config_of(&variants_dir().join("rollout/wasmplugin.yaml"))
 }
 
+/// `spec.pluginConfig` of the fleet variant (the adaptive variant, pooled through Prometheus).
+pub fn fleet_plugin_config() -> Value {
+    plugin_config_of(&variants_dir().join("fleet/wasmplugin.yaml"))
+}
+
 /// `spec.pluginConfig` of the signed-overrides variant (its keys come from `PREDICTOR_ROUTER_KEYS`).
 pub fn signed_plugin_config() -> Value {
     plugin_config_of(&variants_dir().join("signed-overrides/wasmplugin.yaml"))
