@@ -539,7 +539,12 @@ impl Host {
     /// dispatched from a stream that has ended is dropped, never delivered. Returns how many were
     /// delivered.
     pub fn deliver_callouts(&mut self) -> Result<usize, Trap> {
-        let mut delivered = 0;
+        self.deliver_callouts_with_fuel().map(|costs| costs.len())
+    }
+
+    /// [`Host::deliver_callouts`], with the cost of each `proxy_on_http_call_response` delivered.
+    pub fn deliver_callouts_with_fuel(&mut self) -> Result<Vec<FuelReport>, Trap> {
+        let mut delivered = Vec::new();
         for worker in &mut self.workers {
             let now = worker.store.data().clock_nanos;
             let pending = std::mem::take(&mut worker.store.data_mut().callouts);
@@ -588,7 +593,7 @@ impl Host {
                     worker.store.data_mut().callouts.extend(waiting);
                     return Err(trap);
                 }
-                delivered += 1;
+                delivered.push(fuel);
             }
             // Callouts dispatched while answering others wait for the next delivery.
             let added = std::mem::take(&mut worker.store.data_mut().callouts);

@@ -48,6 +48,8 @@ pub struct HarnessFigures {
     pub native_ns: Vec<(&'static str, f64)>,
     /// The costliest tick while a Thompson estimate runs, by number of predictors.
     pub ticks: Vec<TickFigure>,
+    /// Reading one fleet query's answer, by number of predictors.
+    pub answers: Vec<AnswerFigure>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,65 @@ pub fn tick_cost(module: &[u8], n: usize) -> TickFigure {
         }
     }
     figure
+}
+
+/// What reading one fleet query's answer costs (SPEC "Fleet view").
+#[derive(Debug, Clone)]
+pub struct AnswerFigure {
+    pub predictors: usize,
+    /// Bytes of the answer (two samples per predictor).
+    pub answer_bytes: usize,
+    /// Wasm instructions of `proxy_on_http_call_response`: read the body, parse it into totals, write
+    /// them to shared data, count and log.
+    pub fuel: u64,
+    /// Wasm instructions of the asking worker's tick that sent the query (claim, PromQL, URL).
+    pub send_fuel: u64,
+}
+
+/// A pooled adaptive experiment over `n` predictors: the tick that sends the query, then the answer
+/// (every predictor with 5,000 trials) delivered to `on_http_call_response`.
+pub fn answer_cost(module: &[u8], n: usize) -> AnswerFigure {
+    const CLUSTER: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
+    let predictors: Vec<Value> = (0..n)
+        .map(|i| json!({"name": format!("p{i}"), "weight": 1}))
+        .collect();
+    let config = json!({
+        "fleet": {"prometheus": {"cluster": CLUSTER, "authority": "prometheus.monitoring.svc.cluster.local:9090",
+                                 "selector": "namespace=\"istio-system\""}},
+        "experiments": [{
+            "name": "fraud-detection",
+            "match": {"path_prefix": "/seldon/default/fraud-detection/"},
+            "predictors": predictors,
+            "adaptive": {"policy": "thompson", "update_seconds": 10, "min_outcomes": 100, "min_share_percent": 0, "pooled": true}
+        }]
+    });
+    let result: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            [("trials", "5000"), ("reward_milli", "4000000")].map(|(outcome, value)| {
+                json!({"metric": {"predictor": format!("p{i}"), "outcome": outcome},
+                       "value": [1_767_225_570, value]})
+            })
+        })
+        .collect();
+    let answer = json!({"status": "success", "data": {"resultType": "vector", "result": result}}).to_string();
+    let mut host = Host::new(module)
+        .with_config(config.to_string())
+        .start()
+        .expect("a pooled configuration");
+    host.upstream(CLUSTER, wasm_test_harness::Upstream::respond(200, answer.clone()));
+    // The first tick writes the shared record, the second claims and sends.
+    let mut send_fuel = 0;
+    for _ in 0..2 {
+        host.advance_clock(500_000_000);
+        send_fuel = host.tick_with_fuel().expect("a tick").remove(0).total();
+    }
+    let delivered = host.deliver_callouts_with_fuel().expect("the answer");
+    AnswerFigure {
+        predictors: n,
+        answer_bytes: answer.len(),
+        fuel: delivered.first().map_or(0, |f| f.total()),
+        send_fuel,
+    }
 }
 
 /// `n` experiments on distinct hosts, 8 predictors each.
@@ -217,6 +278,7 @@ pub fn measure(module: &[u8], memory_requests: u64) -> HarnessFigures {
         memory_after,
         native_ns: native_core_ns(),
         ticks: [2, 8, 64].map(|n| tick_cost(module, n)).to_vec(),
+        answers: [2, 64].map(|n| answer_cost(module, n)).to_vec(),
     }
 }
 

@@ -6,10 +6,12 @@
 //! - [`load`]: Envoy processes pinned to core 0, wrk on core 1, Envoy CPU from /proc schedstat
 //! - [`figures`]: harness-level figures through wasm-test-harness
 //! - [`startup`]: Envoy start-to-ready time, memory and CPU, without and with the module
+//! - [`prometheus_stub`]: a loopback stand-in for Prometheus's query API (the fleet-view case)
 //! - [`report`]: medians, ranges, ratios, targets, and BENCHMARKS.md
 
 pub mod figures;
 pub mod load;
+pub mod prometheus_stub;
 pub mod report;
 pub mod startup;
 pub mod variants;

@@ -170,6 +170,8 @@ pub fn render(
         ("adaptive (response), sticky", "predictor-router, sticky", "adaptive, reward response, sticky: vs fixed weights"),
         ("adaptive (feedback), feedback POST 4 KB", "predictor-router, sticky, POST 4 KB", "adaptive, reward feedback: a feedback request with a 4 KB body (copied and parsed) vs the same POST to a fixed-weight experiment"),
         ("signed override, forced (token)", "predictor-router, forced", "signed override: a forced request with a valid token (a clock read, an HMAC-SHA256 per key) vs an unsigned forced request"),
+        ("adaptive pooled (fleet), random", "adaptive (response), random", "fleet view: the adaptive experiment pooled, a query to a loopback Prometheus stand-in every second from the tick, random: vs the same experiment not pooled"),
+        ("adaptive pooled (fleet), sticky", "adaptive (response), sticky", "fleet view, sticky: vs not pooled"),
     ];
     if pairs
         .iter()
@@ -298,6 +300,21 @@ pub fn render(
             w,
             "| {} | {} | {} | {} |",
             t.predictors, t.max_fuel, t.max_micros, t.ticks
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nFleet view: one pooled experiment's query per update and Envoy. Sending it is the asking worker's tick (claim the update in shared data, build the PromQL and URL, `dispatch_http_call`); reading the answer is `on_http_call_response` (read the body, parse it into totals, write them to shared data, count, log); applying the totals is the Thompson estimate of the table above, spread over ticks:\n"
+    );
+    let _ = writeln!(
+        w,
+        "| predictors | answer bytes | wasm instructions to read the answer | wasm instructions of the tick that sends the query |\n|---|---|---|---|"
+    );
+    for a in &figures.answers {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} |",
+            a.predictors, a.answer_bytes, a.fuel, a.send_fuel
         );
     }
     let _ = writeln!(w, "\n### Build profile\n");

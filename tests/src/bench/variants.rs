@@ -39,6 +39,8 @@ pub struct Variant {
     pub name: &'static str,
     pub routing: Routing,
     pub filter: Option<WasmFilter>,
+    /// Extra loopback clusters `(name, port)` (the fleet view's Prometheus cluster).
+    pub clusters: Vec<(String, u16)>,
 }
 
 fn route_action(mode: Mode, predictor: &str, routing: Routing) -> Value {
@@ -90,7 +92,7 @@ pub fn bootstrap(variant: &Variant, mode: Mode, listener: u16, admin: u16, upstr
         }));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
-    let clusters: Vec<Value> = match (mode, upstream) {
+    let mut clusters: Vec<Value> = match (mode, upstream) {
         (Mode::Upstream, Some(port)) => ["xgb", "rf"]
             .iter()
             .map(|name| json!({
@@ -100,6 +102,10 @@ pub fn bootstrap(variant: &Variant, mode: Mode, listener: u16, admin: u16, upstr
             .collect(),
         _ => Vec::new(),
     };
+    clusters.extend(variant.clusters.iter().map(|(name, port)| json!({
+        "name": name, "type": "STATIC", "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}
+    })));
     json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
         "static_resources": {

@@ -7,7 +7,7 @@ use predictor_router_tests::bench::report::{render, Context, ModeResults, Target
 use predictor_router_tests::bench::variants::{
     bootstrap, upstream_bootstrap, Case, Mode, Routing, Variant, WasmFilter,
 };
-use predictor_router_tests::bench::{figures, startup};
+use predictor_router_tests::bench::{figures, prometheus_stub, startup};
 use predictor_router_tests::envoy::{envoy_binary, free_port, wasm_module};
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, feedback_path, predict_path, repo_root, seed_plugin_config, signed_plugin_config,
@@ -78,51 +78,61 @@ fn variants() -> Vec<Variant> {
             name: "plain Envoy",
             routing: Routing::Plain,
             filter: None,
+            clusters: Vec::new(),
         },
         Variant {
             name: "native header routing",
             routing: Routing::HeaderRoutes,
             filter: None,
+            clusters: Vec::new(),
         },
         Variant {
             name: "native weighted_clusters",
             routing: Routing::Weighted,
             filter: None,
+            clusters: Vec::new(),
         },
         Variant {
             name: "no-op wasm",
             routing: Routing::Plain,
             filter: wasm(bench.join("floor_noop.wasm")),
+            clusters: Vec::new(),
         },
         Variant {
             name: "set-header wasm",
             routing: Routing::HeaderRoutes,
             filter: wasm(bench.join("floor_set_header.wasm")),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router",
             routing: Routing::HeaderRoutes,
             filter: wasm(wasm_module()),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router, all SDK exports",
             routing: Routing::HeaderRoutes,
             filter: wasm(bench.join("predictor_router_all_exports.wasm")),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router before adaptive",
             routing: Routing::HeaderRoutes,
             filter: wasm(bench.join("predictor_router_before.wasm")),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router, adaptive (response)",
             routing: Routing::HeaderRoutes,
             filter: with_config(adaptive_plugin_config().to_string()),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router, adaptive (feedback)",
             routing: Routing::HeaderRoutes,
             filter: with_config(feedback_plugin_config(10, 100).to_string()),
+            clusters: Vec::new(),
         },
         Variant {
             name: "predictor-router, signed overrides",
@@ -132,8 +142,28 @@ fn variants() -> Vec<Variant> {
                 configuration: signed_plugin_config().to_string(),
                 vm_environment: vec![(SIGNING_VARIABLE.to_string(), BENCH_KEY.to_string())],
             }),
+            clusters: Vec::new(),
+        },
+        Variant {
+            name: "predictor-router, adaptive pooled (fleet)",
+            routing: Routing::HeaderRoutes,
+            filter: with_config(fleet_bench_config().to_string()),
+            clusters: vec![(FLEET_CLUSTER.to_string(), prometheus_stub::start())],
         },
     ]
+}
+
+const FLEET_CLUSTER: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
+
+/// The adaptive variant pooled through the fleet view, with a query every second (`update_seconds` 1:
+/// ten times the shipped rate, the worst case for the tick).
+fn fleet_bench_config() -> serde_json::Value {
+    let mut config = adaptive_plugin_config();
+    config["experiments"][0]["adaptive"]["pooled"] = true.into();
+    config["experiments"][0]["adaptive"]["update_seconds"] = 1.into();
+    config["fleet"] = serde_json::json!({"prometheus": {"cluster": FLEET_CLUSTER,
+        "authority": "prometheus.monitoring.svc.cluster.local:9090", "selector": "namespace=\"istio-system\""}});
+    config
 }
 
 const SIGNING_VARIABLE: &str = "PREDICTOR_ROUTER_KEYS";
@@ -237,6 +267,16 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
                 "predictor-router, adaptive (feedback)",
                 &sticky,
                 feedback_path(),
+            ),
+            case(
+                "adaptive pooled (fleet), random",
+                "predictor-router, adaptive pooled (fleet)",
+                &[],
+            ),
+            case(
+                "adaptive pooled (fleet), sticky",
+                "predictor-router, adaptive pooled (fleet)",
+                &sticky,
             ),
             case(
                 "signed override, forced (token)",
