@@ -304,7 +304,7 @@ pub fn render(
     }
     let _ = writeln!(
         w,
-        "\nFleet view: one pooled experiment's query per update and Envoy. Sending it is the asking worker's tick (claim the update in shared data, build the PromQL and URL, `dispatch_http_call`); reading the answer is `on_http_call_response` (read the body, parse it into totals, write them to shared data, count, log); applying the totals is the Thompson estimate of the table above, spread over ticks:\n"
+        "\nFleet view: one pooled experiment's query per update and Envoy. Sending it is the asking worker's tick (claim the update in shared data, build the PromQL and URL, `dispatch_http_call`); reading the answer is `on_http_call_response` (read the body, parse it into totals, write them to shared data, count, log, and apply them: the first slice of the Thompson estimate of the table above, at most 12,000 posterior draws, which is most of these instructions; the rest follows on the next ticks, and the other workers apply the answer on their ticks):\n"
     );
     let _ = writeln!(
         w,
