@@ -15,6 +15,8 @@
 //! - [`header_map`]: the ABI's serialized header map
 //! - [`fleet`]: pooled outcomes of every replica from Prometheus: the aligned instant, the query, its
 //!   answer, and what an Envoy's workers share about it
+//! - [`shadow`]: shadow comparison: which requests are copied, the copy's path, Seldon answers, the
+//!   outcome of a pair
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
@@ -37,5 +39,6 @@ pub mod plan;
 pub mod query;
 pub mod response;
 pub mod rollout;
+pub mod shadow;
 pub mod signing;
 pub mod table;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use predictor_router::router::config::{parse, parse_with_environment};
 use predictor_router::router::table::RoutingTable;
-use predictor_router_tests::invalid_configs::fleet_with;
+use predictor_router_tests::invalid_configs::{fleet_with, shadow_with};
 use predictor_router_tests::kube_yaml;
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, fleet_plugin_config, manifest_documents, manifest_of_kind, predictor_names,
@@ -636,6 +636,11 @@ fn the_json_schema_agrees_with_the_parser() {
             json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
             json!({"signed": false}),
         ),
+        shadow_with(json!({})),
+        shadow_with(
+            json!({"path_prefix": "/v2/", "percent": 0.01, "timeout_ms": 1, "max_in_flight": 10000, "compare": "status"}),
+        ),
+        shadow_with(json!({"percent": 100})),
         fleet_with(json!({})),
         fleet_with(
             json!({"selector": "namespace=\"istio-ingress\", pod=~'gw-.*'", "path": "/prometheus/api/v1/query",
@@ -684,6 +689,15 @@ fn the_json_schema_agrees_with_the_parser() {
             json!({"keys_env": "PREDICTOR_ROUTER_KEYS"}),
             json!({"signed": "yes"}),
         ),
+        shadow_with(json!({"name": null})),
+        shadow_with(json!({"percent": 0})),
+        shadow_with(json!({"percent": 100.5})),
+        shadow_with(json!({"timeout_ms": 0})),
+        shadow_with(json!({"max_in_flight": 10001})),
+        shadow_with(json!({"compare": "argmax"})),
+        shadow_with(json!({"path_prefix": "api/"})),
+        shadow_with(json!({"authority": "http://rf-v2:8000"})),
+        shadow_with(json!({"mirror": true})),
         fleet_with(json!({"cluster": null})),
         fleet_with(json!({"authority": "http://prometheus:9090"})),
         fleet_with(json!({"path": "api/v1/query"})),

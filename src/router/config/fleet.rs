@@ -6,15 +6,13 @@ use serde_json::Number;
 
 use super::error::ConfigError;
 use super::model::{Fleet, PrometheusSource};
-use super::rules::bounded;
+use super::rules::{bounded, printable, MAX_TEXT_LEN};
 use super::schema::RawFleet;
 
 pub const DEFAULT_QUERY_PATH: &str = "/api/v1/query";
 pub const DEFAULT_TIMEOUT_MS: u32 = 2000;
 pub const DEFAULT_DELAY_SECONDS: u32 = 30;
 pub const DEFAULT_WINDOW_SECONDS: u32 = 3600;
-/// Cluster names, authorities, paths and selectors: at most this many bytes.
-const MAX_TEXT_LEN: usize = 1024;
 
 pub fn validate(raw: Option<RawFleet>) -> Result<Option<Fleet>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
@@ -90,23 +88,6 @@ pub fn validate(raw: Option<RawFleet>) -> Result<Option<Fleet>, ConfigError> {
             )?,
         },
     }))
-}
-
-/// Non-empty, at most [`MAX_TEXT_LEN`] bytes, no whitespace or control characters.
-fn printable(value: &str) -> Result<(), String> {
-    if value.is_empty() || value.len() > MAX_TEXT_LEN {
-        return Err(format!("must be 1 to {MAX_TEXT_LEN} characters"));
-    }
-    if value
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(format!(
-            "\"{}\" must not contain spaces or control characters",
-            value.escape_debug()
-        ));
-    }
-    Ok(())
 }
 
 /// PromQL label matchers without braces: `name op "value"` separated by commas (`=`, `!=`, `=~`, `!~`;

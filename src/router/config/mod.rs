@@ -10,6 +10,7 @@ mod reward;
 mod rollout;
 mod rules;
 mod schema;
+mod shadow;
 mod validate;
 
 pub use error::ConfigError;
@@ -17,8 +18,9 @@ pub use fleet::label_matchers;
 
 use crate::router::signing::Environment;
 pub use model::{
-    Adaptive, Experiment, Fleet, Guard, HostPattern, Override, Policy, Predictor, PrometheusSource, Reward,
-    Rollout, Signing, Step, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER, DEFAULT_ROUTING_HEADER,
+    Adaptive, Compare, Experiment, Fleet, Guard, HostPattern, Override, Policy, Predictor, PrometheusSource,
+    Reward, Rollout, Shadow, Signing, Step, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
+    DEFAULT_ROUTING_HEADER,
 };
 pub use rules::dns_label;
 pub use validate::{MAX_AGE_LIMIT_SECONDS, MAX_EXPERIMENTS, MAX_PREDICTORS, MAX_WEIGHT};

@@ -66,6 +66,35 @@ pub struct Experiment {
     pub adaptive: Option<Adaptive>,
     /// `None` unless the experiment rolls out a canary (never with `adaptive`).
     pub rollout: Option<Rollout>,
+    /// `None` unless a sample of the experiment's requests is copied to a shadow predictor.
+    pub shadow: Option<Shadow>,
+}
+
+/// A shadow predictor (SPEC "Shadow comparison"): a sample of requests is copied to it and its answer
+/// compared with the one the client got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadow {
+    /// A DNS label naming the shadow in metrics; never one of the experiment's predictors.
+    pub name: String,
+    pub cluster: String,
+    pub authority: String,
+    /// Replaces `match.path_prefix` in the copy's `:path`.
+    pub path_prefix: String,
+    /// The share of sticky, hashed and random requests copied, in hundredths of a percent (1 to 10,000).
+    pub percent_hundredths: u32,
+    pub timeout_ms: u32,
+    /// Copies outstanding per worker at most.
+    pub max_in_flight: u32,
+    pub compare: Compare,
+}
+
+/// How a shadow's answer is compared with the client's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Both are Seldon Core v1 prediction responses: rows of class probabilities.
+    Seldon,
+    /// Only the status classes.
+    Status,
 }
 
 /// `signing`: the variable the keys came from (for the log) and the keys.

@@ -9,6 +9,9 @@ pub const MAX_NAME_LEN: usize = 63;
 /// Header, cookie and query parameter names: at most this many characters.
 pub const MAX_TOKEN_LEN: usize = 64;
 
+/// Cluster names, authorities, paths and selectors: at most this many bytes.
+pub const MAX_TEXT_LEN: usize = 1024;
+
 /// A reason without its path yet.
 pub type Check = Result<(), String>;
 
@@ -125,4 +128,21 @@ pub fn pooled(value: Option<bool>, fleet: bool) -> Result<bool, String> {
         );
     }
     Ok(pooled)
+}
+
+/// Non-empty, at most [`MAX_TEXT_LEN`] bytes, no whitespace or control characters.
+pub fn printable(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > MAX_TEXT_LEN {
+        return Err(format!("must be 1 to {MAX_TEXT_LEN} characters"));
+    }
+    if value
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!(
+            "\"{}\" must not contain spaces or control characters",
+            value.escape_debug()
+        ));
+    }
+    Ok(())
 }

@@ -62,6 +62,7 @@ described! {
     RawGuard => "a guard object",
     RawFleet => "a fleet object with `prometheus`",
     RawPrometheus => "a prometheus object with `cluster` and `authority`",
+    RawShadow => "a shadow object with `name`, `cluster`, `authority` and `percent`",
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +131,33 @@ pub struct RawExperiment {
     pub adaptive: Option<Object<RawAdaptive>>,
     #[serde(default)]
     pub rollout: Option<Object<RawRollout>>,
+    #[serde(default)]
+    pub shadow: Option<Object<RawShadow>>,
+}
+
+/// `shadow`: every field optional here, so that a missing required one is reported at its own path.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a shadow object with `name`, `cluster`, `authority` and `percent`"
+)]
+pub struct RawShadow {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub authority: Option<String>,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub percent: Option<Number>,
+    #[serde(default)]
+    pub timeout_ms: Option<Number>,
+    #[serde(default)]
+    pub max_in_flight: Option<Number>,
+    #[serde(default)]
+    pub compare: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -163,6 +163,14 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: 
                 fleet,
             )?),
         };
+    let shadow = match raw.shadow.map(|s| s.0) {
+        None => None,
+        Some(s) => Some(super::shadow::validate(
+            &format!("{path}.shadow"),
+            s,
+            &predictors,
+        )?),
+    };
     let set_cookies = match &sticky.cookie {
         Some(cookie) => predictors
             .iter()
@@ -194,6 +202,7 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: 
         set_cookies,
         adaptive,
         rollout,
+        shadow,
     })
 }
 

@@ -56,6 +56,27 @@ pub fn fleet_with(patch: Value) -> Value {
     config
 }
 
+/// A configuration whose experiment has a valid `shadow` block with `patch` applied to it (a `null`
+/// value removes the field).
+pub fn shadow_with(patch: Value) -> Value {
+    let mut shadow = json!({
+        "name": "rf-v2",
+        "cluster": "outbound|8000||fraud-detection-rf-v2.default.svc.cluster.local",
+        "authority": "fraud-detection-rf-v2.default.svc.cluster.local:8000",
+        "percent": 10
+    });
+    if let (Some(r), Some(p)) = (shadow.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            if v.is_null() {
+                r.remove(k);
+            } else {
+                r.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    experiment_with(json!({ "shadow": shadow }))
+}
+
 pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
     let p2 = |a: Value, b: Value| json!([a, b]);
     vec![
@@ -551,6 +572,95 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         (
             fleet_with(json!({"window_seconds": 3600.5})),
             "fleet.prometheus.window_seconds: must be an integer from 60 to 2592000",
+        ),
+        // shadow (SPEC "Shadow comparison")
+        (
+            experiment_with(json!({"shadow": []})),
+            "experiments[0].shadow: invalid type: sequence, expected a shadow object with `name`, `cluster`, `authority` and `percent`",
+        ),
+        (
+            shadow_with(json!({"mirror": true})),
+            "experiments[0].shadow.mirror: unknown field `mirror`, expected one of `name`, `cluster`, `authority`, `path_prefix`, `percent`, `timeout_ms`, `max_in_flight`, `compare`",
+        ),
+        (
+            shadow_with(json!({"name": null})),
+            "experiments[0].shadow.name: is required: a DNS label naming the shadow in metrics",
+        ),
+        (
+            shadow_with(json!({"name": "RF_v2"})),
+            "experiments[0].shadow.name: \"RF_v2\" is not a DNS label: 1 to 63 characters of [a-z0-9-], starting and ending with a letter or digit",
+        ),
+        (
+            shadow_with(json!({"name": "rf"})),
+            "experiments[0].shadow.name: \"rf\" is a predictor of this experiment: a shadow is a predictor no client is routed to",
+        ),
+        (
+            shadow_with(json!({"cluster": null})),
+            "experiments[0].shadow.cluster: is required: the Envoy cluster of the shadow's service, e.g. \"outbound|8000||fraud-detection-rf-v2.default.svc.cluster.local\"",
+        ),
+        (
+            shadow_with(json!({"cluster": ""})),
+            "experiments[0].shadow.cluster: must be 1 to 1024 characters",
+        ),
+        (
+            shadow_with(json!({"authority": null})),
+            "experiments[0].shadow.authority: is required: the `:authority` of the copies, e.g. \"fraud-detection-rf-v2.default.svc.cluster.local:8000\"",
+        ),
+        (
+            shadow_with(json!({"authority": "http://rf-v2:8000"})),
+            "experiments[0].shadow.authority: \"http://rf-v2:8000\" must be a host with an optional port, without a scheme or path",
+        ),
+        (
+            shadow_with(json!({"path_prefix": "api/"})),
+            "experiments[0].shadow.path_prefix: must start with \"/\"",
+        ),
+        (
+            shadow_with(json!({"path_prefix": "/a b/"})),
+            "experiments[0].shadow.path_prefix: \"/a b/\" must not contain spaces or control characters",
+        ),
+        (
+            shadow_with(json!({"percent": null})),
+            "experiments[0].shadow.percent: is required: the share of requests copied, 0.01 to 100",
+        ),
+        (
+            shadow_with(json!({"percent": 0})),
+            "experiments[0].shadow.percent: must be a number from 0.01 to 100 with at most two decimals",
+        ),
+        (
+            shadow_with(json!({"percent": 0.001})),
+            "experiments[0].shadow.percent: must be a number from 0.01 to 100 with at most two decimals",
+        ),
+        (
+            shadow_with(json!({"percent": 12.345})),
+            "experiments[0].shadow.percent: must be a number from 0.01 to 100 with at most two decimals",
+        ),
+        (
+            shadow_with(json!({"percent": 100.01})),
+            "experiments[0].shadow.percent: must be a number from 0.01 to 100 with at most two decimals",
+        ),
+        (
+            shadow_with(json!({"percent": "10"})),
+            "experiments[0].shadow.percent: invalid type: string \"10\", expected a JSON number",
+        ),
+        (
+            shadow_with(json!({"timeout_ms": 0})),
+            "experiments[0].shadow.timeout_ms: must be an integer from 1 to 60000",
+        ),
+        (
+            shadow_with(json!({"timeout_ms": 60_001})),
+            "experiments[0].shadow.timeout_ms: must be an integer from 1 to 60000",
+        ),
+        (
+            shadow_with(json!({"max_in_flight": 0})),
+            "experiments[0].shadow.max_in_flight: must be an integer from 1 to 10000",
+        ),
+        (
+            shadow_with(json!({"max_in_flight": 10_001})),
+            "experiments[0].shadow.max_in_flight: must be an integer from 1 to 10000",
+        ),
+        (
+            shadow_with(json!({"compare": "argmax"})),
+            "experiments[0].shadow.compare: \"argmax\" is not \"seldon\" or \"status\"",
         ),
     ]
 }

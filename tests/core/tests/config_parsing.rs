@@ -209,11 +209,11 @@ fn paths_are_never_empty_and_odd_keys_are_quoted() {
         ),
         (
             br#"{"experiments":[{"":1}]}"#,
-            r#"experiments[0]."": unknown field ``, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`, `rollout`"#,
+            r#"experiments[0]."": unknown field ``, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`, `rollout`, `shadow`"#,
         ),
         (
             br#"{"experiments":[{"a b":1}]}"#,
-            r#"experiments[0]."a b": unknown field `a b`, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`, `rollout`"#,
+            r#"experiments[0]."a b": unknown field `a b`, expected one of `name`, `match`, `predictors`, `routing_header`, `response_header`, `sticky`, `override`, `adaptive`, `rollout`, `shadow`"#,
         ),
     ];
     for (bytes, expected) in cases {
