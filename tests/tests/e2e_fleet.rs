@@ -75,6 +75,32 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Two pooled replicas of `config`, replica `i` in front of `upstreams[i]` and querying Prometheus
+/// through its own counting front, and the Prometheus that scrapes both.
+struct PooledPair {
+    fronts: [QueryFront; 2],
+    envoys: [Envoy; 2],
+    prometheus: Prometheus,
+}
+
+fn pooled_pair(config: &Value, upstreams: [&[PredictorServer]; 2]) -> PooledPair {
+    let prometheus_port = free_port();
+    let fronts = [
+        QueryFront::start(prometheus_port),
+        QueryFront::start(prometheus_port),
+    ];
+    let envoys = [
+        replica(config, upstreams[0], Some(&fronts[0])),
+        replica(config, upstreams[1], Some(&fronts[1])),
+    ];
+    let prometheus = prometheus_scraping(prometheus_port, &[&envoys[0], &envoys[1]]);
+    PooledPair {
+        fronts,
+        envoys,
+        prometheus,
+    }
+}
+
 /// A Prometheus scraping `envoys` every second through the shipped PodMonitor's relabelling.
 fn prometheus_scraping(port: u16, envoys: &[&Envoy]) -> Prometheus {
     let targets: Vec<(String, String)> = envoys
@@ -220,20 +246,15 @@ fn pooled_replicas_agree_at_every_update_learn_together_and_use_prometheus_numbe
         fail_percent: 30,
         ..Default::default()
     });
-    let prometheus_port = free_port();
-    let fronts = [
-        QueryFront::start(prometheus_port),
-        QueryFront::start(prometheus_port),
-    ];
-    let pooled = [
-        replica(&config(true), &upstreams, Some(&fronts[0])),
-        replica(&config(true), &upstreams, Some(&fronts[1])),
-    ];
+    let PooledPair {
+        fronts,
+        envoys: pooled,
+        prometheus,
+    } = pooled_pair(&config(true), [&upstreams, &upstreams]);
     let control = [
         replica(&config(false), &upstreams, None),
         replica(&config(false), &upstreams, None),
     ];
-    let prometheus = prometheus_scraping(prometheus_port, &[&pooled[0], &pooled[1]]);
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let loads = [
@@ -385,16 +406,12 @@ fn failed_queries_keep_the_pooled_allocation_then_learn_locally_and_a_restarted_
     let upstreams = vec![PredictorServer::start("xgb"), PredictorServer::start("rf")];
     slow_rf(&upstreams);
     let config = adaptive_config(true, DELAY, json!({"max_latency_ms": 20}));
-    let prometheus_port = free_port();
-    let fronts = [
-        QueryFront::start(prometheus_port),
-        QueryFront::start(prometheus_port),
-    ];
-    let mut envoys = vec![
-        replica(&config, &upstreams, Some(&fronts[0])),
-        replica(&config, &upstreams, Some(&fronts[1])),
-    ];
-    let mut prometheus = prometheus_scraping(prometheus_port, &[&envoys[0], &envoys[1]]);
+    let PooledPair {
+        fronts,
+        envoys,
+        mut prometheus,
+    } = pooled_pair(&config, [&upstreams, &upstreams]);
+    let mut envoys = Vec::from(envoys);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = split_traffic(envoys[0].listener_port, envoys[1].listener_port, stop.clone());
     let mut timeline: Vec<(String, Look)> = Vec::new();
@@ -555,16 +572,8 @@ fn with_delay_seconds_zero_the_test_shows_whether_the_replicas_totals_can_differ
     let upstreams = vec![PredictorServer::start("xgb"), PredictorServer::start("rf")];
     slow_rf(&upstreams);
     let config = adaptive_config(true, 0, json!({"max_latency_ms": 20}));
-    let prometheus_port = free_port();
-    let fronts = [
-        QueryFront::start(prometheus_port),
-        QueryFront::start(prometheus_port),
-    ];
-    let envoys = [
-        replica(&config, &upstreams, Some(&fronts[0])),
-        replica(&config, &upstreams, Some(&fronts[1])),
-    ];
-    let _prometheus = prometheus_scraping(prometheus_port, &[&envoys[0], &envoys[1]]);
+    let pair = pooled_pair(&config, [&upstreams, &upstreams]);
+    let envoys = &pair.envoys;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = split_traffic(envoys[0].listener_port, envoys[1].listener_port, stop.clone());
     thread::sleep(Duration::from_secs(8 * UPDATE));
@@ -589,7 +598,7 @@ fn with_delay_seconds_zero_the_test_shows_whether_the_replicas_totals_can_differ
         common.len() >= 6,
         "both replicas answered at the same instants: {lines:?}"
     );
-    for envoy in &envoys {
+    for envoy in envoys {
         envoy.assert_no_wasm_errors();
     }
 }
@@ -613,16 +622,8 @@ fn a_pooled_rollout_whose_canary_fails_on_one_replicas_traffic_only_is_rolled_ba
         "steps": [{"percent": 50, "minutes": 30}, {"percent": 100}],
         "update_seconds": UPDATE, "guard": {"min_outcomes": 100}, "pooled": true});
     config["fleet"] = fleet_block(DELAY);
-    let prometheus_port = free_port();
-    let fronts = [
-        QueryFront::start(prometheus_port),
-        QueryFront::start(prometheus_port),
-    ];
-    let envoys = [
-        replica(&config, &failing, Some(&fronts[0])),
-        replica(&config, &healthy, Some(&fronts[1])),
-    ];
-    let _prometheus = prometheus_scraping(prometheus_port, &[&envoys[0], &envoys[1]]);
+    let pair = pooled_pair(&config, [&failing, &healthy]);
+    let envoys = &pair.envoys;
     let rolled_back = |e: &Envoy| e.gauge("predictor_router.fraud-detection.rollout.rolled_back");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = split_traffic(envoys[0].listener_port, envoys[1].listener_port, stop.clone());
@@ -681,7 +682,7 @@ fn a_pooled_rollout_whose_canary_fails_on_one_replicas_traffic_only_is_rolled_ba
         "judged on {canary_n} canary outcomes, replica 1 had {}",
         own_rf[1]
     );
-    for envoy in &envoys {
+    for envoy in envoys {
         envoy.assert_no_wasm_errors();
     }
 }

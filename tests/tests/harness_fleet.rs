@@ -181,20 +181,8 @@ fn every_worker_serves_the_allocation_of_the_pooled_totals() {
     assert_eq!(shares(&host), expected);
     // Every worker routes hashed users from the same allocation (each request goes to the next worker).
     let users: Vec<String> = (0..300).map(|i| format!("user-{i}")).collect();
-    let first: Vec<String> = users
-        .iter()
-        .map(|u| {
-            host.request()
-                .path(PATH)
-                .header("x-user-id", u)
-                .send()
-                .unwrap()
-                .upstream_header("x-predictor")
-                .unwrap()
-        })
-        .collect();
-    for _ in 0..2 {
-        let again: Vec<String> = users
+    let mut route_all = || -> Vec<String> {
+        users
             .iter()
             .map(|u| {
                 host.request()
@@ -205,8 +193,11 @@ fn every_worker_serves_the_allocation_of_the_pooled_totals() {
                     .upstream_header("x-predictor")
                     .unwrap()
             })
-            .collect();
-        assert_eq!(again, first, "another worker, the same predictors");
+            .collect()
+    };
+    let first = route_all();
+    for _ in 0..2 {
+        assert_eq!(route_all(), first, "another worker, the same predictors");
     }
     let on_xgb = first.iter().filter(|p| *p == "xgb").count();
     assert!(on_xgb > 250, "{on_xgb} of 300 on xgb");

@@ -6,7 +6,7 @@ use serde_json::Number;
 
 use super::error::ConfigError;
 use super::model::{Fleet, PrometheusSource};
-use super::rules::{bounded, printable, MAX_TEXT_LEN};
+use super::rules::{authority as authority_rule, bounded, printable, MAX_TEXT_LEN};
 use super::schema::RawFleet;
 
 pub const DEFAULT_QUERY_PATH: &str = "/api/v1/query";
@@ -39,12 +39,7 @@ pub fn validate(raw: Option<RawFleet>) -> Result<Option<Fleet>, ConfigError> {
         raw.authority,
         "the `:authority` of the queries, e.g. \"prometheus.monitoring.svc.cluster.local:9090\"",
     )?;
-    if authority.contains(['/', '?', '#', '@']) {
-        return Err(at(
-            "authority",
-            format!("\"{authority}\" must be a host with an optional port, without a scheme or path"),
-        ));
-    }
+    authority_rule(&authority).map_err(|reason| at("authority", reason))?;
     let query_path = match raw.path {
         None => DEFAULT_QUERY_PATH.to_string(),
         Some(p) => {

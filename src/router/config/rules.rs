@@ -130,6 +130,16 @@ pub fn pooled(value: Option<bool>, fleet: bool) -> Result<bool, String> {
     Ok(pooled)
 }
 
+/// An `:authority` for a callout: a host with an optional port, nothing of a URL around it.
+pub fn authority(value: &str) -> Check {
+    if value.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "\"{value}\" must be a host with an optional port, without a scheme or path"
+        ));
+    }
+    Ok(())
+}
+
 /// Non-empty, at most [`MAX_TEXT_LEN`] bytes, no whitespace or control characters.
 pub fn printable(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > MAX_TEXT_LEN {

@@ -5,7 +5,7 @@ use serde_json::Number;
 
 use super::error::ConfigError;
 use super::model::{Compare, Predictor, Shadow};
-use super::rules::{bounded, dns_label, printable};
+use super::rules::{authority as authority_rule, bounded, dns_label, printable};
 use super::schema::RawShadow;
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 1000;
@@ -37,13 +37,9 @@ pub fn validate(path: &str, raw: RawShadow, predictors: &[Predictor]) -> Result<
         raw.authority,
         "the `:authority` of the copies, e.g. \"fraud-detection-rf-v2.default.svc.cluster.local:8000\"",
     )?;
-    printable(&authority).map_err(|reason| at("authority", reason))?;
-    if authority.contains(['/', '?', '#', '@']) {
-        return Err(at(
-            "authority",
-            format!("\"{authority}\" must be a host with an optional port, without a scheme or path"),
-        ));
-    }
+    printable(&authority)
+        .and_then(|()| authority_rule(&authority))
+        .map_err(|reason| at("authority", reason))?;
     let path_prefix = match raw.path_prefix {
         None => "/".to_string(),
         Some(p) => {
