@@ -114,6 +114,13 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_register_shared_queue(name_data: *const u8, name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_enqueue_shared_queue(queue_id: u32, value_data: *const u8, value_size: usize) -> u32;
+    fn proxy_dequeue_shared_queue(
+        queue_id: u32,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
@@ -181,6 +188,11 @@ pub fn plugin_configuration(size: usize) -> HostResult<Vec<u8>> {
 /// The current chunk of the request body (`size` bytes, as `proxy_on_request_body` announced).
 pub fn request_body(size: usize) -> HostResult<Vec<u8>> {
     buffer(BufferType::HttpRequestBody, size).map(Option::unwrap_or_default)
+}
+
+/// The current chunk of the response body (`size` bytes, as `proxy_on_response_body` announced).
+pub fn response_body(size: usize) -> HostResult<Vec<u8>> {
+    buffer(BufferType::HttpResponseBody, size).map(Option::unwrap_or_default)
 }
 
 /// A callout's response body (`size` bytes, as `on_http_call_response` announced).
@@ -298,4 +310,22 @@ pub fn increment_counter(id: u32, amount: u64) -> HostResult<()> {
 
 pub fn record_gauge(id: u32, value: u64) -> HostResult<()> {
     check(unsafe { proxy_record_metric(id, value) })
+}
+
+/// Registers a shared queue by name (Envoy: the first registrant of a name receives its
+/// `on_queue_ready`, on its own worker); its id.
+pub fn register_shared_queue(name: &str) -> HostResult<u32> {
+    let mut id = 0u32;
+    check(unsafe { proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn enqueue_shared_queue(queue_id: u32, value: &[u8]) -> HostResult<()> {
+    check(unsafe { proxy_enqueue_shared_queue(queue_id, value.as_ptr(), value.len()) })
+}
+
+/// The queue's oldest message; `Err(Empty)` when there is none.
+pub fn dequeue_shared_queue(queue_id: u32) -> HostResult<Vec<u8>> {
+    returned_bytes(|data, len| unsafe { proxy_dequeue_shared_queue(queue_id, data, len) })
+        .map(Option::unwrap_or_default)
 }

@@ -1,6 +1,7 @@
 //! One HTTP stream: the core plans, this applies. Request headers: read what the core asks for, strip,
 //! set the routing header, count. Request body: copy a feedback body as it streams past. Response
-//! headers: count the class, report the predictor, `Set-Cookie`, record the outcome.
+//! headers: count the class, report the predictor, `Set-Cookie`, record the outcome. A request sampled
+//! for a shadow also has its request and answer copied as they pass (`super::shadow`).
 //!
 //! Everything the response needs is captured during the request phase: request headers cannot be
 //! read once the response has started.
@@ -13,6 +14,7 @@ use proxy_wasm::types::Action;
 use super::abi::{self, Map};
 use super::random::SharedRng;
 use super::request::HostRequest;
+use super::shadow::{ShadowDesk, StreamCopy};
 use super::state::RouterState;
 use crate::router::outcomes::feedback::MAX_FEEDBACK_BYTES;
 use crate::router::plan::{plan_feedback, plan_request, plan_response, ConfiguredWeights, Learning, Routed};
@@ -29,20 +31,26 @@ pub struct PredictorRouterHttp {
     started_nanos: Option<u64>,
     /// Set while a feedback body is being copied.
     feedback: Option<FeedbackBody>,
+    /// The worker's shadow desk (copies go out through the root context).
+    desk: Rc<ShadowDesk>,
+    /// Set when the request was sampled for its experiment's shadow.
+    shadow: Option<StreamCopy>,
 }
 
 impl PredictorRouterHttp {
-    pub fn new(state: Option<Rc<RouterState>>, rng: SharedRng) -> Self {
+    pub fn new(state: Option<Rc<RouterState>>, rng: SharedRng, desk: Rc<ShadowDesk>) -> Self {
         PredictorRouterHttp {
             state,
             rng,
             routed: None,
             started_nanos: None,
             feedback: None,
+            desk,
+            shadow: None,
         }
     }
 
-    fn route_request(&mut self, state: &RouterState, end_of_stream: bool) {
+    fn route_request(&mut self, state: &Rc<RouterState>, end_of_stream: bool) {
         let mut request = HostRequest { rng: &self.rng };
         // Fixed-weight configurations never touch the learners.
         let learning = if state.learns {
@@ -64,6 +72,20 @@ impl PredictorRouterHttp {
             let _ = abi::replace_header(Map::Request, header, predictor.as_bytes());
         }
         state.count_all(&plan.counts);
+        if let (Some(copy), Some(routed)) = (plan.shadow, &plan.routed) {
+            self.shadow = StreamCopy::start(
+                state,
+                &self.desk,
+                routed.experiment,
+                routed.decision.predictor,
+                copy,
+            );
+            if end_of_stream {
+                if let Some(shadow) = &mut self.shadow {
+                    shadow.request_complete();
+                }
+            }
+        }
         if let Some(routed) = plan.routed {
             if routed.times_the_response() {
                 self.started_nanos = abi::current_time_nanos().ok();
@@ -79,6 +101,9 @@ impl PredictorRouterHttp {
     }
 
     fn copy_body_chunk(&mut self, size: usize, end_of_stream: bool) {
+        if let Some(shadow) = &mut self.shadow {
+            shadow.request_chunk(size, end_of_stream);
+        }
         let Some(body) = &mut self.feedback else {
             return;
         };
@@ -105,7 +130,7 @@ impl PredictorRouterHttp {
         state.apply(&plan.counts, routed.experiment, plan.outcome);
     }
 
-    fn report_response(&mut self, state: &RouterState) {
+    fn report_response(&mut self, state: &RouterState, end_of_stream: bool) {
         self.finish_feedback(state);
         let Some(routed) = self.routed.take() else {
             return;
@@ -114,6 +139,9 @@ impl PredictorRouterHttp {
             .ok()
             .flatten()
             .unwrap_or_default();
+        if let Some(shadow) = &mut self.shadow {
+            shadow.response_headers(&status, end_of_stream);
+        }
         let elapsed_ms = self.started_nanos.and_then(|start| {
             let now = abi::current_time_nanos().ok()?;
             Some(now.saturating_sub(start) / 1_000_000)
@@ -147,9 +175,18 @@ impl HttpContext for PredictorRouterHttp {
         Action::Continue
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if let Some(state) = self.state.clone() {
-            self.report_response(&state);
+            self.report_response(&state, end_of_stream);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // Only a sampled request's answer is read (and never held back); every other stream returns at
+        // once.
+        if let Some(shadow) = &mut self.shadow {
+            shadow.response_chunk(body_size, end_of_stream);
         }
         Action::Continue
     }

@@ -13,6 +13,7 @@ mod random;
 mod request;
 mod rollout;
 mod root_context;
+mod shadow;
 mod state;
 
 proxy_wasm::main! {{

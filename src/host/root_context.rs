@@ -11,6 +11,7 @@ use super::environment::VmEnvironment;
 use super::http_context::PredictorRouterHttp;
 use super::learning::TickNeeds;
 use super::random::SharedRng;
+use super::shadow::ShadowDesk;
 use super::state::RouterState;
 use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
 use crate::router::table::RoutingTable;
@@ -31,6 +32,9 @@ pub struct PredictorRouterRoot {
     rng: SharedRng,
     /// The tick period last asked for.
     tick_period: u32,
+    /// The worker's shadow copies in transit (kept across configurations: a copy in flight finishes
+    /// with the configuration that routed it).
+    desk: Rc<ShadowDesk>,
 }
 
 impl PredictorRouterRoot {
@@ -65,7 +69,8 @@ impl PredictorRouterRoot {
 }
 
 impl Context for PredictorRouterRoot {
-    /// A fleet query of this worker was answered (or failed, or timed out): the pooled experiment that
+    /// A shadow copy was answered (or failed, or timed out): its pair is told; or a fleet query of this
+    /// worker was answered (or failed, or timed out): the pooled experiment that
     /// sent it writes the answer for every worker of the Envoy and applies it. An answer to a query of a
     /// configuration already replaced finds no sender and is dropped (its claim expires).
     fn on_http_call_response(
@@ -75,6 +80,9 @@ impl Context for PredictorRouterRoot {
         body_size: usize,
         _trailers: usize,
     ) {
+        if self.desk.answered(token_id, num_headers, body_size) {
+            return;
+        }
         let Some(state) = &self.state else { return };
         let answer = super::fleet::read_answer(num_headers, body_size);
         let now = abi::current_time_nanos().unwrap_or(0);
@@ -127,6 +135,9 @@ impl RootContext for PredictorRouterRoot {
         if let Some(previous) = &self.state {
             previous.flush();
         }
+        if state_has_shadow(&table) {
+            self.desk.prepare();
+        }
         let state = RouterState::new(table);
         let learns = state.learns;
         let mut period = FLUSH_TICK_MILLISECONDS;
@@ -146,6 +157,10 @@ impl RootContext for PredictorRouterRoot {
     }
 
     fn on_tick(&mut self) {
+        // Copies whose wake-up never came (no queue) go out now.
+        if self.desk.has_waiting() {
+            self.desk.send_waiting();
+        }
         let Some(state) = &self.state else { return };
         state.flush();
         if !state.learns {
@@ -160,14 +175,23 @@ impl RootContext for PredictorRouterRoot {
         self.set_tick_period(period);
     }
 
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        self.desk.woken(queue_id);
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(PredictorRouterHttp::new(
             self.state.clone(),
             self.rng.clone(),
+            self.desk.clone(),
         )))
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
+}
+
+fn state_has_shadow(table: &RoutingTable) -> bool {
+    table.experiments().iter().any(|e| e.shadow.is_some())
 }

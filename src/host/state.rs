@@ -38,6 +38,8 @@ pub struct RouterState {
     /// Whether any experiment collects outcomes (adaptive or rollout); fixed-weight configurations skip
     /// the learners entirely.
     pub learns: bool,
+    /// Per experiment, this worker's copies to its shadow not yet answered (`max_in_flight`).
+    pub shadow_in_flight: Vec<Cell<u32>>,
 }
 
 impl RouterState {
@@ -46,7 +48,9 @@ impl RouterState {
         let slots = (0..catalog.count()).map(|_| CounterSlot::default()).collect();
         let learning = Learning::new(&table);
         let learns = Learning::needed(&table);
+        let shadow_in_flight = table.experiments().iter().map(|_| Cell::new(0)).collect();
         RouterState {
+            shadow_in_flight,
             table,
             catalog,
             slots,

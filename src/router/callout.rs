@@ -3,6 +3,8 @@
 //! host adapter only dispatches the plan (`proxy_http_call`) and hands the answer back from
 //! `proxy_on_http_call_response`. Every rule about a callout is here, where native tests reach it.
 
+use std::borrow::Cow;
+
 use crate::router::header_map;
 
 /// What to send, and where.
@@ -10,7 +12,8 @@ use crate::router::header_map;
 pub struct CalloutPlan {
     /// The Envoy cluster the call goes to (on Istio, a service's outbound cluster).
     pub cluster: String,
-    pub method: &'static str,
+    /// `GET` for a query; a shadow's copy keeps the request's method.
+    pub method: Cow<'static, str>,
     pub authority: String,
     /// `:path`, query string included.
     pub path: String,
@@ -25,7 +28,7 @@ impl CalloutPlan {
     pub fn get(cluster: &str, authority: &str, path: String, timeout_ms: u32) -> Self {
         CalloutPlan {
             cluster: cluster.to_string(),
-            method: "GET",
+            method: Cow::Borrowed("GET"),
             authority: authority.to_string(),
             path,
             headers: Vec::new(),

@@ -17,9 +17,13 @@
 //! | `predictor_router.<experiment>.pooled` | gauge: 1 while a pooled experiment uses every replica's outcomes, 0 while its own Envoy's |
 //! | `predictor_router.fleet.query_ok` | fleet queries answered with usable totals |
 //! | `predictor_router.fleet.query_failed` | fleet queries that failed (no response, status, body) |
+//! | `predictor_router.<experiment>.<served>.shadow.<name>.<copied\|agree\|disagree\|failed\|timeout\|skipped>` | requests copied to the shadow, and each copy's one outcome |
+//! | `predictor_router.<experiment>.<served>.shadow.<name>.abs_diff_milli` | sum of abs_diff × 1000 over compared pairs |
+//! | `predictor_router.<experiment>.<served>.shadow.<name>.<latency_ms\|served_latency_ms>` | sums of the shadow's and the served predictor's latency over compared pairs |
 
 use crate::router::decision::Reason;
 use crate::router::ids::{ExperimentId, PredictorId};
+use crate::router::shadow::pair::ShadowMeasure;
 use crate::router::table::RoutingTable;
 
 pub const PREFIX: &str = "predictor_router";
@@ -114,18 +118,27 @@ pub enum Counter {
         experiment: ExperimentId,
     },
     Unmatched,
+    /// A shadow counter of one served predictor (only experiments with `shadow` have them).
+    Shadow {
+        experiment: ExperimentId,
+        predictor: PredictorId,
+        measure: ShadowMeasure,
+    },
 }
 
 /// Counters per experiment before its predictors': override_rejected, feedback_unattributed, feedback_invalid.
 const PER_EXPERIMENT: usize = 3;
 /// Counters per predictor: four decision reasons, four response classes, two outcome counters.
 const PER_PREDICTOR: usize = 10;
+/// More per predictor of an experiment with `shadow`: every [`ShadowMeasure`].
+const SHADOW_PER_PREDICTOR: usize = ShadowMeasure::ALL.len();
 
 /// Numbers every counter of a configuration densely from 0, and names it.
 #[derive(Debug, Clone)]
 pub struct CounterCatalog {
-    /// For each experiment, the slot of its first counter; its predictors' slots follow.
-    experiment_base: Vec<usize>,
+    /// For each experiment, the slot of its first counter (its predictors' slots follow), and the slot
+    /// of its first shadow counter when it has a shadow.
+    experiment_base: Vec<(usize, Option<usize>)>,
     len: usize,
 }
 
@@ -138,7 +151,12 @@ impl CounterCatalog {
             .map(|e| {
                 let base = next;
                 next += PER_EXPERIMENT + PER_PREDICTOR * e.predictors.len();
-                base
+                let shadow = e.shadow.as_ref().map(|_| {
+                    let shadow_base = next;
+                    next += SHADOW_PER_PREDICTOR * e.predictors.len();
+                    shadow_base
+                });
+                (base, shadow)
             })
             .collect();
         CounterCatalog {
@@ -154,7 +172,8 @@ impl CounterCatalog {
 
     /// The dense number of a counter; `None` for ids outside the configuration.
     pub fn slot(&self, counter: Counter) -> Option<usize> {
-        let base = |experiment: ExperimentId| self.experiment_base.get(experiment.index()).copied();
+        let bases = |experiment: ExperimentId| self.experiment_base.get(experiment.index()).copied();
+        let base = |experiment: ExperimentId| bases(experiment).map(|(b, _)| b);
         let predictor_slot = |experiment: ExperimentId, predictor: PredictorId, offset: usize| {
             base(experiment).map(|b| b + PER_EXPERIMENT + predictor.index() * PER_PREDICTOR + offset)
         };
@@ -181,6 +200,14 @@ impl CounterCatalog {
                 experiment,
                 predictor,
             } => predictor_slot(experiment, predictor, 9),
+            Counter::Shadow {
+                experiment,
+                predictor,
+                measure,
+            } => {
+                let (_, shadow) = bases(experiment)?;
+                shadow.map(|b| b + predictor.index() * SHADOW_PER_PREDICTOR + measure.offset())
+            }
         }
     }
 }
@@ -232,6 +259,19 @@ pub fn counter_name(table: &RoutingTable, counter: Counter) -> Option<String> {
         } => {
             let (exp, pred) = predictor(e, p)?;
             format!("{PREFIX}.{exp}.{pred}.outcome.reward_milli")
+        }
+        Counter::Shadow {
+            experiment: e,
+            predictor: p,
+            measure,
+        } => {
+            let (exp, pred) = predictor(e, p)?;
+            let shadow = table.experiment(e)?.shadow.as_ref()?;
+            format!(
+                "{PREFIX}.{exp}.{pred}.shadow.{}.{}",
+                shadow.name,
+                measure.as_str()
+            )
         }
     })
 }

@@ -13,21 +13,24 @@ use crate::router::metrics::{Counter, StatusClass};
 use crate::router::outcomes::feedback::outcome_of;
 use crate::router::outcomes::Outcome;
 use crate::router::response::response_headers;
+use crate::router::shadow::copy::CopyHead;
+use crate::router::shadow::pair::ShadowMeasure;
+use crate::router::shadow::sample;
 use crate::router::table::RoutingTable;
 
-/// Counter increments of one plan (at most three: nothing allocates). The plan functions and these
+/// Counter increments of one plan (at most four: nothing allocates). The plan functions and these
 /// methods are `#[inline(always)]` so that, in the module, the plan dissolves into the host adapter's
 /// code (measured: about 150 wasm instructions per request less than out-of-line plans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
-    entries: [(Counter, u64); 3],
+    entries: [(Counter, u64); 4],
     len: u8,
 }
 
 impl Default for Counts {
     fn default() -> Self {
         Counts {
-            entries: [(Counter::Unmatched, 0); 3],
+            entries: [(Counter::Unmatched, 0); 4],
             len: 0,
         }
     }
@@ -89,6 +92,17 @@ pub struct RequestPlan<'t> {
     pub counts: Counts,
     /// `None` when no experiment matched.
     pub routed: Option<Routed>,
+    /// Set when the request was sampled for the experiment's shadow (`copied` is counted).
+    pub shadow: Option<ShadowCopy>,
+}
+
+/// A request sampled for its experiment's shadow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShadowCopy {
+    /// Copy it: the head now, the body as it streams past.
+    Copy(CopyHead),
+    /// It cannot be copied faithfully (a method or path that is not text): counted `skipped` too.
+    Uncopyable,
 }
 
 /// The current allocation of new assignments of each experiment (the configured weights unless an
@@ -141,6 +155,7 @@ pub fn plan_request<'t>(
             set: None,
             counts,
             routed: None,
+            shadow: None,
         };
     };
     let assignments = allocations.assignments(id, experiment);
@@ -171,6 +186,18 @@ pub fn plan_request<'t>(
     } else {
         Learning::Nothing
     };
+    let shadow = sample_for_shadow(experiment, &decision, feedback, &path, request);
+    if shadow.is_some() {
+        let count = |measure| Counter::Shadow {
+            experiment: id,
+            predictor: decision.predictor,
+            measure,
+        };
+        counts.add(count(ShadowMeasure::Copied), 1);
+        if shadow == Some(ShadowCopy::Uncopyable) {
+            counts.add(count(ShadowMeasure::Skipped), 1);
+        }
+    }
     RequestPlan {
         remove,
         set,
@@ -180,7 +207,34 @@ pub fn plan_request<'t>(
             decision,
             learning,
         }),
+        shadow,
     }
+}
+
+/// Whether the request is copied to the experiment's shadow (one random draw, only for an eligible
+/// request of an experiment with `shadow`), and the copy's head (two more header reads, only then).
+#[inline(always)]
+fn sample_for_shadow(
+    experiment: &Experiment,
+    decision: &Decision,
+    feedback: bool,
+    path: &[u8],
+    request: &mut impl RequestPort,
+) -> Option<ShadowCopy> {
+    let shadow = experiment.shadow.as_ref()?;
+    if !sample::eligible(decision.reason, feedback)
+        || !sample::copies(request.random_u32(), shadow.percent_hundredths)
+    {
+        return None;
+    }
+    let method = request.header(":method").unwrap_or_default();
+    let content_type = request.header("content-type");
+    Some(
+        match CopyHead::new(&method, path, &experiment.path_prefix, shadow, content_type) {
+            Some(head) => ShadowCopy::Copy(head),
+            None => ShadowCopy::Uncopyable,
+        },
+    )
 }
 
 fn is_feedback(experiment: &Experiment, path: &[u8]) -> bool {

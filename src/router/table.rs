@@ -82,7 +82,7 @@ impl RoutingTable {
 
     /// Valid but probably unintended settings, for the log: a predictor with weight > 0 that owns no
     /// bucket (its share is below 1/10000 of the total) receives no random or hashed traffic; `fleet`
-    /// without any pooled experiment is never queried; a `shadow` block is not yet carried out.
+    /// without any pooled experiment is never queried.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         for (i, exp) in self.experiments.iter().enumerate() {
@@ -95,16 +95,6 @@ impl RoutingTable {
                         p.weight, p.name
                     ));
                 }
-            }
-        }
-        for (i, exp) in self.experiments.iter().enumerate() {
-            if exp.shadow.is_some() {
-                // The block is validated so that configurations can be written against the SPEC now;
-                // the copying itself is not in this version, and a silent no-op would mislead.
-                warnings.push(format!(
-                    "experiments[{i}].shadow: valid, but this version does not copy requests to the shadow yet: \
-                     no shadow comparison or metrics"
-                ));
             }
         }
         if self.fleet.is_some() && !self.experiments.iter().any(Experiment::is_pooled) {

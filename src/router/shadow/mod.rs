@@ -10,6 +10,8 @@
 //! through a per-worker shared queue's `on_queue_ready`), or the pairs whose client left first are lost.
 
 pub mod compare;
+pub mod copy;
+pub mod pair;
 pub mod path;
 pub mod sample;
 pub mod seldon;
