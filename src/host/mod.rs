@@ -18,5 +18,5 @@ mod state;
 
 proxy_wasm::main! {{
     logger::install();
-    proxy_wasm::set_root_context(|_| Box::new(root_context::PredictorRouterRoot::default()));
+    proxy_wasm::set_root_context(|context_id| Box::new(root_context::PredictorRouterRoot::new(context_id)));
 }}

@@ -25,19 +25,41 @@ const TICK_MILLISECONDS: u32 = 500;
 /// stays bounded, and the estimate still completes within seconds.
 const ESTIMATING_TICK_MILLISECONDS: u32 = 50;
 
-#[derive(Default)]
 pub struct PredictorRouterRoot {
+    /// This root context's id (the shadow copies it sends are answered to it).
+    context_id: u32,
     /// `None` until a valid configuration arrives; a rejected update leaves the previous one in service.
     state: Option<Rc<RouterState>>,
     rng: SharedRng,
     /// The tick period last asked for.
     tick_period: u32,
-    /// The worker's shadow copies in transit (kept across configurations: a copy in flight finishes
-    /// with the configuration that routed it).
+    /// The VM's shadow copies in transit (shared by its root contexts: a copy finishes with the
+    /// configuration that routed it).
     desk: Rc<ShadowDesk>,
+    /// This root's shadow wake-up queue, registered with its first configuration with a shadow.
+    shadow_queue: Option<u32>,
+}
+
+impl Drop for PredictorRouterRoot {
+    /// A newer configuration replaced this root context (or the plugin stops): copies it sent are cut
+    /// off with it.
+    fn drop(&mut self) {
+        self.desk.root_gone(self.context_id, self.shadow_queue);
+    }
 }
 
 impl PredictorRouterRoot {
+    pub fn new(context_id: u32) -> Self {
+        PredictorRouterRoot {
+            context_id,
+            state: None,
+            rng: SharedRng::default(),
+            tick_period: 0,
+            desk: ShadowDesk::of_this_vm(),
+            shadow_queue: None,
+        }
+    }
+
     /// The period of the next tick: fast while estimating, else the usual period, shortened so that the
     /// tick lands on the next rollout step change (Envoy re-arms the timer when the period is set).
     fn period_for(needs: TickNeeds, now: u64) -> u32 {
@@ -136,7 +158,10 @@ impl RootContext for PredictorRouterRoot {
             previous.flush();
         }
         if state_has_shadow(&table) {
-            self.desk.prepare();
+            match self.shadow_queue {
+                Some(queue) => self.desk.use_queue(Some(queue)),
+                None => self.shadow_queue = self.desk.register_queue(self.context_id),
+            }
         }
         let state = RouterState::new(table);
         let learns = state.learns;
@@ -159,7 +184,7 @@ impl RootContext for PredictorRouterRoot {
     fn on_tick(&mut self) {
         // Copies whose wake-up never came (no queue) go out now.
         if self.desk.has_waiting() {
-            self.desk.send_waiting();
+            self.desk.send_waiting(self.context_id);
         }
         let Some(state) = &self.state else { return };
         state.flush();
@@ -176,7 +201,7 @@ impl RootContext for PredictorRouterRoot {
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
-        self.desk.woken(queue_id);
+        self.desk.woken(self.context_id, queue_id);
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

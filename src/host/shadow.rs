@@ -99,13 +99,16 @@ struct Outgoing {
 struct Sent {
     slot: Rc<PairSlot>,
     sent_nanos: u64,
+    /// The root context that sent it (its answer is delivered there, and is lost with it).
+    root: u32,
 }
 
-/// The worker's copies between their stream and the shadow: queued for the root, then outstanding by
-/// token. One per worker (the root's), shared with every stream.
+/// The worker's copies between their stream and the shadow: queued for a root context, then
+/// outstanding by token. One per VM (each worker has its own VM), shared by its root contexts (Envoy
+/// makes a new one for each configuration update) and every stream.
 #[derive(Default)]
 pub struct ShadowDesk {
-    /// This worker's own shared queue, registered when a configuration first has a shadow.
+    /// The shared queue of the newest root context with a shadow: its wake-ups reach a live root.
     queue: Cell<Option<u32>>,
     /// A wake-up is already on the queue: more copies ride on it.
     wake_pending: Cell<bool>,
@@ -113,26 +116,67 @@ pub struct ShadowDesk {
     sent: RefCell<HashMap<u32, Sent>>,
 }
 
+thread_local! {
+    static DESK: Rc<ShadowDesk> = Rc::new(ShadowDesk::default());
+}
+
 impl ShadowDesk {
-    /// Registers the worker's queue once (on the first configuration with a shadow). Without it copies
-    /// are still sent, from the next tick.
-    pub fn prepare(&self) {
-        if self.queue.get().is_some() {
-            return;
-        }
-        // The first registrant of a name gets its wake-ups: the name must be this worker's alone. The
+    /// This VM's desk.
+    pub fn of_this_vm() -> Rc<ShadowDesk> {
+        DESK.with(Rc::clone)
+    }
+
+    /// Registers a queue for root context `root` (on its first configuration with a shadow); its id, and
+    /// from now on wake-ups go there. Without a queue, copies still go out, from the next tick.
+    pub fn register_queue(&self, root: u32) -> Option<u32> {
+        // The first registrant of a name gets its wake-ups: the name must be this root's alone. The
         // sequence number is unique but for one race on the very first write of its key (Envoy always
-        // accepts a write to an absent key), so the clock is in the name too; and a worker that did
-        // share a name still sends its copies, from its tick.
+        // accepts a write to an absent key), so the clock and the root's id are in the name too; a root
+        // that did share a name still sends its copies, from its tick.
         let nanos = abi::current_time_nanos().unwrap_or(0);
         let registered = worker_number()
-            .map(|n| format!("predictor_router.shadow.{n}.{nanos}"))
+            .map(|n| format!("predictor_router.shadow.{n}.{root}.{nanos}"))
             .and_then(|name| abi::register_shared_queue(&name));
         match registered {
-            Ok(id) => self.queue.set(Some(id)),
-            Err(e) => log::warn!(
-                "predictor_router: cannot register the shadow queue ({e}): copies go out on the tick, up to a second late"
-            ),
+            Ok(id) => {
+                self.use_queue(Some(id));
+                Some(id)
+            }
+            Err(e) => {
+                log::warn!(
+                    "predictor_router: cannot register the shadow queue ({e}): copies go out on the tick, up to a second late"
+                );
+                None
+            }
+        }
+    }
+
+    /// The queue wake-ups go to (a root context's, on configuration); `None` when that root goes.
+    pub fn use_queue(&self, queue: Option<u32>) {
+        self.queue.set(queue);
+        self.wake_pending.set(false);
+    }
+
+    /// Root context `root` is being deleted (a newer configuration replaced it): Envoy drops its
+    /// outstanding callouts with it, so their pairs are finished now (not compared: `skipped`), and its
+    /// queue no longer wakes anyone.
+    pub fn root_gone(&self, root: u32, queue: Option<u32>) {
+        if queue.is_some() && self.queue.get() == queue {
+            self.use_queue(None);
+        }
+        let cut_off: Vec<Sent> = match self.sent.try_borrow_mut() {
+            Ok(mut sent) => {
+                let tokens: Vec<u32> = sent
+                    .iter()
+                    .filter(|(_, s)| s.root == root)
+                    .map(|(t, _)| *t)
+                    .collect();
+                tokens.iter().filter_map(|t| sent.remove(t)).collect()
+            }
+            Err(_) => return,
+        };
+        for Sent { slot, .. } in cut_off {
+            slot.shadow_end(ShadowEnd::NotSent);
         }
     }
 
@@ -154,23 +198,23 @@ impl ShadowDesk {
         }
     }
 
-    /// `on_queue_ready` of the worker's queue: empty it, and send every copy waiting.
-    pub fn woken(&self, queue_id: u32) {
-        if self.queue.get() != Some(queue_id) {
-            return;
-        }
+    /// `on_queue_ready` of root context `root`'s queue: empty it, and send every copy waiting.
+    pub fn woken(&self, root: u32, queue_id: u32) {
         // One message per wake-up; a few at most. Bounded, whatever the host answers.
         for _ in 0..64 {
             if abi::dequeue_shared_queue(queue_id).is_err() {
                 break;
             }
         }
-        self.wake_pending.set(false);
-        self.send_waiting();
+        if self.queue.get() == Some(queue_id) {
+            self.wake_pending.set(false);
+        }
+        self.send_waiting(root);
     }
 
-    /// Sends every copy waiting (from `on_queue_ready`, and from the tick in case a wake-up was lost).
-    pub fn send_waiting(&self) {
+    /// Sends every copy waiting, from root context `root` (on `on_queue_ready`, and on the tick in case
+    /// a wake-up was lost).
+    pub fn send_waiting(&self, root: u32) {
         loop {
             let next = match self.outgoing.try_borrow_mut() {
                 Ok(mut queue) => queue.pop_front(),
@@ -188,6 +232,7 @@ impl ShadowDesk {
                             Sent {
                                 slot,
                                 sent_nanos: now,
+                                root,
                             },
                         );
                     }
@@ -204,7 +249,7 @@ impl ShadowDesk {
     /// `on_http_call_response` of the root: `true` when the token was a shadow copy's (its answer is
     /// read and its pair told); `false` leaves it to the fleet view.
     pub fn answered(&self, token: u32, num_headers: usize, body_size: usize) -> bool {
-        let Some(Sent { slot, sent_nanos }) =
+        let Some(Sent { slot, sent_nanos, .. }) =
             self.sent.try_borrow_mut().ok().and_then(|mut s| s.remove(&token))
         else {
             return false;

@@ -804,12 +804,60 @@ fn call<P: WasmParams, R: WasmResults>(
         nanos,
     });
     worker.store.data_mut().phase = previous;
-    result.map(Some).map_err(|e| Trap {
+    let result = result.map(Some).map_err(|e| Trap {
         worker: worker.index,
         callback: name.to_string(),
         message: format!("{e:#}"),
         panic_message: worker.store.data().critical_since_call.last().cloned(),
-    })
+    })?;
+    if phase != Phase::QueueReady {
+        deliver_queue_ready(worker, fuel)?;
+    }
+    Ok(result)
+}
+
+/// Envoy posts `on_queue_ready` to the queue owner's event loop: it runs after the callback that
+/// enqueued, on the root context, before the stream's next event. Here: right after each callback,
+/// with the stream set aside (its maps and bodies are not the root's), until no wake-up is left.
+fn deliver_queue_ready(worker: &mut Worker, fuel: &mut FuelReport) -> Result<(), Trap> {
+    loop {
+        let live_root = worker.root_context_id;
+        let ready: Vec<u32> = {
+            let shared = worker.store.data().shared.clone();
+            let mut shared = shared.lock();
+            let index = worker.index;
+            let (mine, others): (Vec<_>, Vec<_>) = shared
+                .queue_ready
+                .drain(..)
+                .partition(|(owner, _, _)| *owner == index);
+            shared.queue_ready = others;
+            // A wake-up for a deleted root context is dropped, as proxy-wasm-cpp-host drops it.
+            mine.into_iter()
+                .filter(|(_, root, _)| *root == live_root)
+                .map(|(_, _, id)| id)
+                .collect()
+        };
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let root = worker.root_context_id as i32;
+        let stream = worker.store.data_mut().stream.take();
+        let mut delivered = Ok(None);
+        for id in ready {
+            delivered = call::<(i32, i32), ()>(
+                worker,
+                "proxy_on_queue_ready",
+                (root, id as i32),
+                Phase::QueueReady,
+                fuel,
+            );
+            if delivered.is_err() {
+                break;
+            }
+        }
+        worker.store.data_mut().stream = stream;
+        delivered?;
+    }
 }
 
 /// The imports a module declares, as `module.name` (for coverage checks).

@@ -37,6 +37,13 @@ pub struct Shared {
     /// (vm_id, name) → queue id; queue id → messages.
     pub queue_ids: HashMap<(String, String), u32>,
     pub queues: HashMap<u32, VecDeque<Vec<u8>>>,
+    /// Queue id → the worker and root context that registered it first (Envoy posts its
+    /// `on_queue_ready` there).
+    pub queue_owners: HashMap<u32, (usize, u32)>,
+    /// `(worker, root context, queue id)` for every enqueue not yet announced: Envoy posts one
+    /// `on_queue_ready` per enqueue to the owner's event loop, which runs it after the current callback
+    /// (and not at all when that root context has been deleted since).
+    pub queue_ready: Vec<(usize, u32, u32)>,
     /// Metric ids are global, as Envoy's are per stats scope; the same name gives the same id.
     pub metrics: Vec<Metric>,
     pub metric_ids: HashMap<String, u32>,
@@ -68,6 +75,8 @@ pub enum Phase {
     Done,
     /// `proxy_on_http_call_response`: the call's response headers, body and trailers are readable.
     HttpCallResponse,
+    /// `proxy_on_queue_ready` on the root context.
+    QueueReady,
     Other,
 }
 

@@ -316,7 +316,8 @@ fn only_eligible_requests_draw_and_only_sampled_ones_read_the_copy_headers() {
 
     // Feedback requests are never copied (sticky by cookie, so no decision draw either).
     let mut config = shadow_with(json!({"percent": 100}));
-    config["experiments"][0]["adaptive"] = json!({"policy": "thompson", "reward": "feedback", "feedback_path": "/api/v1.0/feedback"});
+    config["experiments"][0]["adaptive"] =
+        json!({"policy": "thompson", "reward": "feedback", "feedback_path": "/api/v1.0/feedback"});
     let adaptive = RoutingTable::parse(config.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     let mut feedback = FakeRequest::new()
         .header(":path", "/api/v1.0/feedback")

@@ -46,12 +46,15 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
             note_hostcall(&mut c, "proxy_register_shared_queue");
             finish((|| {
                 let name = read_str(&mut c, name_ptr, name_len)?;
+                let owner = (c.data().worker, c.data().root_context_id);
                 let id = {
                     let shared = c.data().shared.clone();
                     let mut shared = shared.lock();
                     let next = shared.queue_ids.len() as u32 + 1;
                     let id = *shared.queue_ids.entry((String::new(), name)).or_insert(next);
                     shared.queues.entry(id).or_default();
+                    // As proxy-wasm-cpp-host: the first registrant of a name keeps its wake-ups.
+                    shared.queue_owners.entry(id).or_insert(owner);
                     id
                 };
                 write_u32(&mut c, ret, id)
@@ -108,6 +111,9 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
                     .get_mut(&(id as u32))
                     .ok_or(Status::NotFound)?
                     .push_back(message);
+                if let Some((worker, root)) = shared.queue_owners.get(&(id as u32)).copied() {
+                    shared.queue_ready.push((worker, root, id as u32));
+                }
                 Ok(())
             })())
         },
