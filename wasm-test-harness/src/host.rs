@@ -290,7 +290,7 @@ pub struct Host {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upstream {
     /// A response `delay_ms` after the call was dispatched (by the worker's clock). A delay beyond the
-    /// call's timeout is a timeout: the call fails at its timeout instead.
+    /// call's timeout is a timeout: Envoy's 504 at the timeout instead.
     Respond {
         status: u32,
         headers: Vec<(String, String)>,
@@ -299,7 +299,7 @@ pub enum Upstream {
     },
     /// The connection fails at once (Envoy: no healthy upstream, connection refused or reset).
     Fail,
-    /// Never answers: the call fails when its timeout has passed.
+    /// Never answers: the call times out (Envoy's 504) when its timeout has passed.
     Silent,
 }
 
@@ -353,11 +353,26 @@ impl Upstream {
         }
     }
 
-    /// When the call is answered, by the worker's clock, and with what (`None`: a failure).
+    /// When the call is answered, by the worker's clock, and with what (`None`: a failure). A timeout
+    /// is answered as Envoy answers it: its own local reply, 504 "upstream request timeout" (seen in
+    /// tests/tests/e2e_shadow.rs).
     fn answer(&self, callout: &Callout) -> (u64, Option<CallResponse>) {
         let timeout_at = callout
             .dispatched_nanos
             .saturating_add(u64::from(callout.timeout_ms) * 1_000_000);
+        let timed_out = || {
+            let body = b"upstream request timeout".to_vec();
+            let headers = HeaderMap::from_pairs([
+                (":status", "504".to_string()),
+                ("content-length", body.len().to_string()),
+                ("content-type", "text/plain".to_string()),
+            ]);
+            Some(CallResponse {
+                headers,
+                body,
+                trailers: HeaderMap::default(),
+            })
+        };
         match self {
             Upstream::Respond {
                 status,
@@ -367,7 +382,7 @@ impl Upstream {
             } => {
                 let at = callout.dispatched_nanos.saturating_add(delay_ms * 1_000_000);
                 if at > timeout_at {
-                    return (timeout_at, None);
+                    return (timeout_at, timed_out());
                 }
                 let mut map = HeaderMap::from_pairs([(":status", status.to_string())]);
                 for (k, v) in headers {
@@ -382,7 +397,7 @@ impl Upstream {
                 (at, Some(response))
             }
             Upstream::Fail => (callout.dispatched_nanos, None),
-            Upstream::Silent => (timeout_at, None),
+            Upstream::Silent => (timeout_at, timed_out()),
         }
     }
 }

@@ -8,6 +8,12 @@
 use super::compare::{outcome, Outcome, Served, ShadowReply};
 use crate::router::config::Compare;
 
+/// The local reply Envoy gives a callout whose timeout passed (its router's "upstream request
+/// timeout"), seen in tests/tests/e2e_shadow.rs. Told apart by its body, not by the time it took: the
+/// module's clock and Envoy's timer differ by a millisecond or so.
+const ENVOY_TIMEOUT_STATUS: u16 = 504;
+const ENVOY_TIMEOUT_BODY: &[u8] = b"upstream request timeout";
+
 /// How the client's side ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServedEnd {
@@ -109,6 +115,12 @@ impl Pair {
                     body: body.as_deref(),
                 };
                 let (reply, shadow_ms) = match shadow {
+                    // Envoy answers a callout that ran out of time with its own 504: a timeout.
+                    ShadowEnd::Replied {
+                        status: ENVOY_TIMEOUT_STATUS,
+                        body: Some(body),
+                        latency_ms,
+                    } if body.as_slice() == ENVOY_TIMEOUT_BODY => (ShadowReply::TimedOut, *latency_ms),
                     ShadowEnd::Replied {
                         status,
                         body,

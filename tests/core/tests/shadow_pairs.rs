@@ -121,6 +121,27 @@ fn every_outcome_of_a_pair_and_what_it_counts() {
             vec![(ShadowMeasure::Timeout, 1)],
         ),
         (
+            // Envoy's own 504 at the timeout is a timeout; another 504 is the shadow's: a failure.
+            complete(XGB_ANSWER, 7),
+            ShadowEnd::Replied {
+                status: 504,
+                body: Some(b"upstream request timeout".to_vec()),
+                latency_ms: 1000,
+            },
+            Outcome::Timeout,
+            vec![(ShadowMeasure::Timeout, 1)],
+        ),
+        (
+            complete(XGB_ANSWER, 7),
+            ShadowEnd::Replied {
+                status: 504,
+                body: Some(b"gateway timeout from the shadow's own proxy".to_vec()),
+                latency_ms: 1000,
+            },
+            Outcome::Failed,
+            vec![(ShadowMeasure::Failed, 1)],
+        ),
+        (
             complete(XGB_ANSWER, 7),
             ShadowEnd::NoResponse { elapsed_ms: 3 },
             Outcome::Failed,
