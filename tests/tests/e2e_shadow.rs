@@ -150,6 +150,29 @@ fn copies_are_compared_in_a_real_envoy_also_when_the_client_left_first() {
         received.iter().all(|r| r.header("cookie").is_none()),
         "the client's cookie is never copied"
     );
+    // The shipped stats_tags make Prometheus labels of the served predictor, the shadow and the outcome.
+    let prometheus = envoy.prometheus();
+    let labelled = |metric: &str, labels: &[&str]| {
+        prometheus
+            .iter()
+            .any(|l| l.starts_with(&format!("{metric}{{")) && labels.iter().all(|label| l.contains(label)))
+    };
+    let served_by_xgb = [
+        r#"experiment="fraud-detection""#,
+        r#"predictor="xgb""#,
+        r#"shadow="rf-v2""#,
+    ];
+    assert!(
+        labelled(
+            "predictor_router_shadow",
+            &[&served_by_xgb[..], &[r#"outcome="agree""#]].concat()
+        ),
+        "{prometheus:#?}"
+    );
+    assert!(
+        labelled("predictor_router_shadow_latency_ms", &served_by_xgb),
+        "{prometheus:#?}"
+    );
     let per_served = envoy.counters();
     assert_eq!(
         per_served.get("predictor_router.fraud-detection.xgb.shadow.rf-v2.agree"),
