@@ -84,9 +84,12 @@ fn a_client_gone_or_a_copy_never_sent_finishes_the_pair_at_once_as_skipped() {
     assert_eq!(pair.served(complete(XGB_ANSWER, 3)), None);
 }
 
+/// What a finished pair adds to its counters.
+type Measures = Vec<(ShadowMeasure, u64)>;
+
 #[test]
 fn every_outcome_of_a_pair_and_what_it_counts() {
-    let cases: Vec<(ServedEnd, ShadowEnd, Outcome, Vec<(ShadowMeasure, u64)>)> = vec![
+    let cases: Vec<(ServedEnd, ShadowEnd, Outcome, Measures)> = vec![
         (
             complete(XGB_ANSWER, 7),
             replied(OTHER_CLASSES, 30),
