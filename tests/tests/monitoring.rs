@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use predictor_router_tests::gateway::Gateway;
+use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::Request;
 use predictor_router_tests::monitoring::{
     dashboard, dashboard_expressions, readme_expressions, rule_file, rules, samples, scrape_job,
@@ -16,6 +16,7 @@ use predictor_router_tests::monitoring::{
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, predict_path, repo_root, rollout_plugin_config, seed_plugin_config,
 };
+use predictor_router_tests::upstream::PredictorServer;
 use serde_json::Value;
 
 fn promtool(args: &[&str], dir: &std::path::Path) -> String {
@@ -218,9 +219,23 @@ fn wait_for(prometheus: &Prometheus, expr: &str, want: usize) -> Vec<(Value, f64
 
 #[test]
 fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_the_readme() {
-    // The shipped fixed-weight experiment, its adaptive variant (for the adaptive metrics) and its
-    // rollout variant (for the rollout gauges; its start lies ahead, so it reports step 0).
-    let fixed = Gateway::start(seed_plugin_config());
+    // The shipped fixed-weight experiment (with a shadow copying 20 % to a loopback server, for the
+    // shadow metrics), its adaptive variant (for the adaptive metrics) and its rollout variant (for
+    // the rollout gauges; its start lies ahead, so it reports step 0).
+    let shadow = PredictorServer::start("rf-v2");
+    let shadow_cluster = "outbound|8000||fraud-detection-rf-v2.default.svc.cluster.local";
+    let mut fixed_config = seed_plugin_config();
+    fixed_config["experiments"][0]["shadow"] = serde_json::json!({
+        "name": "rf-v2", "cluster": shadow_cluster,
+        "authority": "fraud-detection-rf-v2.default.svc.cluster.local:8000", "percent": 20
+    });
+    let fixed = Gateway::start_with(
+        fixed_config,
+        GatewayOptions {
+            extra_clusters: vec![(shadow_cluster.to_string(), shadow.port)],
+            ..GatewayOptions::default()
+        },
+    );
     let adaptive = Gateway::start(adaptive_plugin_config());
     let rollout = Gateway::start(rollout_plugin_config());
     let job = scrape_job(&[
