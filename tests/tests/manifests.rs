@@ -161,6 +161,27 @@ fn every_manifest_validates_against_its_crd_schema() {
             assert_eq!(doc["type"], "Opaque", "{name}");
             continue;
         }
+        if api_version == "v1" && kind == "Service" {
+            // A core kind (the shadow predictor's): string selectors, named ports in range.
+            let selector = doc["spec"]["selector"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: selector"));
+            assert!(
+                !selector.is_empty() && selector.values().all(Value::is_string),
+                "{name}: selector"
+            );
+            let ports = doc["spec"]["ports"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: ports"));
+            for port in ports {
+                assert!(port["name"].is_string(), "{name}: port name");
+                for key in ["port", "targetPort"] {
+                    let n = port[key].as_u64().unwrap_or_else(|| panic!("{name}: {key}"));
+                    assert!((1..=65535).contains(&n), "{name}: {key} {n}");
+                }
+            }
+            continue;
+        }
         if api_version == "apps/v1" && kind == "Deployment" {
             // A core kind, shipped as a patch: every container is named (the merge key) and every env
             // entry has a name and one source.
@@ -996,4 +1017,47 @@ fn the_signed_overrides_variant_wires_the_secret_through_the_gateway_into_the_vm
         refused.path, "signing.keys_env",
         "an unedited Secret must fail loudly"
     );
+}
+
+/// The shadow variant's copies go to the cluster Istio makes for its Service: `outbound|<port>||<name>.<namespace>.svc.cluster.local`,
+/// with the authority of the same host and port; the Service selects the SeldonDeployment's third predictor.
+#[test]
+fn the_shadow_variant_sends_its_copies_to_its_service_and_the_service_selects_the_third_predictor() {
+    let docs = variant_documents("shadow");
+    let of_kind = |kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} in variants/shadow"))
+    };
+    let plugin = of_kind("WasmPlugin");
+    let service = of_kind("Service");
+    let seldon = of_kind("SeldonDeployment");
+    let shadow = &plugin["spec"]["pluginConfig"]["experiments"][0]["shadow"];
+    let host = format!(
+        "{}.{}.svc.cluster.local",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["metadata"]["namespace"].as_str().unwrap()
+    );
+    let port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    assert_eq!(shadow["cluster"], format!("outbound|{port}||{host}"));
+    assert_eq!(shadow["authority"], format!("{host}:{port}"));
+    let predictors = seldon["spec"]["predictors"].as_array().unwrap();
+    let third = predictors
+        .iter()
+        .find(|p| p["name"] == shadow["name"])
+        .expect("the shadow is a predictor of the SeldonDeployment");
+    assert_eq!(third["traffic"], 0, "no Seldon traffic to the shadow");
+    assert_eq!(service["spec"]["selector"]["version"], third["labels"]["version"]);
+    assert_eq!(
+        service["spec"]["selector"]["seldon-deployment-id"],
+        seldon["metadata"]["name"]
+    );
+    // The plugin configuration is the shipped one plus the shadow block.
+    let mut without = plugin["spec"]["pluginConfig"].clone();
+    without["experiments"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("shadow");
+    assert_eq!(without, predictor_router_tests::scenario::seed_plugin_config());
 }
