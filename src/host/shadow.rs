@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use super::abi::{self, HostError, Map};
 use super::state::RouterState;
-use crate::router::callout::CalloutPlan;
+use crate::router::callout::{self, CalloutPlan};
 use crate::router::config::Shadow;
 use crate::router::ids::{ExperimentId, PredictorId};
 use crate::router::metrics::Counter;
@@ -262,7 +262,7 @@ impl ShadowDesk {
             let status = abi::header(Map::CallResponse, ":status")
                 .ok()
                 .flatten()
-                .map_or(0, |s| parse_status(&s));
+                .map_or(0, |s| status_of(&s));
             let body =
                 (body_size <= MAX_COPY_BYTES).then(|| abi::call_response_body(body_size).unwrap_or_default());
             ShadowEnd::Replied {
@@ -311,14 +311,10 @@ fn parse_number(bytes: &[u8]) -> u32 {
         .unwrap_or(0)
 }
 
-/// `:status` as three digits; 0 when it is not.
-pub fn parse_status(raw: &[u8]) -> u16 {
-    match raw {
-        [a, b, c] if raw.iter().all(u8::is_ascii_digit) => {
-            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
-        }
-        _ => 0,
-    }
+/// `:status` as the callout rules read it ([`callout::parse_status`]); 0 when it is not one (never 2xx:
+/// the served side is then skipped, the shadow's failed).
+fn status_of(raw: &[u8]) -> u16 {
+    callout::parse_status(raw).unwrap_or(0)
 }
 
 /// The copy a sampled stream is taking, until its two sides are handed over.
@@ -419,7 +415,7 @@ impl StreamCopy {
 
     /// The client's answer started: its status; `end_of_stream` when it has no body.
     pub fn response_headers(&mut self, status: &[u8], end_of_stream: bool) {
-        self.response = Some((parse_status(status), Some(Vec::new())));
+        self.response = Some((status_of(status), Some(Vec::new())));
         if end_of_stream {
             self.response_complete();
         }
@@ -427,15 +423,15 @@ impl StreamCopy {
 
     /// A chunk of the client's answer (`size` bytes) passed.
     pub fn response_chunk(&mut self, size: usize, end_of_stream: bool) {
-        if let Some((_, Some(body))) = &mut self.response {
-            if body.len().saturating_add(size) > MAX_COPY_BYTES {
-                if let Some((_, body)) = &mut self.response {
-                    *body = None;
+        if let Some((_, kept)) = &mut self.response {
+            match kept {
+                Some(body) if body.len().saturating_add(size) > MAX_COPY_BYTES => *kept = None,
+                Some(body) if size > 0 => {
+                    if let Ok(chunk) = abi::response_body(size) {
+                        body.extend_from_slice(&chunk);
+                    }
                 }
-            } else if size > 0 {
-                if let Ok(chunk) = abi::response_body(size) {
-                    body.extend_from_slice(&chunk);
-                }
+                _ => {}
             }
         }
         if end_of_stream {

@@ -106,7 +106,7 @@ pub fn answer(status: Result<u16, Failure>, body: Option<Vec<u8>>) -> Answer {
 }
 
 /// `:status` as Envoy sends it: three ASCII digits, 100 to 599.
-fn parse_status(raw: &[u8]) -> Option<u16> {
+pub fn parse_status(raw: &[u8]) -> Option<u16> {
     let [a, b, c] = raw else { return None };
     if !(a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit()) {
         return None;
