@@ -328,6 +328,8 @@ pub struct StreamCopy {
     request_done_nanos: Option<u64>,
     /// The client's answer as it passes: its status and body (`None` once over the copy limit).
     response: Option<(u16, Option<Vec<u8>>)>,
+    /// The copy, ready since the request was complete, until the client's stream is over.
+    ready: Option<CalloutPlan>,
     /// The client's side has been reported.
     served_reported: bool,
 }
@@ -371,6 +373,7 @@ impl StreamCopy {
             request: Some((head, Vec::new())),
             request_done_nanos: None,
             response: None,
+            ready: None,
             served_reported: false,
         })
     }
@@ -396,7 +399,8 @@ impl StreamCopy {
         }
     }
 
-    /// The request is complete: the copy goes to the desk.
+    /// The request is complete: the copy is ready, and goes to the desk when the client's stream is
+    /// over (if its answer was complete by then).
     pub fn request_complete(&mut self) {
         let Some((head, body)) = self.request.take() else {
             return;
@@ -406,11 +410,23 @@ impl StreamCopy {
             self.slot.shadow_end(ShadowEnd::NotSent);
             return;
         };
-        let plan = head.into_plan(shadow, body);
-        self.desk.hand_over(Outgoing {
-            slot: self.slot.clone(),
-            plan,
-        });
+        self.ready = Some(head.into_plan(shadow, body));
+    }
+
+    /// The copy leaves once the client's stream is over (its `Drop`, on `proxy_on_delete`): a callout
+    /// is work on this worker's thread (a connection, a request, V8 entries), and anything posted while
+    /// the client's answer is still in Envoy's hands runs before that answer is flushed. The SPEC: the
+    /// client's answer is never delayed for the shadow.
+    fn send_when_answered(&mut self) {
+        if !self.served_reported {
+            return;
+        }
+        if let Some(plan) = self.ready.take() {
+            self.desk.hand_over(Outgoing {
+                slot: self.slot.clone(),
+                plan,
+            });
+        }
     }
 
     /// The client's answer started: its status; `end_of_stream` when it has no body.
@@ -458,10 +474,13 @@ impl StreamCopy {
 }
 
 impl Drop for StreamCopy {
-    /// The stream is gone (`proxy_on_delete`): a request never completed was never sent, and an answer
-    /// never completed is nothing to compare. The pair still finishes exactly once.
+    /// The stream is gone (`proxy_on_delete`): a copy whose client got its whole answer goes to the
+    /// desk now; a request never completed was never sent, and an answer never completed is nothing to
+    /// compare. The pair still finishes exactly once.
     fn drop(&mut self) {
-        if self.request.take().is_some() {
+        self.send_when_answered();
+        // A request never completed, or a copy whose client's answer never completed: not sent.
+        if self.request.take().is_some() || self.ready.take().is_some() {
             self.slot.shadow_end(ShadowEnd::NotSent);
         }
         if !self.served_reported {

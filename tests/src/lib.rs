@@ -8,11 +8,11 @@
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - re-exported from `predictor-router-e2e`: [`scenario`], [`bootstrap`], [`envoy`], [`gateway`],
 //!   [`gateway_api`], [`upstream`], [`http`], [`invalid_configs`], [`load`], [`monitoring`], [`oci`], [`query_front`],
-//!   [`seldon`], [`stats`]
+//!   [`seldon`], [`shadow`], [`stats`]
 
 pub use predictor_router_e2e::{
     bootstrap, envoy, gateway, gateway_api, http, invalid_configs, load, monitoring, oci, query_front,
-    scenario, seldon, stats, upstream,
+    scenario, seldon, shadow, stats, upstream,
 };
 
 pub mod bench;

@@ -171,6 +171,13 @@ fn a_canary_answering_503_is_rolled_back_and_stays_rolled_back_until_a_new_start
     let rolled_back = eventually(30, || gauge(&gw, "rollout.rolled_back") == 1);
     load.finish();
     assert!(rolled_back, "not rolled back\n{}", gw.envoy.log());
+    // The gauge is read from the admin port at once; the log line reaches the file on Envoy's next
+    // flush (every 100 ms here, later on a loaded machine): wait for it, then count.
+    assert!(
+        eventually(10, || !warn_lines(&gw).is_empty()),
+        "no rollback warning\n{}",
+        gw.envoy.log()
+    );
     let warn = warn_lines(&gw);
     assert_eq!(warn.len(), 1, "{warn:?}");
     assert!(warn[0].contains("[warning]"), "{}", warn[0]);

@@ -10,75 +10,19 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use predictor_router_tests::envoy::{free_port, Envoy};
-use predictor_router_tests::gateway::{Gateway, GatewayOptions};
-use predictor_router_tests::http::{eventually, HttpClient, Request};
-use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
+use predictor_router_tests::http::{HttpClient, Request};
+use predictor_router_tests::scenario::predict_path;
+use predictor_router_tests::shadow::{self, measure, seed_upstreams, settled};
+use predictor_router_tests::stats::{chi_square, chi_square_critical_p001};
 use predictor_router_tests::upstream::{Behaviour, PredictorServer};
 use serde_json::{json, Value};
 
-const CLUSTER: &str = "outbound|8000||fraud-detection-rf-v2.default.svc.cluster.local";
-const OUTCOMES: [&str; 5] = ["agree", "disagree", "failed", "timeout", "skipped"];
-
 fn config(timeout_ms: u32) -> Value {
-    let mut config = seed_plugin_config();
-    config["experiments"][0]["shadow"] = json!({
-        "name": "rf-v2", "cluster": CLUSTER,
-        "authority": "fraud-detection-rf-v2.default.svc.cluster.local:8000",
-        "percent": 100, "timeout_ms": timeout_ms, "max_in_flight": 10000
-    });
-    config
+    shadow::plugin_config(json!({ "timeout_ms": timeout_ms }))
 }
 
-/// An Envoy in front of the seed's predictors whose shadow cluster points at `shadow_port`.
 fn gateway(config: &Value, upstreams: &[PredictorServer], shadow_port: u16) -> Envoy {
-    let options = GatewayOptions {
-        concurrency: 2,
-        extra_clusters: vec![(CLUSTER.to_string(), shadow_port)],
-        component_log_level: Some("wasm:debug".into()),
-        ..GatewayOptions::default()
-    };
-    Gateway::start_envoy(config.clone(), upstreams, options)
-        .unwrap_or_else(|f| panic!("Envoy did not start: {}", f.log))
-}
-
-fn seed_upstreams() -> Vec<PredictorServer> {
-    ["xgb", "rf"].iter().map(|n| PredictorServer::start(n)).collect()
-}
-
-/// The shadow counters summed over the served predictors: `copied` and each outcome.
-fn shadow_totals(envoy: &Envoy) -> Vec<(String, u64)> {
-    let counters = envoy.counters();
-    let sum = |measure: &str| {
-        counters
-            .iter()
-            .filter(|(k, _)| k.ends_with(&format!(".shadow.rf-v2.{measure}")))
-            .map(|(_, v)| *v)
-            .sum::<u64>()
-    };
-    ["copied"]
-        .iter()
-        .chain(OUTCOMES.iter())
-        .map(|m| (m.to_string(), sum(m)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
-}
-
-fn outcome_sum(totals: &[(String, u64)]) -> u64 {
-    totals
-        .iter()
-        .filter(|(k, _)| OUTCOMES.contains(&k.as_str()))
-        .map(|(_, v)| v)
-        .sum()
-}
-
-/// Waits until every copied request has its outcome (or 10 s), and returns the totals.
-fn settled(envoy: &Envoy, copied: u64) -> Vec<(String, u64)> {
-    let mut totals = Vec::new();
-    eventually(10, || {
-        totals = shadow_totals(envoy);
-        outcome_sum(&totals) >= copied
-    });
-    totals
+    shadow::gateway(config, upstreams, shadow_port, 2)
 }
 
 /// A prediction on a raw connection that is closed as soon as the response headers arrived; the time
@@ -264,4 +208,112 @@ fn the_shadows_faults_never_reach_a_client_and_each_copy_has_one_outcome() {
         );
         envoy.assert_no_wasm_errors();
     }
+}
+
+/// SPEC "Shadow comparison", in Envoy: `percent` of the eligible requests are copied (chi-square),
+/// forced and feedback requests never are, a request past 1 MiB is skipped and still answered, and
+/// `max_in_flight` caps the copies outstanding on a worker (one worker here, so the cap is exact).
+#[test]
+fn percent_holds_forced_and_feedback_are_never_copied_a_2_mib_request_is_skipped_and_max_in_flight_caps() {
+    let upstreams = seed_upstreams();
+    let shadow_server = PredictorServer::start("rf-v2");
+    let mut c = shadow::plugin_config(json!({"percent": 30}));
+    c["experiments"][0]["adaptive"] = json!({"policy": "thompson", "reward": "feedback",
+        "feedback_path": predictor_router_tests::scenario::feedback_path()});
+    let envoy = gateway(&c, &upstreams, shadow_server.port);
+    let mut client = HttpClient::new(envoy.listener_port);
+    let n = 1000u64;
+    for i in 0..n {
+        let cookie = ["pr-fraud-detection=xgb", "pr-fraud-detection=rf"][i as usize % 2];
+        let response = client
+            .send(&Request::predict(predict_path()).header("cookie", cookie))
+            .expect("a response");
+        assert_eq!(response.status, 200);
+    }
+    let sampled = settled(&envoy, 1);
+    let copied = measure(&sampled, "copied");
+    let statistic = chi_square(&[copied, n - copied], &[0.3, 0.7]);
+    println!("percent 30: {copied} of {n} copied, chi-square {statistic:.2}");
+    assert!(statistic < chi_square_critical_p001(1), "{copied} of {n} at 30 %");
+    let sampled = settled(&envoy, copied);
+    assert_eq!(measure(&sampled, "agree"), copied, "{sampled:?}");
+    assert_eq!(shadow_server.received().len() as u64, copied);
+
+    // Forced (the override header) and feedback requests: none copied, all answered.
+    for _ in 0..50 {
+        let forced = client
+            .send(&Request::predict(predict_path()).header("x-predictor-override", "rf"))
+            .expect("a response");
+        assert_eq!(forced.served_by(), Some("rf"));
+        let feedback = client
+            .send(
+                &Request::predict(predictor_router_tests::scenario::feedback_path())
+                    .header("cookie", "pr-fraud-detection=xgb"),
+            )
+            .expect("a response");
+        assert_eq!(feedback.status, 200);
+    }
+    let after = shadow::totals(&envoy);
+    assert_eq!(measure(&after, "copied"), copied, "{after:?}");
+
+    // A 2 MiB prediction: sampled (percent 100 now), skipped, answered untouched by the predictor.
+    let mut all = c.clone();
+    all["experiments"][0]["shadow"]["percent"] = json!(100);
+    let mut envoy = envoy;
+    envoy.update_plugin_config(&all);
+    let mut big = Request::predict(predict_path()).header("cookie", "pr-fraud-detection=xgb");
+    let row = "0.5,".repeat(2 * 1024 * 1024 / 4);
+    big.body = format!(r#"{{"data":{{"ndarray":[[{}1.0]]}}}}"#, row).into_bytes();
+    let response = client.send(&big).expect("a response");
+    assert_eq!((response.status, response.served_by()), (200, Some("xgb")));
+    let big_seen = upstreams[0]
+        .received()
+        .iter()
+        .any(|r| r.header("content-length") == Some(big.body.len().to_string().as_bytes()));
+    assert!(big_seen, "the predictor received the whole 2 MiB request");
+    let after = settled(&envoy, copied + 1);
+    println!("after 50 forced, 50 feedback and one 2 MiB request: {after:?}");
+    assert_eq!(measure(&after, "copied"), copied + 1);
+    assert_eq!(measure(&after, "skipped"), 1);
+    assert_eq!(shadow_server.received().len() as u64, copied);
+    envoy.assert_no_wasm_errors();
+
+    // max_in_flight 3 on one worker, the shadow taking 1 s: of 12 quick predictions 3 are sent, 9
+    // skipped; once they are answered the next 3 go out again.
+    let slow = PredictorServer::start("rf-v2");
+    slow.set_behaviour(Behaviour {
+        delay: Duration::from_millis(1000),
+        ..Behaviour::default()
+    });
+    let capped = shadow::plugin_config(json!({"max_in_flight": 3, "timeout_ms": 3000}));
+    let envoy = shadow::gateway(&capped, &upstreams, slow.port, 1);
+    let mut client = HttpClient::new(envoy.listener_port);
+    let quick = |client: &mut HttpClient| {
+        for _ in 0..12 {
+            let r = client
+                .send(&Request::predict(predict_path()).header("cookie", "pr-fraud-detection=rf"))
+                .expect("a response");
+            assert_eq!(r.status, 200);
+        }
+    };
+    let started = Instant::now();
+    quick(&mut client);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let first = settled(&envoy, 12);
+    println!("max_in_flight 3, 12 predictions: {first:?}");
+    assert_eq!(measure(&first, "agree"), 3, "{first:?}");
+    assert_eq!(measure(&first, "skipped"), 9, "{first:?}");
+    quick(&mut client);
+    let second = settled(&envoy, 24);
+    assert_eq!(
+        (measure(&second, "agree"), measure(&second, "skipped")),
+        (6, 18),
+        "{second:?}"
+    );
+    assert_eq!(slow.received().len(), 6);
+    envoy.assert_no_wasm_errors();
 }

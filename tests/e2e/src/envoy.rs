@@ -394,6 +394,19 @@ impl Envoy {
             .sum()
     }
 
+    /// CPU time Envoy has used so far, all threads (Linux schedstat), in nanoseconds.
+    pub fn cpu_nanos(&self) -> u64 {
+        let tasks = PathBuf::from(format!("/proc/{}/task", self.child.id()));
+        std::fs::read_dir(tasks)
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Envoy's resident memory in bytes (Linux /proc).
     pub fn resident_bytes(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;

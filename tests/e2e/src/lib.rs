@@ -13,6 +13,7 @@
 //! - [`monitoring`]: the shipped rules, scrape job and dashboard queries, and a real Prometheus
 //! - [`query_front`]: a loopback stand-in in front of Prometheus that counts the fleet queries and plays faults
 //! - [`oci`]: a real OCI registry, and the module taken out of a pulled image as Istio's agent does
+//! - [`shadow`]: the seed's experiment with a shadow, and the shadow counters
 //! - [`seldon`]: real Seldon Core v1 model processes (XGBoost, random forest) on 127.0.0.1
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
@@ -27,6 +28,7 @@ pub mod oci;
 pub mod query_front;
 pub mod scenario;
 pub mod seldon;
+pub mod shadow;
 pub mod stats;
 pub mod upstream;
 

@@ -61,3 +61,78 @@ impl Load {
         )
     }
 }
+
+/// One answer of a [`paced`] run: how long it took, and what the client got.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub latency: std::time::Duration,
+    pub status: u16,
+    pub served_by: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// `threads` clients, each on its own kept-alive connection, each sending `request` every
+/// `1 / per_thread_rate` seconds for `duration` (open loop: a late answer does not delay the next
+/// send's schedule, it is sent at once; a rate beyond what the gateway answers is a closed loop at
+/// saturation). A failed exchange counts as status 0.
+pub fn paced(
+    port: u16,
+    threads: usize,
+    per_thread_rate: u32,
+    duration: std::time::Duration,
+    request: &Request,
+) -> Vec<Answered> {
+    use std::time::Instant;
+    let interval = std::time::Duration::from_secs(1) / per_thread_rate.max(1);
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let request = request.clone();
+            thread::spawn(move || {
+                let mut client = HttpClient::new(port);
+                let mut answers = Vec::new();
+                // Threads start spread over one interval, not in step.
+                let start = Instant::now() + interval * i as u32 / threads.max(1) as u32;
+                let mut next = start;
+                let end = start + duration;
+                while next < end && Instant::now() < end {
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        thread::sleep(wait);
+                    }
+                    let sent = Instant::now();
+                    let answer = match client.send(&request) {
+                        Ok(r) => Answered {
+                            latency: sent.elapsed(),
+                            status: r.status,
+                            served_by: r.served_by().map(str::to_string),
+                            body: r.body,
+                        },
+                        Err(_) => Answered {
+                            latency: sent.elapsed(),
+                            status: 0,
+                            served_by: None,
+                            body: Vec::new(),
+                        },
+                    };
+                    answers.push(answer);
+                    next += interval;
+                }
+                answers
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap_or_default())
+        .collect()
+}
+
+/// The `q` quantile (0..=1) of the latencies, nearest rank.
+pub fn quantile(answers: &[Answered], q: f64) -> std::time::Duration {
+    let mut latencies: Vec<_> = answers.iter().map(|a| a.latency).collect();
+    latencies.sort();
+    let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len().max(1));
+    latencies
+        .get(rank - 1)
+        .copied()
+        .unwrap_or(std::time::Duration::ZERO)
+}

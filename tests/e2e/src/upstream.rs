@@ -40,6 +40,8 @@ pub struct Behaviour {
     /// CORS for credentialed `fetch()` from this origin (browser tests): allow it, its cookies, and
     /// reading `x-predictor`.
     pub cors_origin: Option<String>,
+    /// A body answered instead of the prediction (a model answering garbage).
+    pub body: Option<String>,
 }
 
 impl Default for Behaviour {
@@ -51,6 +53,7 @@ impl Default for Behaviour {
             delay: std::time::Duration::ZERO,
             page: None,
             cors_origin: None,
+            body: None,
         }
     }
 }
@@ -161,6 +164,8 @@ fn serve_connection(
         let page = b.page.as_ref().filter(|_| request.path.starts_with("/page"));
         let body = if let Some(page) = page {
             page.clone()
+        } else if let Some(body) = &b.body {
+            body.clone()
         } else if request.path.starts_with("/v2/") {
             format!(
                 r#"{{"model_name":"{name}","outputs":[{{"name":"proba","datatype":"FP32","shape":[1],"data":[0.12]}}]}}"#
