@@ -307,6 +307,48 @@ fn a_real_prometheus_scraping_real_envoys_evaluates_the_rules_the_dashboard_and_
         }
     }
     assert!(checked >= 15, "{checked} expressions on the filter's metrics");
+
+    // The shadow panels read what happened: the loopback shadow answers each prediction as the served
+    // predictors do, so every compared pair agrees (rate 1 per served predictor) with abs_diff 0.
+    let panel_values = |title: &str| -> Vec<(String, f64)> {
+        let panel = predictor_router_tests::monitoring::dashboard()["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["title"] == title)
+            .unwrap_or_else(|| panic!("no panel {title}"))
+            .clone();
+        let expr = with_variables(
+            panel["targets"][0]["expr"].as_str().unwrap(),
+            "fraud-detection",
+            "1m",
+        );
+        prometheus
+            .vector(&expr)
+            .iter()
+            .map(|s| {
+                let value = s["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+                (s["metric"]["predictor"].as_str().unwrap_or("").to_string(), value)
+            })
+            .collect()
+    };
+    let agreement = panel_values("Shadow agreement rate per served predictor");
+    assert_eq!(
+        agreement.len(),
+        2,
+        "one series per served predictor: {agreement:?}"
+    );
+    assert!(
+        agreement.iter().all(|(_, v)| (*v - 1.0).abs() < 1e-9),
+        "{agreement:?}"
+    );
+    let abs_diff = panel_values("Mean abs_diff of probabilities");
+    assert!(abs_diff.iter().all(|(_, v)| *v == 0.0), "{abs_diff:?}");
+    let latency = panel_values("Shadow vs served latency (mean over compared pairs)");
+    assert!(
+        latency.iter().all(|(_, v)| (0.0..100.0).contains(v)),
+        "{latency:?}"
+    );
     for gw in [&fixed, &adaptive, &rollout] {
         gw.envoy.assert_no_wasm_errors();
     }
