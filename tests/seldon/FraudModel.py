@@ -2,7 +2,9 @@
 test: MODEL_KIND=xgb serves an XGBoost classifier, MODEL_KIND=rf a scikit-learn random forest, both
 trained at start on fraud_data.py's synthetic data set (seconds). MODEL_KIND=rf-shuffled is a
 deliberately bad canary: a random forest trained on shuffled labels (balanced class weights, so that it
-calls about half of all transactions fraud), for the rollout guard to catch.
+calls about half of all transactions fraud), for the rollout guard to catch. MODEL_KIND=rf-v2 is the
+shadow of the shadow comparison: a deeper forest that disagrees with the served models on some rows
+(shadow_offline.py computes on which, from the same rows and the same models).
 
 Seldon calls `predict` for /api/v1.0/predictions and `send_feedback` for /api/v1.0/feedback. Every
 feedback call is counted, and the count written to FEEDBACK_COUNT_FILE, so that the demo can show
@@ -35,6 +37,12 @@ class FraudModel:
             self.model = RandomForestClassifier(
                 n_estimators=5, max_depth=3, random_state=7, n_jobs=1, class_weight="balanced"
             )
+        elif self.kind == "rf-v2":
+            # The next candidate, tried as a shadow: more and deeper trees, another seed (few enough that
+            # it keeps up with a copy of every prediction: 30 trees took 9 ms a row and fell behind).
+            from sklearn.ensemble import RandomForestClassifier
+
+            self.model = RandomForestClassifier(n_estimators=12, max_depth=6, random_state=11, n_jobs=1)
         else:
             # The new candidate: a small forest, quick to serve, not as good on this data.
             from sklearn.ensemble import RandomForestClassifier

@@ -1,11 +1,15 @@
 //! Adaptive allocation learning from Seldon's feedback API, with real Seldon Core v1 predictors
 //! (`seldon-core-microservice`, an XGBoost and a random-forest model) behind a real Envoy: every
 //! feedback reaches the model that made the prediction, is counted once at the gateway, and moves the
-//! allocation. The same setting as `make demo-seldon`, smaller.
+//! allocation. The same setting as `make demo-seldon`, smaller. A third model process as the shadow:
+//! the gateway's agreement counts equal the offline computation.
 
+use predictor_router_tests::http::eventually;
 use predictor_router_tests::seldon::{
-    feedback_plugin_config, gateway, held_out_rows, run_users, start_models,
+    feedback_plugin_config, gateway, held_out_rows, predict_rows_as_both_cookies, run_users,
+    shadow_at_gateway, shadow_gateway, shadow_offline, start_models, start_models_serving,
 };
+use serde_json::json;
 
 #[test]
 fn feedback_through_the_gateway_reaches_its_model_and_teaches_the_bandit() {
@@ -118,4 +122,53 @@ fn a_worse_model_is_rolled_back_by_feedback_and_one_as_good_is_not() {
     println!("good canary: {good_outcomes} canary outcomes, rolled back: {rolled_back}");
     assert!(!rolled_back, "a canary as good as the baseline was rolled back");
     assert!(good_outcomes >= bad_outcomes);
+}
+
+/// Shadow comparison with real models: a third Seldon Core microservice (`rf-v2`, a deeper forest) as
+/// the shadow of the seed's experiment, every prediction copied. The agreement the gateway counts per
+/// served predictor equals, exactly, what `tests/seldon/shadow_offline.py` computes from the same rows
+/// with the same models; `abs_diff_milli` within rounding (each pair's figure is rounded).
+#[test]
+fn a_real_shadow_models_agreement_counted_at_the_gateway_equals_the_offline_computation() {
+    let mut models = start_models_serving(&[("xgb", "xgb"), ("rf", "rf"), ("rf-v2", "rf-v2")]);
+    let shadow_model = models.pop().expect("the shadow");
+    let mut config = predictor_router_tests::shadow::plugin_config(json!({"timeout_ms": 5000}));
+    config["experiments"][0]["shadow"]["path_prefix"] = json!("/");
+    let envoy = shadow_gateway(config, &models, &shadow_model);
+    let (rows, _) = held_out_rows();
+    let rows = &rows[..400];
+    let served = predict_rows_as_both_cookies(envoy.listener_port, rows);
+    assert!(
+        served.iter().all(|p| p == "xgb" || p == "rf"),
+        "every prediction answered: {:?}",
+        served
+            .iter()
+            .filter(|p| *p != "xgb" && *p != "rf")
+            .collect::<Vec<_>>()
+    );
+    let mut at_gateway = Default::default();
+    let mut other = 0;
+    eventually(30, || {
+        (at_gateway, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
+        let compared: u64 = at_gateway.values().map(|(a, d, _)| a + d).sum();
+        compared + other >= rows.len() as u64
+    });
+    let offline = shadow_offline(rows, &served, "rf-v2");
+    println!("gateway (agree, disagree, abs_diff_milli) per served predictor: {at_gateway:?}, other outcomes {other}");
+    println!("offline, shadow_offline.py:                                      {offline:?}");
+    assert_eq!(other, 0, "every copy compared");
+    for predictor in ["xgb", "rf"] {
+        let (agree, disagree, milli) = at_gateway[predictor];
+        let (o_agree, o_disagree, o_milli) = offline[predictor];
+        assert_eq!((agree, disagree), (o_agree, o_disagree), "{predictor}");
+        assert!(
+            milli.abs_diff(o_milli) <= agree + disagree,
+            "{predictor}: abs_diff_milli {milli} at the gateway, {o_milli} offline"
+        );
+        assert!(
+            disagree > 0 && agree > disagree,
+            "{predictor}: the shadow differs on some rows only"
+        );
+    }
+    envoy.assert_no_wasm_errors();
 }

@@ -359,3 +359,118 @@ pub fn run_users(
             .collect()
     })
 }
+
+/// Envoy in front of real models as [`gateway`], with the shadow's cluster
+/// ([`crate::shadow::CLUSTER`]) pointing at `shadow`.
+pub fn shadow_gateway(
+    plugin_config: Value,
+    models: &[SeldonModel],
+    shadow: &SeldonModel,
+) -> crate::envoy::Envoy {
+    let prefix = plugin_config["experiments"][0]["match"]["path_prefix"]
+        .as_str()
+        .unwrap_or("/")
+        .to_string();
+    let mut options = crate::envoy::EnvoyOptions::new(
+        plugin_config,
+        models.iter().map(|m| (m.kind.clone(), m.port)).collect(),
+    );
+    options.concurrency = 2;
+    options.rewrite_prefix = Some(prefix);
+    options.extra_clusters = vec![(crate::shadow::CLUSTER.to_string(), shadow.port)];
+    crate::envoy::Envoy::start(options)
+        .unwrap_or_else(|f| panic!("Envoy did not start (exit {:?}):\n{}", f.exit_code, f.log))
+}
+
+/// One prediction per row through the gateway, alternately as a holder of xgb's and of rf's cookie;
+/// the predictor that answered each (the `x-predictor` header), in row order.
+pub fn predict_rows_as_both_cookies(port: u16, rows: &[Value]) -> Vec<String> {
+    let mut client = HttpClient::new(port);
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut request = Request::predict(crate::scenario::predict_path()).header(
+                "cookie",
+                ["pr-fraud-detection=xgb", "pr-fraud-detection=rf"][i % 2],
+            );
+            request.body = prediction_body(row).to_string().into_bytes();
+            client.send(&request).map_or(String::new(), |r| {
+                if r.status == 200 {
+                    r.header("x-predictor").unwrap_or_default().to_string()
+                } else {
+                    format!("status {}", r.status)
+                }
+            })
+        })
+        .collect()
+}
+
+/// Per served predictor: (agree, disagree, abs_diff_milli), as the gateway counts them.
+pub type ShadowTally = std::collections::BTreeMap<String, (u64, u64, u64)>;
+
+/// The shadow comparison recomputed offline by `tests/seldon/shadow_offline.py`: the same models, the
+/// same rows, each row with the predictor that served it.
+pub fn shadow_offline(rows: &[Value], served: &[String], shadow_model: &str) -> ShadowTally {
+    use std::io::Write;
+    let mut child = Command::new(venv_bin("python"))
+        .arg("shadow_offline.py")
+        .current_dir(model_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run shadow_offline.py");
+    let input = json!({"rows": rows, "served": served, "shadow": shadow_model});
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .expect("write the rows");
+    }
+    let output = child.wait_with_output().expect("shadow_offline.py ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let totals: Value = serde_json::from_slice(&output.stdout).expect("JSON totals");
+    totals
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let n = |f: &str| v[f].as_u64().unwrap_or(0);
+                    (k.clone(), (n("agree"), n("disagree"), n("abs_diff_milli")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The gateway's shadow counters per served predictor: (agree, disagree, abs_diff_milli), and the
+/// other outcomes (failed, timeout, skipped) summed.
+pub fn shadow_at_gateway(envoy: &crate::envoy::Envoy, served: &[&str]) -> (ShadowTally, u64) {
+    let counters = envoy.counters();
+    let get = |p: &str, m: &str| {
+        counters
+            .get(&format!(
+                "predictor_router.fraud-detection.{p}.shadow.{}.{m}",
+                crate::shadow::NAME
+            ))
+            .copied()
+            .unwrap_or(0)
+    };
+    let tally = served
+        .iter()
+        .map(|p| {
+            (
+                p.to_string(),
+                (get(p, "agree"), get(p, "disagree"), get(p, "abs_diff_milli")),
+            )
+        })
+        .collect();
+    let other = served
+        .iter()
+        .map(|p| get(p, "failed") + get(p, "timeout") + get(p, "skipped"))
+        .sum();
+    (tally, other)
+}

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use predictor_router_e2e::envoy::envoy_binary;
 use predictor_router_e2e::scenario::{feedback_path, predict_path};
 use predictor_router_e2e::seldon::{
-    feedback_plugin_config, feedback_rollout_config, gateway, held_out_rows, run_users, start_models,
-    start_models_serving, Scored,
+    feedback_plugin_config, feedback_rollout_config, gateway, held_out_rows, predict_rows_as_both_cookies,
+    run_users, shadow_at_gateway, shadow_gateway, shadow_offline, start_models, start_models_serving, Scored,
 };
 
 const ROUNDS: usize = 6;
@@ -155,7 +155,14 @@ fn main() {
         }
     );
     let rolled_back = rollout_part();
-    if !(consistent && failed == 0 && wasm_errors.is_empty() && !moves.is_empty() && rolled_back) {
+    let shadow_agrees = shadow_part();
+    if !(consistent
+        && failed == 0
+        && wasm_errors.is_empty()
+        && !moves.is_empty()
+        && rolled_back
+        && shadow_agrees)
+    {
         std::process::exit(1);
     }
 }
@@ -212,6 +219,75 @@ fn rollout_part() -> bool {
             "the guard rolled the bad model back on its feedback: new users and its cookie holders go to xgb"
         } else {
             "the bad model was NOT rolled back"
+        }
+    );
+    ok
+}
+
+/// The shadow: a third model process (rf-v2, a deeper forest) gets a copy of every prediction; the
+/// gateway compares its answer with the one the client got and counts agreement per served predictor,
+/// checked against the same comparison recomputed offline in Python.
+fn shadow_part() -> bool {
+    const ROWS: usize = 600;
+    println!();
+    println!("shadow: a third seldon-core-microservice, rf-v2 (random forest, 12 trees of depth 6), as the shadow of");
+    println!("  fraud-detection: every prediction copied (percent 100), compared with the client's answer at the gateway");
+    let mut models = start_models_serving(&[("xgb", "xgb"), ("rf", "rf"), ("rf-v2", "rf-v2")]);
+    let Some(shadow) = models.pop() else {
+        return false;
+    };
+    let mut config = predictor_router_e2e::shadow::plugin_config(serde_json::json!({"timeout_ms": 5000}));
+    config["experiments"][0]["shadow"]["path_prefix"] = serde_json::json!("/");
+    println!("  shadow: {}", config["experiments"][0]["shadow"]);
+    let envoy = shadow_gateway(config, &models, &shadow);
+    let (rows, _) = held_out_rows();
+    let rows = &rows[..ROWS.min(rows.len())];
+    println!(
+        "  clients: {} held-out rows, alternately holding xgb's and rf's cookie",
+        rows.len()
+    );
+    let served = predict_rows_as_both_cookies(envoy.listener_port, rows);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut gateway_view, mut other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
+    while Instant::now() < deadline {
+        let compared: u64 = gateway_view.values().map(|(a, d, _)| a + d).sum();
+        if compared + other >= rows.len() as u64 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        (gateway_view, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
+    }
+    let offline = shadow_offline(rows, &served, "rf-v2");
+    let counter = |name: &str| envoy.counter(&format!("predictor_router.fraud-detection.{name}"));
+    println!();
+    println!(
+        "   served  {:>8}  {:>9}  {:>15}  {:>14}  {:>16}  {:>22}",
+        "compared", "agreement", "mean abs_diff", "shadow latency", "served latency", "offline (agree/total)"
+    );
+    let mut matches = other == 0;
+    for predictor in ["xgb", "rf"] {
+        let (agree, disagree, milli) = gateway_view.get(predictor).copied().unwrap_or_default();
+        let (o_agree, o_disagree, _) = offline.get(predictor).copied().unwrap_or_default();
+        let compared = (agree + disagree).max(1);
+        let mean_ms = |m: &str| counter(&format!("{predictor}.shadow.rf-v2.{m}")) as f64 / compared as f64;
+        println!(
+            "   {predictor:<6}  {:>8}  {:>8.1}%  {:>15.3}  {:>11.1} ms  {:>13.1} ms  {:>22}",
+            agree + disagree,
+            100.0 * agree as f64 / compared as f64,
+            milli as f64 / 1000.0 / compared as f64,
+            mean_ms("latency_ms"),
+            mean_ms("served_latency_ms"),
+            format!("{o_agree}/{}", o_agree + o_disagree)
+        );
+        matches &= (agree, disagree) == (o_agree, o_disagree);
+    }
+    let ok = matches && envoy.wasm_errors().is_empty();
+    println!(
+        "{}",
+        if ok {
+            "the gateway's agreement per served predictor equals the offline recomputation, row for row"
+        } else {
+            "MISMATCH between the gateway's shadow counts and the offline recomputation"
         }
     );
     ok
