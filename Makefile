@@ -104,11 +104,18 @@ BENCH_DIR := dist/bench
 # The module before adaptive allocation, built from that commit's source for a same-run comparison.
 BENCH_BEFORE ?= 44a90a6
 BEFORE_SRC   := .cache/bench-before
+# The module before the shadow's host part (no proxy_on_response_body export): issue 28's comparison.
+BENCH_BEFORE_SHADOW ?= b83a297
+BEFORE_SHADOW_SRC   := .cache/bench-before-shadow
 bench: build envoy wrk
 	@echo "building the module of $(BENCH_BEFORE) (before adaptive allocation) for the same-run comparison"
 	rm -rf $(BEFORE_SRC) && mkdir -p $(BEFORE_SRC) && git archive $(BENCH_BEFORE) | tar -x -C $(BEFORE_SRC)
 	cd $(BEFORE_SRC) && CARGO_TARGET_DIR=$(abspath target/bench-before) cargo build --release --target $(WASM_TARGET) -p predictor-router
 	$(call finish_wasm,target/bench-before/$(WASM_TARGET)/release/predictor_router.wasm,$(BENCH_DIR)/predictor_router_before.wasm,$(BEFORE_SRC)/src/host/kept-exports.json)
+	@echo "building the module of $(BENCH_BEFORE_SHADOW) (before the shadow's host part) for the same-run comparison"
+	rm -rf $(BEFORE_SHADOW_SRC) && mkdir -p $(BEFORE_SHADOW_SRC) && git archive $(BENCH_BEFORE_SHADOW) | tar -x -C $(BEFORE_SHADOW_SRC)
+	cd $(BEFORE_SHADOW_SRC) && CARGO_TARGET_DIR=$(abspath target/bench-before-shadow) cargo build --release --target $(WASM_TARGET) -p predictor-router
+	$(call finish_wasm,target/bench-before-shadow/$(WASM_TARGET)/release/predictor_router.wasm,$(BENCH_DIR)/predictor_router_before_shadow.wasm,$(BEFORE_SHADOW_SRC)/src/host/kept-exports.json)
 	cargo build --release --target $(WASM_TARGET) -p floor-noop -p floor-set-header
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_noop.wasm,$(BENCH_DIR)/floor_noop.wasm)
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)
