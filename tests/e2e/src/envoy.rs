@@ -41,6 +41,19 @@ pub fn wasm_module() -> PathBuf {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the process that will use it).
+/// CPU time process `pid` has used so far, all its threads (Linux schedstat), in nanoseconds.
+pub fn cpu_nanos_of(pid: u32) -> u64 {
+    let tasks = PathBuf::from(format!("/proc/{pid}/task"));
+    std::fs::read_dir(tasks)
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -396,15 +409,7 @@ impl Envoy {
 
     /// CPU time Envoy has used so far, all threads (Linux schedstat), in nanoseconds.
     pub fn cpu_nanos(&self) -> u64 {
-        let tasks = PathBuf::from(format!("/proc/{}/task", self.child.id()));
-        std::fs::read_dir(tasks)
-            .map(|dir| {
-                dir.flatten()
-                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-                    .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-                    .sum()
-            })
-            .unwrap_or(0)
+        cpu_nanos_of(self.child.id())
     }
 
     /// Envoy's resident memory in bytes (Linux /proc).

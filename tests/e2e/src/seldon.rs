@@ -307,6 +307,14 @@ pub fn feedback_plugin_config(update_seconds: u32, min_outcomes: u32) -> Value {
 
 /// Envoy (two workers, V8) in front of real models, routed like the VirtualService (prefix rewrite).
 pub fn gateway(plugin_config: Value, models: &[SeldonModel]) -> crate::envoy::Envoy {
+    gateway_with_clusters(plugin_config, models, Vec::new())
+}
+
+fn gateway_with_clusters(
+    plugin_config: Value,
+    models: &[SeldonModel],
+    extra_clusters: Vec<(String, u16)>,
+) -> crate::envoy::Envoy {
     let prefix = plugin_config["experiments"][0]["match"]["path_prefix"]
         .as_str()
         .unwrap_or("/")
@@ -317,6 +325,7 @@ pub fn gateway(plugin_config: Value, models: &[SeldonModel]) -> crate::envoy::En
     );
     options.concurrency = 2;
     options.rewrite_prefix = Some(prefix);
+    options.extra_clusters = extra_clusters;
     crate::envoy::Envoy::start(options)
         .unwrap_or_else(|f| panic!("Envoy did not start (exit {:?}):\n{}", f.exit_code, f.log))
 }
@@ -367,19 +376,11 @@ pub fn shadow_gateway(
     models: &[SeldonModel],
     shadow: &SeldonModel,
 ) -> crate::envoy::Envoy {
-    let prefix = plugin_config["experiments"][0]["match"]["path_prefix"]
-        .as_str()
-        .unwrap_or("/")
-        .to_string();
-    let mut options = crate::envoy::EnvoyOptions::new(
+    gateway_with_clusters(
         plugin_config,
-        models.iter().map(|m| (m.kind.clone(), m.port)).collect(),
-    );
-    options.concurrency = 2;
-    options.rewrite_prefix = Some(prefix);
-    options.extra_clusters = vec![(crate::shadow::CLUSTER.to_string(), shadow.port)];
-    crate::envoy::Envoy::start(options)
-        .unwrap_or_else(|f| panic!("Envoy did not start (exit {:?}):\n{}", f.exit_code, f.log))
+        models,
+        vec![(crate::shadow::CLUSTER.to_string(), shadow.port)],
+    )
 }
 
 /// One prediction per row through the gateway, alternately as a holder of xgb's and of rf's cookie;

@@ -1,6 +1,6 @@
 //! Running Envoy processes (pinned to core 0) and wrk (pinned to core 1), and measuring Envoy's CPU.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,15 +69,7 @@ impl BenchEnvoy {
 
     /// CPU time Envoy has used so far (all threads), in nanoseconds.
     pub fn cpu_nanos(&self) -> u64 {
-        let tasks = PathBuf::from(format!("/proc/{}/task", self.child.id()));
-        std::fs::read_dir(tasks)
-            .map(|dir| {
-                dir.flatten()
-                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-                    .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
-                    .sum()
-            })
-            .unwrap_or(0)
+        crate::envoy::cpu_nanos_of(self.child.id())
     }
 
     pub fn resident_bytes(&self) -> u64 {
