@@ -40,7 +40,6 @@ pub fn wasm_module() -> PathBuf {
     path
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released for the process that will use it).
 /// CPU time process `pid` has used so far, all its threads (Linux schedstat), in nanoseconds.
 pub fn cpu_nanos_of(pid: u32) -> u64 {
     let tasks = PathBuf::from(format!("/proc/{pid}/task"));
@@ -54,6 +53,7 @@ pub fn cpu_nanos_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A free TCP port on 127.0.0.1 (bound, then released for the process that will use it).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -247,16 +247,12 @@ fn shadow_part() -> bool {
         rows.len()
     );
     let served = predict_rows_as_both_cookies(envoy.listener_port, rows);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut gateway_view, mut other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
-    while Instant::now() < deadline {
-        let compared: u64 = gateway_view.values().map(|(a, d, _)| a + d).sum();
-        if compared + other >= rows.len() as u64 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
+    let (mut gateway_view, mut other) = (Default::default(), 0);
+    predictor_router_e2e::http::eventually(30, || {
         (gateway_view, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
-    }
+        let compared: u64 = gateway_view.values().map(|(a, d, _)| a + d).sum();
+        compared + other >= rows.len() as u64
+    });
     let offline = shadow_offline(rows, &served, "rf-v2");
     let counter = |name: &str| envoy.counter(&format!("predictor_router.fraud-detection.{name}"));
     println!();
@@ -269,7 +265,13 @@ fn shadow_part() -> bool {
         let (agree, disagree, milli) = gateway_view.get(predictor).copied().unwrap_or_default();
         let (o_agree, o_disagree, _) = offline.get(predictor).copied().unwrap_or_default();
         let compared = (agree + disagree).max(1);
-        let mean_ms = |m: &str| counter(&format!("{predictor}.shadow.rf-v2.{m}")) as f64 / compared as f64;
+        let mean_ms = |m: &str| {
+            counter(&format!(
+                "{predictor}.shadow.{}.{m}",
+                predictor_router_e2e::shadow::NAME
+            )) as f64
+                / compared as f64
+        };
         println!(
             "   {predictor:<6}  {:>8}  {:>8.1}%  {:>15.3}  {:>11.1} ms  {:>13.1} ms  {:>22}",
             agree + disagree,
