@@ -7,7 +7,7 @@
 use predictor_router_tests::http::eventually;
 use predictor_router_tests::seldon::{
     feedback_plugin_config, gateway, held_out_rows, predict_rows_as_both_cookies, run_users,
-    shadow_at_gateway, shadow_gateway, shadow_offline, start_models, start_models_serving,
+    shadow_at_gateway, shadow_gateway, shadow_offline, shadow_outcomes, start_models, start_models_serving,
 };
 use serde_json::json;
 
@@ -137,7 +137,7 @@ fn a_real_shadow_models_agreement_counted_at_the_gateway_equals_the_offline_comp
     let envoy = shadow_gateway(config, &models, &shadow_model);
     let (rows, _) = held_out_rows();
     let rows = &rows[..400];
-    let served = predict_rows_as_both_cookies(envoy.listener_port, rows);
+    let served = predict_rows_as_both_cookies(&envoy, rows);
     assert!(
         served.iter().all(|p| p == "xgb" || p == "rf"),
         "every prediction answered: {:?}",
@@ -146,17 +146,14 @@ fn a_real_shadow_models_agreement_counted_at_the_gateway_equals_the_offline_comp
             .filter(|p| *p != "xgb" && *p != "rf")
             .collect::<Vec<_>>()
     );
-    let mut at_gateway = Default::default();
-    let mut other = 0;
     eventually(30, || {
-        (at_gateway, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
-        let compared: u64 = at_gateway.values().map(|(a, d, _)| a + d).sum();
-        compared + other >= rows.len() as u64
+        shadow_outcomes(&envoy, &["xgb", "rf"]) >= rows.len() as u64
     });
+    let (at_gateway, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
     let offline = shadow_offline(rows, &served, "rf-v2");
-    println!("gateway (agree, disagree, abs_diff_milli) per served predictor: {at_gateway:?}, other outcomes {other}");
+    println!("gateway (agree, disagree, abs_diff_milli) per served predictor: {at_gateway:?}, other outcomes {other:?}");
     println!("offline, shadow_offline.py:                                      {offline:?}");
-    assert_eq!(other, 0, "every copy compared");
+    assert_eq!(other.values().sum::<u64>(), 0, "every copy compared: {other:?}");
     for predictor in ["xgb", "rf"] {
         let (agree, disagree, milli) = at_gateway[predictor];
         let (o_agree, o_disagree, o_milli) = offline[predictor];

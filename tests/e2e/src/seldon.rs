@@ -383,27 +383,41 @@ pub fn shadow_gateway(
     )
 }
 
+/// Rows sent before the client waits for the shadow to have answered them all: the shadow (one
+/// gunicorn worker, slower than the served models) would otherwise fall further behind with every row,
+/// and on a loaded machine its queue outgrew `timeout_ms` (CI: 3 of 400 copies timed out).
+const ROWS_AHEAD_OF_THE_SHADOW: usize = 20;
+
 /// One prediction per row through the gateway, alternately as a holder of xgb's and of rf's cookie;
-/// the predictor that answered each (the `x-predictor` header), in row order.
-pub fn predict_rows_as_both_cookies(port: u16, rows: &[Value]) -> Vec<String> {
-    let mut client = HttpClient::new(port);
-    rows.iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let mut request = Request::predict(crate::scenario::predict_path()).header(
-                "cookie",
-                ["pr-fraud-detection=xgb", "pr-fraud-detection=rf"][i % 2],
-            );
-            request.body = prediction_body(row).to_string().into_bytes();
-            client.send(&request).map_or(String::new(), |r| {
-                if r.status == 200 {
-                    r.header("x-predictor").unwrap_or_default().to_string()
-                } else {
-                    format!("status {}", r.status)
-                }
-            })
-        })
-        .collect()
+/// the predictor that answered each (the `x-predictor` header), in row order. Every
+/// [`ROWS_AHEAD_OF_THE_SHADOW`] rows it waits until each copy sent so far has its outcome.
+pub fn predict_rows_as_both_cookies(envoy: &crate::envoy::Envoy, rows: &[Value]) -> Vec<String> {
+    let mut client = HttpClient::new(envoy.listener_port);
+    let mut served = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let mut request = Request::predict(crate::scenario::predict_path()).header(
+            "cookie",
+            ["pr-fraud-detection=xgb", "pr-fraud-detection=rf"][i % 2],
+        );
+        request.body = prediction_body(row).to_string().into_bytes();
+        served.push(client.send(&request).map_or(String::new(), |r| {
+            if r.status == 200 {
+                r.header("x-predictor").unwrap_or_default().to_string()
+            } else {
+                format!("status {}", r.status)
+            }
+        }));
+        if (i + 1) % ROWS_AHEAD_OF_THE_SHADOW == 0 {
+            crate::http::eventually(30, || shadow_outcomes(envoy, &["xgb", "rf"]) >= i as u64 + 1);
+        }
+    }
+    served
+}
+
+/// Copies of predictions served by `served` that have an outcome, whichever.
+pub fn shadow_outcomes(envoy: &crate::envoy::Envoy, served: &[&str]) -> u64 {
+    let (tally, other) = shadow_at_gateway(envoy, served);
+    tally.values().map(|(a, d, _)| a + d).sum::<u64>() + other.values().sum::<u64>()
 }
 
 /// Per served predictor: (agree, disagree, abs_diff_milli), as the gateway counts them.
@@ -448,8 +462,11 @@ pub fn shadow_offline(rows: &[Value], served: &[String], shadow_model: &str) -> 
 }
 
 /// The gateway's shadow counters per served predictor: (agree, disagree, abs_diff_milli), and the
-/// other outcomes (failed, timeout, skipped) summed.
-pub fn shadow_at_gateway(envoy: &crate::envoy::Envoy, served: &[&str]) -> (ShadowTally, u64) {
+/// other outcomes (failed, timeout, skipped), each summed over the served predictors.
+pub fn shadow_at_gateway(
+    envoy: &crate::envoy::Envoy,
+    served: &[&str],
+) -> (ShadowTally, std::collections::BTreeMap<&'static str, u64>) {
     let counters = envoy.counters();
     let get = |p: &str, m: &str| {
         counters
@@ -469,9 +486,9 @@ pub fn shadow_at_gateway(envoy: &crate::envoy::Envoy, served: &[&str]) -> (Shado
             )
         })
         .collect();
-    let other = served
-        .iter()
-        .map(|p| get(p, "failed") + get(p, "timeout") + get(p, "skipped"))
-        .sum();
+    let other = ["failed", "timeout", "skipped"]
+        .into_iter()
+        .map(|outcome| (outcome, served.iter().map(|p| get(p, outcome)).sum()))
+        .collect();
     (tally, other)
 }

@@ -8,7 +8,8 @@ use predictor_router_e2e::envoy::envoy_binary;
 use predictor_router_e2e::scenario::{feedback_path, predict_path};
 use predictor_router_e2e::seldon::{
     feedback_plugin_config, feedback_rollout_config, gateway, held_out_rows, predict_rows_as_both_cookies,
-    run_users, shadow_at_gateway, shadow_gateway, shadow_offline, start_models, start_models_serving, Scored,
+    run_users, shadow_at_gateway, shadow_gateway, shadow_offline, shadow_outcomes, start_models,
+    start_models_serving, Scored,
 };
 
 const ROUNDS: usize = 6;
@@ -246,13 +247,11 @@ fn shadow_part() -> bool {
         "  clients: {} held-out rows, alternately holding xgb's and rf's cookie",
         rows.len()
     );
-    let served = predict_rows_as_both_cookies(envoy.listener_port, rows);
-    let (mut gateway_view, mut other) = (Default::default(), 0);
+    let served = predict_rows_as_both_cookies(&envoy, rows);
     predictor_router_e2e::http::eventually(30, || {
-        (gateway_view, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
-        let compared: u64 = gateway_view.values().map(|(a, d, _)| a + d).sum();
-        compared + other >= rows.len() as u64
+        shadow_outcomes(&envoy, &["xgb", "rf"]) >= rows.len() as u64
     });
+    let (gateway_view, other) = shadow_at_gateway(&envoy, &["xgb", "rf"]);
     let offline = shadow_offline(rows, &served, "rf-v2");
     let counter = |name: &str| envoy.counter(&format!("predictor_router.fraud-detection.{name}"));
     println!();
@@ -260,7 +259,7 @@ fn shadow_part() -> bool {
         "   served  {:>8}  {:>9}  {:>15}  {:>14}  {:>16}  {:>22}",
         "compared", "agreement", "mean abs_diff", "shadow latency", "served latency", "offline (agree/total)"
     );
-    let mut matches = other == 0;
+    let mut matches = other.values().sum::<u64>() == 0;
     for predictor in ["xgb", "rf"] {
         let (agree, disagree, milli) = gateway_view.get(predictor).copied().unwrap_or_default();
         let (o_agree, o_disagree, _) = offline.get(predictor).copied().unwrap_or_default();
