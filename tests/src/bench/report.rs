@@ -10,6 +10,8 @@ use super::startup::StartupFigure;
 pub struct ModeResults {
     pub cases: Vec<String>,
     pub rounds: Vec<Vec<Sample>>,
+    /// The copied case's shadow counters after the rounds (`copied` and each outcome), if it ran.
+    pub shadow_outcomes: Vec<(String, u64)>,
 }
 
 pub fn median(mut values: Vec<f64>) -> f64 {
@@ -223,6 +225,18 @@ pub fn render(
         );
     }
     let _ = writeln!(w, "\nNon-2xx responses in this mode: {}.", upstream.non_2xx());
+    if !upstream.shadow_outcomes.is_empty() {
+        let _ = writeln!(
+            w,
+            "\nThe copied case's shadow (a loopback Seldon-like server in the bench process), its counters after all rounds: {}.",
+            upstream
+                .shadow_outcomes
+                .iter()
+                .map(|(m, v)| format!("{m} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     let _ = writeln!(w, "\n## Inside the module (wasm-test-harness, same module)\n");
     let _ = writeln!(w, "Fuel is wasmtime's count of executed wasm instructions (approximately), per request of the shipped configuration:\n");
