@@ -17,6 +17,7 @@
 //!   answer, and what an Envoy's workers share about it
 //! - [`shadow`]: shadow comparison: which requests are copied, the copy's path, Seldon answers, the
 //!   outcome of a pair
+//! - [`clock`]: deadlines that survive the host clock jumping back
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
@@ -24,6 +25,7 @@
 pub mod adaptive;
 pub mod bucketing;
 pub mod callout;
+pub mod clock;
 pub mod config;
 pub mod cookies;
 pub mod decision;

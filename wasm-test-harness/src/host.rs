@@ -625,6 +625,27 @@ impl Host {
         }
     }
 
+    /// Sets every worker's clock to `nanos` since the Unix epoch, forward or back: the wall clock Envoy
+    /// reports may jump (an NTP step, a VM restored from a snapshot).
+    pub fn set_clock(&mut self, nanos: u64) {
+        for worker in &mut self.workers {
+            worker.store.data_mut().clock_nanos = nanos;
+        }
+    }
+
+    /// Worker 0's clock now, in nanoseconds since the Unix epoch.
+    pub fn clock_nanos(&self) -> u64 {
+        self.workers.first().map_or(0, |w| w.store.data().clock_nanos)
+    }
+
+    /// How far a worker's clock moves each time the module reads it (1 µs by default, so that latencies
+    /// are never zero); 0 makes the clock stand still.
+    pub fn set_clock_step(&mut self, nanos: u64) {
+        for worker in &mut self.workers {
+            worker.store.data_mut().clock_step_nanos = nanos;
+        }
+    }
+
     /// The tick period the module asked for on each worker (0: none).
     pub fn tick_periods_ms(&self) -> Vec<u32> {
         self.workers

@@ -6,6 +6,7 @@
 
 use crate::router::adaptive::allocation::{from_shares, recompute, Allocation, Recompute};
 use crate::router::adaptive::policy::ThompsonRun;
+use crate::router::clock::due;
 use crate::router::config::{Adaptive, Experiment};
 use crate::router::fleet::Source;
 use crate::router::outcomes::{Ledger, Totals};
@@ -24,6 +25,8 @@ pub struct Learner {
     current: Allocation,
     run: Option<ThompsonRun>,
     next_update_nanos: u64,
+    /// `update_seconds` in nanoseconds: how far ahead `next_update_nanos` can be (see [`due`]).
+    period_nanos: u64,
     last_logged: Option<Vec<u32>>,
     /// Whose outcomes the allocation is computed from: with `Pooled` the host hands every replica's
     /// totals over ([`Learner::recompute_from`]) and the learner's own schedule is off.
@@ -48,6 +51,10 @@ impl Learner {
             current: Allocation::configured(experiment),
             run: None,
             next_update_nanos: 0,
+            period_nanos: experiment
+                .adaptive
+                .as_ref()
+                .map_or(0, |a| u64::from(a.update_seconds).saturating_mul(1_000_000_000)),
             last_logged: None,
             source: Source::Local,
             outcomes: 0,
@@ -85,7 +92,9 @@ impl Learner {
     /// Whether the next step starts a recompute from this Envoy's totals, for which the host reads the
     /// merged totals first.
     pub fn needs_totals(&self, now_nanos: u64) -> bool {
-        self.source == Source::Local && self.run.is_none() && now_nanos >= self.next_update_nanos
+        self.source == Source::Local
+            && self.run.is_none()
+            && due(now_nanos, self.next_update_nanos, self.period_nanos)
     }
 
     pub fn source(&self) -> Source {
@@ -140,8 +149,7 @@ impl Learner {
         };
         let mut next = None;
         if self.needs_totals(now_nanos) {
-            self.next_update_nanos =
-                now_nanos.saturating_add(u64::from(adaptive.update_seconds) * 1_000_000_000);
+            self.next_update_nanos = now_nanos.saturating_add(self.period_nanos);
             let totals = self.ledger.totals().clone();
             next = self.start(experiment, adaptive, &totals);
         }

@@ -10,6 +10,7 @@
 //! worker to tick after the deadline claims the update again. No update is ever waited for: until an
 //! answer arrives, every worker serves what it served before.
 
+use crate::router::clock::due;
 use crate::router::config::Experiment;
 use crate::router::outcomes::record::{decode_record, encode_record, Flags};
 use crate::router::outcomes::Totals;
@@ -73,14 +74,24 @@ impl Exchange {
     /// The record after this worker claims the update at `t` at `now_nanos`, or `None` when the update
     /// is not this worker's to ask: already claimed (and answered, or in flight within its deadline), or
     /// an earlier update's query still in flight within its deadline.
+    ///
+    /// The clock may have gone back since the record was written (see [`crate::router::clock`]): a
+    /// claim of an instant later than now, or a deadline further ahead than a claim made now would set,
+    /// is from before the jump, and does not stop this claim (else a jump back of an hour would stop
+    /// every query for an hour).
     pub fn claim(&self, t: u64, now_nanos: u64, timeout_ms: u32) -> Option<Exchange> {
-        let in_flight = self.asking_until.is_some_and(|deadline| now_nanos < deadline);
-        if in_flight || t < self.claimed || (t == self.claimed && self.asking_until.is_none()) {
+        let claim_period = u64::from(timeout_ms)
+            .saturating_mul(1_000_000)
+            .saturating_add(CLAIM_GRACE_NANOS);
+        let in_flight = self
+            .asking_until
+            .is_some_and(|deadline| !due(now_nanos, deadline, claim_period));
+        let clock_went_back = self.claimed > (now_nanos / 1_000_000_000).saturating_add(1);
+        let already_claimed = t < self.claimed || (t == self.claimed && self.asking_until.is_none());
+        if in_flight || (already_claimed && !clock_went_back) {
             return None;
         }
-        let deadline = now_nanos
-            .saturating_add(u64::from(timeout_ms).saturating_mul(1_000_000))
-            .saturating_add(CLAIM_GRACE_NANOS);
+        let deadline = now_nanos.saturating_add(claim_period);
         Some(Exchange {
             claimed: t,
             asking_until: Some(deadline),

@@ -5,6 +5,7 @@
 //! 2. call [`Canary::step`] with the clock, and apply what it reports (gauges, log lines, and on a
 //!    rollback the flag in shared data, so that every worker of the Envoy stops the canary).
 
+use crate::router::clock::due;
 use crate::router::config::{Experiment, Rollout};
 use crate::router::outcomes::{ArmTotals, Ledger, Totals};
 use crate::router::rollout::guard::{self, judge, Evidence, Verdict};
@@ -22,6 +23,8 @@ pub struct Canary {
     phase: Phase,
     rolled_back: bool,
     next_look_nanos: u64,
+    /// `update_seconds` in nanoseconds: how far ahead `next_look_nanos` can be (see [`due`]).
+    look_period_nanos: u64,
     /// The step of the last step log line (none before the first).
     logged_step: Option<u32>,
     /// Pooled rollouts look when the host hands totals over ([`Canary::look`]), not on their own.
@@ -60,6 +63,7 @@ impl Canary {
             phase: Phase { step: 0, percent: 0 },
             rolled_back,
             next_look_nanos: now_nanos,
+            look_period_nanos: u64::from(rollout.update_seconds).saturating_mul(NANOS),
             logged_step: None,
             looks_on_its_own: true,
         };
@@ -92,7 +96,9 @@ impl Canary {
 
     /// Whether the guard looks at this step (the host merges and reads the totals first).
     pub fn needs_totals(&self, now_nanos: u64) -> bool {
-        self.looks_on_its_own && self.collects_outcomes() && now_nanos >= self.next_look_nanos
+        self.looks_on_its_own
+            && self.collects_outcomes()
+            && due(now_nanos, self.next_look_nanos, self.look_period_nanos)
     }
 
     /// A pooled rollout: the guard looks only at the totals the host hands to [`Canary::look`].
@@ -143,7 +149,7 @@ impl Canary {
     pub fn step(&mut self, experiment: &Experiment, rollout: &Rollout, now_nanos: u64) -> CanaryReport {
         let mut report = self.advance_phase(experiment, rollout, now_nanos);
         if self.needs_totals(now_nanos) {
-            self.next_look_nanos = now_nanos.saturating_add(u64::from(rollout.update_seconds) * NANOS);
+            self.next_look_nanos = now_nanos.saturating_add(self.look_period_nanos);
             let totals = self.ledger.totals().clone();
             self.judge(experiment, rollout, &totals, &mut report);
         }

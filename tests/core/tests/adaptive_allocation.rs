@@ -449,6 +449,23 @@ fn totals_of_another_definition_are_foreign() {
 }
 
 #[test]
+fn a_clock_jumping_back_does_not_freeze_the_learners_recomputes() {
+    let e = two_arms(json!({"policy": "epsilon_greedy", "min_outcomes": 2, "update_seconds": 10}));
+    let second = 1_000_000_000u64;
+    let now = 10_000 * second;
+    let mut learner = Learner::new(&e);
+    learner.step(&e, now, u32::MAX);
+    assert!(!learner.needs_totals(now + 5 * second), "within update_seconds");
+    // An hour back: the next recompute was scheduled by the clock before the jump, it is due now...
+    let back = now - 3_600 * second;
+    assert!(learner.needs_totals(back));
+    learner.step(&e, back, u32::MAX);
+    // ...and then every update_seconds of the new clock again.
+    assert!(!learner.needs_totals(back + 5 * second));
+    assert!(learner.needs_totals(back + 10 * second));
+}
+
+#[test]
 fn the_learner_logs_leaving_burn_in_and_each_move_of_a_point() {
     let e = two_arms(
         json!({"policy": "epsilon_greedy", "epsilon_percent": 10, "min_outcomes": 2, "update_seconds": 1}),

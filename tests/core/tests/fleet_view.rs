@@ -291,6 +291,30 @@ fn one_claim_per_update_and_a_dead_askers_claim_expires() {
     assert_eq!(answered.answer(970, Ok(Totals::zero(2))), None, "answered twice");
 }
 
+#[test]
+fn a_clock_jumping_back_does_not_stop_the_next_claim() {
+    let now = 10_000 * NANOS;
+    // Answered at 10,000 s; the clock then goes back an hour: the next update (6,390) is claimed.
+    let answered = Exchange::new()
+        .claim(9_990, now, 2000)
+        .unwrap()
+        .answer(9_990, Ok(Totals::zero(2)))
+        .unwrap();
+    let back = now - 3_600 * NANOS;
+    let again = answered
+        .claim(6_390, back, 2000)
+        .expect("a claim from the future is stale");
+    assert_eq!(again.claimed, 6_390);
+    // ...and only once: the next worker at the same instant is not to ask.
+    assert_eq!(again.claim(6_390, back + NANOS, 2000), None);
+    // A claim in flight when the clock went back: its deadline is an hour ahead, more than any
+    // claim made now could set, so it has expired.
+    let in_flight = Exchange::new().claim(9_990, now, 2000).unwrap();
+    assert!(in_flight.claim(6_390, back, 2000).is_some());
+    // Without a jump, an older instant is still not claimed again.
+    assert_eq!(answered.claim(9_989, now - NANOS / 2, 2000), None);
+}
+
 /// Runs updates with the given results through the exchange; the source after each.
 fn sources(consumer: Consumer, results: &[bool]) -> Vec<Source> {
     let mut exchange = Exchange::new();
