@@ -37,7 +37,7 @@ impl ShadowReply<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Every row's most probable class is the same; `abs_diff_milli` is the largest absolute difference
-    /// of any probability, × 1000, rounded.
+    /// of any probability, at most 1, × 1000, rounded.
     Agree {
         abs_diff_milli: u64,
     },
@@ -124,7 +124,10 @@ pub fn rows_outcome(served: &Rows, shadow: &Rows) -> Outcome {
             abs_diff = abs_diff.max((x - y).abs());
         }
     }
-    let abs_diff_milli = (abs_diff * 1000.0).round() as u64;
+    // Two probabilities differ by at most 1: an answer of other numbers (scores, or a shadow gone
+    // wrong answering 1e300) adds at most 1000 per pair, so one bad answer cannot swamp the sum a
+    // dashboard divides by the compared count (nor saturate the counter).
+    let abs_diff_milli = (abs_diff.min(1.0) * 1000.0).round() as u64;
     if agree {
         Outcome::Agree { abs_diff_milli }
     } else {

@@ -329,6 +329,19 @@ fn the_outcome_of_a_pair_is_one_of_the_five() {
     assert_eq!(names, ["agree", "disagree", "failed", "timeout", "skipped"]);
 }
 
+#[test]
+fn a_difference_beyond_one_counts_as_one_so_a_wild_answer_cannot_swamp_the_sum() {
+    let served = Rows(vec![vec![0.2, 0.8]]);
+    for wild in [vec![1e300, -1e300], vec![f64::MAX, f64::MIN], vec![3.0, 7.0]] {
+        let out = rows_outcome(&served, &Rows(vec![wild.clone()]));
+        assert_eq!(out.abs_diff_milli(), Some(1000), "{wild:?}");
+    }
+    assert_eq!(
+        rows_outcome(&served, &Rows(vec![vec![0.8, 0.2]])),
+        Outcome::Disagree { abs_diff_milli: 600 }
+    );
+}
+
 proptest! {
     /// Any bytes as either answer: an outcome, never a panic; a compared pair's abs_diff is the largest
     /// difference of two probabilities in [0, 1] when both answers are.
@@ -336,8 +349,9 @@ proptest! {
     fn any_answers_give_an_outcome(served in proptest::collection::vec(any::<u8>(), 0..200),
                                    shadow in proptest::collection::vec(any::<u8>(), 0..200),
                                    status in 100u16..600) {
-        let _ = outcome(Compare::Seldon, Served { status: 200, body: Some(&served) },
+        let out = outcome(Compare::Seldon, Served { status: 200, body: Some(&served) },
                         ShadowReply::Answered { status, body: Some(&shadow) });
+        prop_assert!(out.abs_diff_milli().is_none_or(|d| d <= 1000));
     }
 
     #[test]
