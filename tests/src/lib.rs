@@ -6,6 +6,7 @@
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
+//! - [`soak_all_features`]: the soak with every feature at once (`make soak SOAK_MODE=all`, 30 s in `make test`)
 //! - re-exported from `predictor-router-e2e`: [`scenario`], [`bootstrap`], [`envoy`], [`gateway`],
 //!   [`gateway_api`], [`upstream`], [`http`], [`invalid_configs`], [`load`], [`monitoring`], [`oci`], [`query_front`],
 //!   [`seldon`], [`shadow`], [`stats`]
@@ -20,3 +21,4 @@ pub mod kube_yaml;
 pub mod module;
 pub mod request_mix;
 pub mod soak;
+pub mod soak_all_features;
