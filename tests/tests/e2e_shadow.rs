@@ -3,13 +3,13 @@
 //! Copies leave from the workers' root contexts (woken through their own shared queues), are compared
 //! with the client's answer, and every copy ends in exactly one outcome, also when the client closed
 //! its connection right after the response headers while the shadow was still working. The shadow's
-//! faults (500s, slowness beyond `timeout_ms`, nothing listening) never reach a client.
+//! faults (500s, slowness beyond `timeout_ms`, garbage, nothing listening) never reach a client.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use predictor_router_tests::envoy::{free_port, Envoy};
+use predictor_router_tests::envoy::Envoy;
 use predictor_router_tests::http::{eventually, HttpClient, Request};
 use predictor_router_tests::scenario::predict_path;
 use predictor_router_tests::shadow::{self, measure, seed_upstreams, settled};
@@ -199,34 +199,9 @@ fn copies_are_compared_in_a_real_envoy_also_when_the_client_left_first() {
 fn the_shadows_faults_never_reach_a_client_and_each_copy_has_one_outcome() {
     let upstreams = seed_upstreams();
     let shadow = PredictorServer::start("rf-v2");
-    let nothing_listens = free_port();
-    let cases: Vec<(&str, Option<Behaviour>, &str)> = vec![
-        (
-            "500s",
-            Some(Behaviour {
-                status: 500,
-                ..Behaviour::default()
-            }),
-            "failed",
-        ),
-        (
-            "beyond timeout_ms",
-            Some(Behaviour {
-                delay: Duration::from_millis(600),
-                ..Behaviour::default()
-            }),
-            "timeout",
-        ),
-        ("not listening", None, "failed"),
-    ];
-    for (case, behaviour, expected) in cases {
-        let port = match &behaviour {
-            Some(b) => {
-                shadow.set_behaviour(b.clone());
-                shadow.port
-            }
-            None => nothing_listens,
-        };
+    for fault in shadow::faults() {
+        let (case, expected) = (fault.name, fault.outcome);
+        let port = shadow::port_for(&fault, &shadow);
         let envoy = gateway(&config(200), &upstreams, port);
         let mut client = HttpClient::new(envoy.listener_port);
         for _ in 0..30 {

@@ -16,12 +16,12 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::Duration;
 
-use predictor_router_tests::envoy::{free_port, Envoy};
+use predictor_router_tests::envoy::Envoy;
 use predictor_router_tests::http::Request;
 use predictor_router_tests::load::{paced, quantile, Answered};
 use predictor_router_tests::scenario::{predict_path, seed_plugin_config};
 use predictor_router_tests::shadow::{self, measure, outcome_sum, seed_upstreams, settled, totals};
-use predictor_router_tests::upstream::{Behaviour, PredictorServer};
+use predictor_router_tests::upstream::PredictorServer;
 use serde_json::json;
 
 const ROUNDS: usize = 6;
@@ -63,46 +63,13 @@ fn under_load_the_shadows_faults_leave_the_clients_answers_untouched_and_their_l
     shadow_server
         .record
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    let nothing_listens = free_port();
-    let faults: Vec<(&str, Option<Behaviour>, &str)> = vec![
-        (
-            "beyond timeout_ms",
-            Some(Behaviour {
-                delay: Duration::from_millis(600),
-                ..Behaviour::default()
-            }),
-            "timeout",
-        ),
-        (
-            "500s",
-            Some(Behaviour {
-                status: 500,
-                ..Behaviour::default()
-            }),
-            "failed",
-        ),
-        (
-            "garbage",
-            Some(Behaviour {
-                body: Some("<html>not a prediction</html>".into()),
-                ..Behaviour::default()
-            }),
-            "failed",
-        ),
-        ("not listening", None, "failed"),
-    ];
     let without = seed_plugin_config();
     let with = shadow::plugin_config(json!({"timeout_ms": 200, "percent": PERCENT}));
     // Every fault is measured before the latency verdict, so that a failure shows all four.
     let mut slower = Vec::new();
-    for (fault, behaviour, expected) in faults {
-        let port = match &behaviour {
-            Some(b) => {
-                shadow_server.set_behaviour(b.clone());
-                shadow_server.port
-            }
-            None => nothing_listens,
-        };
+    for fault in shadow::faults() {
+        let (expected, port) = (fault.outcome, shadow::port_for(&fault, &shadow_server));
+        let fault = fault.name;
         // Started with the shadow: Envoy skips an update identical to what it runs, so each round's
         // update must change something.
         let mut envoy = shadow::gateway(&with, &upstreams, port, 2);

@@ -91,3 +91,60 @@ pub fn settled(envoy: &Envoy, copied: u64) -> Vec<(String, u64)> {
     });
     now
 }
+
+/// A fault of the shadow: its name, how the loopback shadow behaves (`None`: nothing listens on its
+/// port), and the outcome each copy must end in.
+pub struct Fault {
+    pub name: &'static str,
+    pub behaviour: Option<crate::upstream::Behaviour>,
+    pub outcome: &'static str,
+}
+
+/// The shadow's faults the e2e tests put it through, with a `timeout_ms` below 600 ms: answering
+/// beyond it, answering 500s, answering what is not a prediction, and not listening at all.
+pub fn faults() -> Vec<Fault> {
+    use crate::upstream::Behaviour;
+    vec![
+        Fault {
+            name: "beyond timeout_ms",
+            behaviour: Some(Behaviour {
+                delay: std::time::Duration::from_millis(600),
+                ..Behaviour::default()
+            }),
+            outcome: "timeout",
+        },
+        Fault {
+            name: "500s",
+            behaviour: Some(Behaviour {
+                status: 500,
+                ..Behaviour::default()
+            }),
+            outcome: "failed",
+        },
+        Fault {
+            name: "garbage",
+            behaviour: Some(Behaviour {
+                body: Some("<html>not a prediction</html>".into()),
+                ..Behaviour::default()
+            }),
+            outcome: "failed",
+        },
+        Fault {
+            name: "not listening",
+            behaviour: None,
+            outcome: "failed",
+        },
+    ]
+}
+
+/// The port a copy goes to under `fault`: the shadow server's, behaving as the fault says, or a port
+/// nothing listens on.
+pub fn port_for(fault: &Fault, shadow: &crate::upstream::PredictorServer) -> u16 {
+    match &fault.behaviour {
+        Some(behaviour) => {
+            shadow.set_behaviour(behaviour.clone());
+            shadow.port
+        }
+        None => crate::envoy::free_port(),
+    }
+}
