@@ -197,6 +197,10 @@ fn a_canary_answering_503_is_rolled_back_and_stays_rolled_back_until_a_new_start
     assert_eq!(gauge(&gw, "rf.share_bp"), 0);
     assert_eq!(gauge(&gw, "xgb.share_bp"), 10_000);
 
+    // The worker that decided the rollback wrote it to shared data; the other reads it on its next
+    // tick that merges (within update_seconds, 1 s here, plus a tick). make test once caught a new user
+    // given rf in that window on a loaded machine: wait it out before asking both workers.
+    std::thread::sleep(std::time::Duration::from_millis(2000));
     // New users, and users holding rf's cookie, go to the baseline with a new cookie; testers still
     // reach the failed canary. Both workers (many connections).
     for _ in 0..100 {
