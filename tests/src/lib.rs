@@ -5,6 +5,7 @@
 //! - [`kube_yaml`]: YAML read as the Kubernetes API server reads it (YAML 1.1 scalars), for CRD checks
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
+//! - [`rollout_fixture`]: the seed's experiment with a rollout in the harness (rollout and clock suites)
 //! - [`soak`]: saturating mixed load through Envoy (`make soak`, 30 s in `make test`)
 //! - [`soak_all_features`]: the soak with every feature at once (`make soak SOAK_MODE=all`, 30 s in `make test`)
 //! - re-exported from `predictor-router-e2e`: [`scenario`], [`bootstrap`], [`envoy`], [`gateway`],
@@ -20,5 +21,6 @@ pub mod bench;
 pub mod kube_yaml;
 pub mod module;
 pub mod request_mix;
+pub mod rollout_fixture;
 pub mod soak;
 pub mod soak_all_features;

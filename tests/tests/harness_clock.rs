@@ -5,51 +5,15 @@
 //! rollback is never undone by a jump; and no periodic job (the guard's look, the fleet's query, the
 //! bandit's recompute) waits for the clock to catch up with a deadline set before a jump back.
 
-use predictor_router::router::bucketing::user_bucket;
-use predictor_router::router::config::parse;
-use predictor_router::router::rollout::shares::phase_table;
-use predictor_router_tests::module::module_bytes;
-use serde_json::{json, Value};
+use predictor_router_tests::rollout_fixture::{
+    canary_users, config, failing_canary, failing_traffic, hashed, ramp, start, PATH, SECOND,
+};
+use serde_json::json;
 use wasm_test_harness::{Host, LogLevel, Upstream};
 
-const PREFIX: &str = "/seldon/default/fraud-detection/";
-const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-const SECOND: u64 = 1_000_000_000;
 const HOUR: u64 = 3_600 * SECOND;
 const WEEK: u64 = 7 * 24 * HOUR;
-/// The harness clock starts at 2026-01-01T00:00:00Z; the rollouts here start a minute later.
-const START: &str = "2026-01-01T00:01:00Z";
 const PROMETHEUS: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
-
-fn config(rollout: Value) -> Value {
-    json!({"experiments": [{
-        "name": "fraud-detection",
-        "match": {"path_prefix": PREFIX},
-        "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
-        "sticky": {"user_header": "x-user-id"},
-        "rollout": rollout
-    }]})
-}
-
-/// 5, 20, 50 % for a minute each, then 100 %.
-fn ramp() -> Value {
-    json!({"canary": "rf", "start": START,
-           "steps": [{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]})
-}
-
-/// 50 % for ten minutes, then 100 %; the guard looks every second from 50 outcomes a side.
-fn guarded() -> Value {
-    json!({"canary": "rf", "start": START, "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
-           "update_seconds": 1, "guard": {"min_outcomes": 50}})
-}
-
-fn start(config: &Value, workers: usize) -> Host {
-    Host::new(module_bytes())
-        .with_config(config.to_string())
-        .workers(workers)
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn gauge(host: &Host, name: &str) -> u64 {
     host.metrics()
@@ -67,61 +31,10 @@ fn rollout_state(host: &Host) -> (u64, u64, u64) {
     )
 }
 
-fn hashed(host: &mut Host, user: &str) -> String {
-    host.request()
-        .path(PATH)
-        .header("x-user-id", user)
-        .send()
-        .unwrap_or_else(|trap| panic!("{trap}"))
-        .upstream_header("x-predictor")
-        .unwrap_or_default()
-}
-
-/// The users (`c0`..) that the canary's share at `percent` assigns to rf, computed offline.
-fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
-    let experiment = parse(config.to_string().as_bytes())
-        .unwrap()
-        .into_experiments()
-        .remove(0);
-    let rollout = experiment.rollout.clone().unwrap();
-    let table = phase_table(&experiment, &rollout, percent);
-    (0..)
-        .map(|i| format!("c{i}"))
-        .filter(|u| {
-            table
-                .buckets
-                .predictor_of(user_bucket("fraud-detection", u.as_bytes()))
-                == rollout.canary
-        })
-        .take(count)
-        .collect()
-}
-
 /// The share of `users` the module sends to rf now.
 fn on_canary(host: &mut Host, users: &[String]) -> f64 {
     let rf = users.iter().filter(|u| hashed(host, u) == "rf").count();
     rf as f64 / users.len() as f64
-}
-
-/// One second of traffic from the canary's hashed users (30 % of rf's answers 503) and as many new
-/// baseline users, then a tick.
-fn failing_second(host: &mut Host, canary: &[String], round: usize) {
-    for (i, user) in canary.iter().enumerate() {
-        let status = if (i + round) % 10 < 3 { 503 } else { 200 };
-        host.request()
-            .path(PATH)
-            .header("x-user-id", user)
-            .upstream_status(status)
-            .send()
-            .unwrap();
-        host.request()
-            .path(PATH)
-            .header("x-user-id", format!("base-{round}-{i}"))
-            .send()
-            .unwrap();
-    }
-    host.advance_clock(SECOND);
-    host.tick().unwrap();
 }
 
 fn warn_lines(host: &Host, needle: &str) -> usize {
@@ -180,11 +93,10 @@ fn the_step_follows_the_clock_back_an_hour_forward_a_week_and_standing_still() {
 
 #[test]
 fn the_guard_keeps_looking_after_the_clock_jumps_back() {
-    let config = config(guarded());
+    let config = config(failing_canary());
     let mut host = start(&config, 2);
     host.advance_clock(300 * SECOND); // start + 4 min: step 1, 50 %
     host.tick().unwrap();
-    let canary = canary_users(&config, 50, 200);
     // The guard looks (nothing to judge yet) and sets its next look a second ahead.
     host.advance_clock(SECOND);
     host.tick().unwrap();
@@ -192,9 +104,7 @@ fn the_guard_keeps_looking_after_the_clock_jumps_back() {
     host.set_clock(host.clock_nanos() - 120 * SECOND);
     host.tick().unwrap();
     assert_eq!(rollout_state(&host), (1, 5000, 0));
-    for round in 0..4 {
-        failing_second(&mut host, &canary, round);
-    }
+    failing_traffic(&mut host, &config, 4);
     assert_eq!(
         rollout_state(&host),
         (1, 0, 1),
@@ -205,14 +115,12 @@ fn the_guard_keeps_looking_after_the_clock_jumps_back() {
 
 #[test]
 fn a_rollback_is_never_undone_by_a_clock_jump() {
-    let config = config(guarded());
+    let config = config(failing_canary());
     let mut host = start(&config, 2);
     host.advance_clock(60 * SECOND);
     host.tick().unwrap();
     let canary = canary_users(&config, 50, 200);
-    for round in 0..4 {
-        failing_second(&mut host, &canary, round);
-    }
+    failing_traffic(&mut host, &config, 4);
     assert_eq!(gauge(&host, "rollout.rolled_back"), 1);
     let rolled_back_at = host.clock_nanos();
     let probe = &canary[..40];

@@ -3,41 +3,11 @@
 //! users never move, the guard rolls a failing canary back on every worker, a rollback outlives an
 //! update that keeps the rollout, and a new `start` starts again.
 
-use predictor_router::router::bucketing::user_bucket;
-use predictor_router::router::config::parse;
-use predictor_router::router::rollout::shares::phase_table;
-use predictor_router_tests::module::module_bytes;
-use serde_json::{json, Value};
+use predictor_router_tests::rollout_fixture::{
+    canary_users, config, failing_canary, failing_traffic, hashed, ramp, start, PATH, SECOND,
+};
+use serde_json::json;
 use wasm_test_harness::{Host, LogLevel};
-
-const PREFIX: &str = "/seldon/default/fraud-detection/";
-const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-const SECOND: u64 = 1_000_000_000;
-/// The harness clock starts at 2026-01-01T00:00:00Z; the rollouts here start a minute later.
-const START: &str = "2026-01-01T00:01:00Z";
-
-fn config(rollout: Value) -> Value {
-    json!({"experiments": [{
-        "name": "fraud-detection",
-        "match": {"path_prefix": PREFIX},
-        "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
-        "sticky": {"user_header": "x-user-id"},
-        "rollout": rollout
-    }]})
-}
-
-fn ramp() -> Value {
-    json!({"canary": "rf", "start": START,
-           "steps": [{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]})
-}
-
-fn start(config: &Value, workers: usize) -> Host {
-    Host::new(module_bytes())
-        .with_config(config.to_string())
-        .workers(workers)
-        .start()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn gauge(host: &Host, name: &str) -> Option<u64> {
     host.metrics()
@@ -45,41 +15,11 @@ fn gauge(host: &Host, name: &str) -> Option<u64> {
         .copied()
 }
 
-fn hashed(host: &mut Host, user: &str) -> String {
-    host.request()
-        .path(PATH)
-        .header("x-user-id", user)
-        .send()
-        .unwrap()
-        .upstream_header("x-predictor")
-        .unwrap()
-}
-
 fn lines(host: &Host, level: LogLevel, needle: &str) -> Vec<String> {
     host.logs_at_least(level)
         .into_iter()
         .filter(|l| l.level == level && l.message.contains(needle))
         .map(|l| l.message)
-        .collect()
-}
-
-/// The users (of `u0`..) that the canary's share at `percent` assigns to rf, computed offline.
-fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
-    let experiment = parse(config.to_string().as_bytes())
-        .unwrap()
-        .into_experiments()
-        .remove(0);
-    let rollout = experiment.rollout.clone().unwrap();
-    let table = phase_table(&experiment, &rollout, percent);
-    (0..)
-        .map(|i| format!("u{i}"))
-        .filter(|u| {
-            table
-                .buckets
-                .predictor_of(user_bucket("fraud-detection", u.as_bytes()))
-                == rollout.canary
-        })
-        .take(count)
         .collect()
 }
 
@@ -161,34 +101,6 @@ fn outcomes_count_only_from_start() {
     let trials = host.counter("predictor_router.fraud-detection.xgb.outcome.trials")
         + host.counter("predictor_router.fraud-detection.rf.outcome.trials");
     assert_eq!(trials, 50);
-}
-
-fn failing_canary() -> Value {
-    json!({"canary": "rf", "start": START, "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
-           "update_seconds": 1, "guard": {"min_outcomes": 50}})
-}
-
-/// Sends `rounds` of traffic from hashed users: rf answers 503 for 30 % of its requests.
-fn failing_traffic(host: &mut Host, config: &Value, rounds: usize) {
-    let canary = canary_users(config, 50, 200);
-    for round in 0..rounds {
-        for (i, user) in canary.iter().enumerate() {
-            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
-            host.request()
-                .path(PATH)
-                .header("x-user-id", user)
-                .upstream_status(status)
-                .send()
-                .unwrap();
-            host.request()
-                .path(PATH)
-                .header("x-user-id", format!("base-{round}-{i}"))
-                .send()
-                .unwrap();
-        }
-        host.advance_clock(SECOND);
-        host.tick().unwrap();
-    }
 }
 
 #[test]

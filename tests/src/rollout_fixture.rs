@@ -1,0 +1,98 @@
+//! The seed's experiment with a `rollout` block in wasm-test-harness, shared by the harness suites of
+//! the rollout (`harness_rollout`) and of the clock (`harness_clock`): its configuration, a ramp, a
+//! canary that fails, and the hashed users a step gives the canary (computed offline by the core).
+
+use predictor_router::router::bucketing::user_bucket;
+use predictor_router::router::config::parse;
+use predictor_router::router::rollout::shares::phase_table;
+use serde_json::{json, Value};
+use wasm_test_harness::Host;
+
+use crate::module::module_bytes;
+
+pub const PREFIX: &str = "/seldon/default/fraud-detection/";
+pub const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
+pub const SECOND: u64 = 1_000_000_000;
+/// The harness clock starts at 2026-01-01T00:00:00Z; the rollouts here start a minute later.
+pub const START: &str = "2026-01-01T00:01:00Z";
+
+pub fn config(rollout: Value) -> Value {
+    json!({"experiments": [{
+        "name": "fraud-detection",
+        "match": {"path_prefix": PREFIX},
+        "predictors": [{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}],
+        "sticky": {"user_header": "x-user-id"},
+        "rollout": rollout
+    }]})
+}
+
+pub fn ramp() -> Value {
+    json!({"canary": "rf", "start": START,
+           "steps": [{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]})
+}
+
+pub fn failing_canary() -> Value {
+    json!({"canary": "rf", "start": START, "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
+           "update_seconds": 1, "guard": {"min_outcomes": 50}})
+}
+
+pub fn start(config: &Value, workers: usize) -> Host {
+    Host::new(module_bytes())
+        .with_config(config.to_string())
+        .workers(workers)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn hashed(host: &mut Host, user: &str) -> String {
+    host.request()
+        .path(PATH)
+        .header("x-user-id", user)
+        .send()
+        .unwrap()
+        .upstream_header("x-predictor")
+        .unwrap()
+}
+
+/// The users (of `u0`..) that the canary's share at `percent` assigns to rf, computed offline.
+pub fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
+    let experiment = parse(config.to_string().as_bytes())
+        .unwrap()
+        .into_experiments()
+        .remove(0);
+    let rollout = experiment.rollout.clone().unwrap();
+    let table = phase_table(&experiment, &rollout, percent);
+    (0..)
+        .map(|i| format!("u{i}"))
+        .filter(|u| {
+            table
+                .buckets
+                .predictor_of(user_bucket("fraud-detection", u.as_bytes()))
+                == rollout.canary
+        })
+        .take(count)
+        .collect()
+}
+
+/// Sends `rounds` of traffic from hashed users: rf answers 503 for 30 % of its requests.
+pub fn failing_traffic(host: &mut Host, config: &Value, rounds: usize) {
+    let canary = canary_users(config, 50, 200);
+    for round in 0..rounds {
+        for (i, user) in canary.iter().enumerate() {
+            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
+            host.request()
+                .path(PATH)
+                .header("x-user-id", user)
+                .upstream_status(status)
+                .send()
+                .unwrap();
+            host.request()
+                .path(PATH)
+                .header("x-user-id", format!("base-{round}-{i}"))
+                .send()
+                .unwrap();
+        }
+        host.advance_clock(SECOND);
+        host.tick().unwrap();
+    }
+}
