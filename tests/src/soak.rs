@@ -114,41 +114,15 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         .write_all(RequestMix::shipped().wrk_lua().as_bytes())
         .unwrap();
     let url = format!("http://127.0.0.1:{}{}", gw.envoy.listener_port, predict_path());
-    let wrk = |seconds: u64| {
-        Command::new("wrk")
-            .args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency", "-s"])
-            .arg(script.path())
-            .arg(&url)
-            .output()
-            .expect("run wrk (apt-get install wrk)")
-    };
-    wrk(3); // warm-up: V8 tiers up, pools and stats settle
+    wrk(script.path(), &url, 3); // warm-up: V8 tiers up, pools and stats settle
     let baseline = gw.envoy.counters();
 
     let seconds = duration.as_secs().max(1);
-    let started = Instant::now();
-    let pid_rss = || gw.envoy.resident_bytes().unwrap_or(0);
-    let mut resident = vec![(0, pid_rss())];
-    let output = std::thread::scope(|scope| {
-        let load = scope.spawn(|| wrk(seconds));
-        let step = (seconds / 10).max(1);
-        while !load.is_finished() {
-            std::thread::sleep(Duration::from_millis(200));
-            let t = started.elapsed().as_secs();
-            if t >= resident.last().map_or(0, |r| r.0) + step && t < seconds {
-                resident.push((t, pid_rss()));
-            }
-        }
-        load.join().unwrap()
-    });
-    resident.push((started.elapsed().as_secs(), pid_rss()));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let sample = parse_wrk(&text);
-    let socket_errors = text
-        .lines()
-        .find(|l| l.contains("Socket errors"))
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default();
+    let Saturated {
+        sample,
+        socket_errors,
+        resident,
+    } = saturate(&gw.envoy, script.path(), &url, seconds);
 
     // wrk is another process: wait for the filter's batched counts (at most a second) explicitly.
     std::thread::sleep(crate::http::COUNTER_FLUSH);
@@ -201,4 +175,62 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
 fn linear_memory_figure(requests: u64) -> (usize, usize, u64) {
     let (before, after) = linear_memory(module_bytes(), requests);
     (before, after, requests)
+}
+
+/// Connections wrk keeps open (two threads).
+pub const CONNECTIONS: u32 = 32;
+
+/// `wrk -t2 -c32` with `script` against `url` for `seconds`; its output.
+pub fn wrk(script: &std::path::Path, url: &str, seconds: u64) -> std::process::Output {
+    Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("run wrk (apt-get install wrk)")
+}
+
+/// What a saturating run gave: wrk's figures, its socket-error line (empty: none), and Envoy's
+/// resident memory (seconds into the run, bytes) at the start, every tenth of the run, and the end.
+pub struct Saturated {
+    pub sample: crate::bench::load::Sample,
+    pub socket_errors: String,
+    pub resident: Vec<(u64, u64)>,
+}
+
+/// [`wrk`] for `seconds`, sampling `envoy`'s resident memory while it runs.
+pub fn saturate(envoy: &crate::envoy::Envoy, script: &std::path::Path, url: &str, seconds: u64) -> Saturated {
+    let started = Instant::now();
+    let rss = || envoy.resident_bytes().unwrap_or(0);
+    let mut resident = vec![(0, rss())];
+    let output = std::thread::scope(|scope| {
+        let load = scope.spawn(|| wrk(script, url, seconds));
+        let step = (seconds / 10).max(1);
+        while !load.is_finished() {
+            std::thread::sleep(Duration::from_millis(200));
+            let t = started.elapsed().as_secs();
+            if t >= resident.last().map_or(0, |r| r.0) + step && t < seconds {
+                resident.push((t, rss()));
+            }
+        }
+        load.join().unwrap()
+    });
+    resident.push((started.elapsed().as_secs(), rss()));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let socket_errors = text
+        .lines()
+        .find(|l| l.contains("Socket errors"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    Saturated {
+        sample: parse_wrk(&text),
+        socket_errors,
+        resident,
+    }
 }

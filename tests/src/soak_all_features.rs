@@ -9,15 +9,14 @@
 //! copies are answered, the shadow's outcomes = its copies.
 
 use std::io::Write;
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::bench::load::parse_wrk;
 use crate::envoy::{free_port, Envoy};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::monitoring::{rule_file, scrape_job, Prometheus};
+use crate::soak::{saturate, wrk, Saturated, CONNECTIONS};
 use crate::upstream::PredictorServer;
 
 const PROMETHEUS_CLUSTER: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
@@ -30,7 +29,6 @@ const REASONS: [&str; 4] = ["forced", "sticky", "hashed", "random"];
 /// Envoy's memory may grow by this much from the end of the warm-up to the end of the run.
 pub const RESIDENT_BOUND: f64 = 1.05;
 const WARM_UP_SECONDS: u64 = 20;
-const CONNECTIONS: u32 = 32;
 
 pub struct AllFeaturesReport {
     pub seconds: u64,
@@ -323,50 +321,18 @@ pub fn run(duration: Duration) -> AllFeaturesReport {
     let mut script = tempfile::NamedTempFile::new().expect("script file");
     script.write_all(wrk_lua(&token()).as_bytes()).unwrap();
     let url = format!("http://127.0.0.1:{}/", envoy.listener_port);
-    let wrk = |seconds: u64| {
-        Command::new("wrk")
-            .args([
-                "-t2",
-                &format!("-c{CONNECTIONS}"),
-                &format!("-d{seconds}s"),
-                "--latency",
-                "-s",
-            ])
-            .arg(script.path())
-            .arg(&url)
-            .output()
-            .expect("run wrk (apt-get install wrk)")
-    };
     // Warm-up: V8 tiers up, pools and stats settle, the first fleet answers arrive.
-    wrk(WARM_UP_SECONDS);
+    wrk(script.path(), &url, WARM_UP_SECONDS);
     std::thread::sleep(crate::http::COUNTER_FLUSH);
     let baseline = envoy.counters();
     let baseline_requests = envoy_requests(envoy);
 
     let seconds = duration.as_secs().max(1);
-    let started = Instant::now();
-    let rss = || envoy.resident_bytes().unwrap_or(0);
-    let mut resident = vec![(0, rss())];
-    let output = std::thread::scope(|scope| {
-        let load = scope.spawn(|| wrk(seconds));
-        let step = (seconds / 10).max(1);
-        while !load.is_finished() {
-            std::thread::sleep(Duration::from_millis(200));
-            let t = started.elapsed().as_secs();
-            if t >= resident.last().map_or(0, |r| r.0) + step && t < seconds {
-                resident.push((t, rss()));
-            }
-        }
-        load.join().unwrap()
-    });
-    resident.push((started.elapsed().as_secs(), rss()));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let sample = parse_wrk(&text);
-    let socket_errors = text
-        .lines()
-        .find(|l| l.contains("Socket errors"))
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default();
+    let Saturated {
+        sample,
+        socket_errors,
+        resident,
+    } = saturate(envoy, script.path(), &url, seconds);
 
     // The last copies are answered within timeout_ms; the batched counts reach Envoy within a second.
     std::thread::sleep(Duration::from_millis(1500));
