@@ -1,5 +1,5 @@
 //! The seed's experiment with a `rollout` block in wasm-test-harness, shared by the harness suites of
-//! the rollout (`harness_rollout`) and of the clock (`harness_clock`): its configuration, a ramp, a
+//! the rollout (`harness_rollout`), the clock (`harness_clock`) and trust (`harness_trust`, `hashed`): its configuration, a ramp, a
 //! canary that fails, and the hashed users a step gives the canary (computed offline by the core).
 
 use predictor_router::router::bucketing::user_bucket;

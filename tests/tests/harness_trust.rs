@@ -4,11 +4,10 @@
 //! shadow's own counters.
 
 use predictor_router::router::bucketing::user_bucket;
+use predictor_router_tests::rollout_fixture::{hashed, PATH, SECOND};
 use serde_json::{json, Value};
 use wasm_test_harness::{Host, Upstream};
 
-const PATH: &str = "/seldon/default/fraud-detection/api/v1.0/predictions";
-const SECOND: u64 = 1_000_000_000;
 const PROMETHEUS: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
 
 fn start(config: &Value) -> Host {
@@ -47,16 +46,6 @@ fn pooled_update(host: &mut Host, body: &str) {
     host.tick().unwrap();
     host.deliver_callouts().unwrap();
     host.tick().unwrap();
-}
-
-fn routed(host: &mut Host, user: &str) -> String {
-    host.request()
-        .path(PATH)
-        .header("x-user-id", user)
-        .send()
-        .unwrap()
-        .upstream_header("x-predictor")
-        .unwrap_or_default()
 }
 
 #[test]
@@ -109,7 +98,7 @@ fn a_compromised_prometheus_steers_only_among_taking_part_predictors_and_never_b
         }
         assert_eq!(share(&host, "xgb") + share(&host, "rf"), 10_000);
         assert!(
-            users.iter().all(|u| routed(&mut host, u) != "shadow"),
+            users.iter().all(|u| hashed(&mut host, u) != "shadow"),
             "answer {i}: a new user was given the weight-0 predictor"
         );
     }
@@ -185,7 +174,7 @@ fn a_compromised_prometheus_can_roll_a_canary_back_but_never_undo_the_rollback_o
         .map(|i| format!("c{i}"))
         .find(|u| user_bucket("fraud-detection", u.as_bytes()) >= 8000)
         .unwrap();
-    assert_eq!(routed(&mut host, &canary_user), "xgb");
+    assert_eq!(hashed(&mut host, &canary_user), "xgb");
 }
 
 #[test]
