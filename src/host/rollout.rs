@@ -59,9 +59,14 @@ impl RolloutExperiment {
         }
     }
 
-    /// The tick: follow the schedule; when the guard looks, merge first (and learn of a rollback
-    /// another worker recorded), then judge. A pooled rollout's guard looks at each answer of its fleet
+    /// The tick: follow the schedule; merge first (and learn of a rollback another worker recorded),
+    /// then judge when the guard looks. A pooled rollout's guard looks at each answer of its fleet
     /// queries instead.
+    ///
+    /// While the canary takes part, every tick reads the record even with nothing to merge: a worker
+    /// that was idle since its last merge would otherwise learn another worker's rollback only at its
+    /// own next look (up to `update_seconds`), and could give a new user the canary in between. One
+    /// shared-data read per tick (500 ms) closes that window to a tick.
     pub fn tick(
         &mut self,
         experiment: &Experiment,
@@ -71,7 +76,7 @@ impl RolloutExperiment {
         counters: &mut FleetCounters,
     ) {
         let mut observed = false;
-        if self.canary.ledger.has_pending() || self.canary.needs_totals(now_nanos) {
+        if self.canary.ledger.has_pending() || self.canary.collects_outcomes() {
             if let Some(flags) = sync(&self.key, &mut self.canary.ledger, experiment) {
                 observed = flags.rolled_back && self.canary.observe_rolled_back();
             }

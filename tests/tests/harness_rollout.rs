@@ -261,3 +261,61 @@ fn feedback_of_a_sticky_user_before_start_is_neither_an_outcome_nor_unattributed
     assert_eq!(counter(&host, "xgb.outcome.trials"), 1);
     assert_eq!(counter(&host, "feedback_unattributed"), 1);
 }
+
+/// A worker with nothing to merge still reads the rollback on its next tick: the guard looks every 30 s
+/// here, and a worker that had looked just before the other one rolled back must not hand the canary to
+/// new users until its own next look.
+#[test]
+fn an_idle_worker_stops_the_canary_on_its_next_tick_not_at_its_next_look() {
+    let mut canary = failing_canary();
+    canary["update_seconds"] = json!(30);
+    let config = config(canary);
+    let mut host = start(&config, 2);
+    host.advance_clock(60 * SECOND);
+    host.tick().unwrap(); // step 1; both workers look (nothing yet), next look in 30 s.
+
+    // All the failing traffic on worker 1, with no tick in between: nothing is merged before the look.
+    let users = canary_users(&config, 50, 200);
+    for round in 0..3 {
+        for (i, user) in users.iter().enumerate() {
+            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
+            host.request()
+                .on_worker(1)
+                .path(PATH)
+                .header("x-user-id", user)
+                .upstream_status(status)
+                .send()
+                .unwrap();
+            host.request()
+                .on_worker(1)
+                .path(PATH)
+                .header("x-user-id", format!("base-{round}-{i}"))
+                .send()
+                .unwrap();
+        }
+    }
+    // Worker 0 ticks first: it looks at the (still empty) totals, then worker 1 merges and rolls back.
+    host.advance_clock(30 * SECOND);
+    host.tick().unwrap();
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(1));
+    assert_eq!(lines(&host, LogLevel::Warn, "rollout rolled back rf").len(), 1);
+
+    // One tick later (29 s before worker 0's next look), worker 0 gives the canary's users the baseline.
+    host.advance_clock(SECOND);
+    host.tick().unwrap();
+    let fresh = canary_users(&config, 50, 220);
+    for user in fresh.iter().skip(200) {
+        let e = host
+            .request()
+            .on_worker(0)
+            .path(PATH)
+            .header("x-user-id", user)
+            .send()
+            .unwrap();
+        assert_eq!(
+            e.upstream_header("x-predictor").as_deref(),
+            Some("xgb"),
+            "{user} on worker 0 a tick after the rollback"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! One worker's view of one rollout: its outcomes ([`Ledger`]), the phase in force, whether it was
 //! rolled back, and when the guard looks next. The host drives it from its tick:
-//! 1. when [`Canary::needs_totals`], merge the ledger into shared data (the protocol of
-//!    [`crate::router::outcomes::ledger`]) and hand over whether the record says "rolled back";
+//! 1. while it [`Canary::collects_outcomes`] (and whenever outcomes are pending), merge the ledger
+//!    into shared data (the protocol of [`crate::router::outcomes::ledger`]) and hand over whether
+//!    the record says "rolled back": every tick, so that a rollback on one worker reaches the others
+//!    within a tick, not at their next look;
 //! 2. call [`Canary::step`] with the clock, and apply what it reports (gauges, log lines, and on a
 //!    rollback the flag in shared data, so that every worker of the Envoy stops the canary).
 
