@@ -6,7 +6,7 @@ use predictor_router::router::bucketing::user_bucket;
 use predictor_router::router::config::parse;
 use predictor_router::router::rollout::shares::phase_table;
 use serde_json::{json, Value};
-use wasm_test_harness::Host;
+use wasm_test_harness::{Host, RequestBuilder};
 
 use crate::module::module_bytes;
 
@@ -74,25 +74,40 @@ pub fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
         .collect()
 }
 
-/// Sends `rounds` of traffic from hashed users: rf answers 503 for 30 % of its requests.
+/// Sends `rounds` of traffic from hashed users, a tick a second: rf answers 503 for 30 % of its
+/// requests.
 pub fn failing_traffic(host: &mut Host, config: &Value, rounds: usize) {
     let canary = canary_users(config, 50, 200);
     for round in 0..rounds {
-        for (i, user) in canary.iter().enumerate() {
-            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
-            host.request()
-                .path(PATH)
-                .header("x-user-id", user)
-                .upstream_status(status)
-                .send()
-                .unwrap();
-            host.request()
-                .path(PATH)
-                .header("x-user-id", format!("base-{round}-{i}"))
-                .send()
-                .unwrap();
-        }
+        failing_round(host, &canary, round, None);
         host.advance_clock(SECOND);
         host.tick().unwrap();
+    }
+}
+
+/// One round of [`failing_traffic`], with no tick: each canary user once (rf answers 503 for 30 % of
+/// them, a different 30 % each round) and as many new baseline users, on `worker` or on the next
+/// worker in turn.
+pub fn failing_round(host: &mut Host, canary: &[String], round: usize, worker: Option<usize>) {
+    for (i, user) in canary.iter().enumerate() {
+        let status = if (i + round) % 10 < 3 { 503 } else { 200 };
+        on(host.request(), worker)
+            .path(PATH)
+            .header("x-user-id", user)
+            .upstream_status(status)
+            .send()
+            .unwrap();
+        on(host.request(), worker)
+            .path(PATH)
+            .header("x-user-id", format!("base-{round}-{i}"))
+            .send()
+            .unwrap();
+    }
+}
+
+fn on(request: RequestBuilder<'_>, worker: Option<usize>) -> RequestBuilder<'_> {
+    match worker {
+        Some(w) => request.on_worker(w),
+        None => request,
     }
 }

@@ -4,7 +4,7 @@
 //! update that keeps the rollout, and a new `start` starts again.
 
 use predictor_router_tests::rollout_fixture::{
-    canary_users, config, failing_canary, failing_traffic, hashed, ramp, start, PATH, SECOND,
+    canary_users, config, failing_canary, failing_round, failing_traffic, hashed, ramp, start, PATH, SECOND,
 };
 use serde_json::json;
 use wasm_test_harness::{Host, LogLevel};
@@ -277,22 +277,7 @@ fn an_idle_worker_stops_the_canary_on_its_next_tick_not_at_its_next_look() {
     // All the failing traffic on worker 1, with no tick in between: nothing is merged before the look.
     let users = canary_users(&config, 50, 200);
     for round in 0..3 {
-        for (i, user) in users.iter().enumerate() {
-            let status = if (i + round) % 10 < 3 { 503 } else { 200 };
-            host.request()
-                .on_worker(1)
-                .path(PATH)
-                .header("x-user-id", user)
-                .upstream_status(status)
-                .send()
-                .unwrap();
-            host.request()
-                .on_worker(1)
-                .path(PATH)
-                .header("x-user-id", format!("base-{round}-{i}"))
-                .send()
-                .unwrap();
-        }
+        failing_round(&mut host, &users, round, Some(1));
     }
     // Worker 0 ticks first: it looks at the (still empty) totals, then worker 1 merges and rolls back.
     host.advance_clock(30 * SECOND);
