@@ -96,8 +96,9 @@ impl Canary {
         self.rolled_back
     }
 
-    /// Whether the guard looks at this step (the host merges and reads the totals first).
-    pub fn needs_totals(&self, now_nanos: u64) -> bool {
+    /// Whether the guard looks at this step (the host merged and read the totals first: it does on
+    /// every tick while the canary takes part).
+    fn needs_totals(&self, now_nanos: u64) -> bool {
         self.looks_on_its_own
             && self.collects_outcomes()
             && due(now_nanos, self.next_look_nanos, self.look_period_nanos)
