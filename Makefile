@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
+.PHONY: control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -62,9 +62,27 @@ build: wasm-target wasm-opt
 	@echo "built $(DIST_WASM): $$(stat -c %s $(DIST_WASM)) bytes"
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
-## Seldon Core predictors)
-test: build envoy seldon chromium test-modules wrk oci-tools prometheus
+## Seldon Core predictors, the manifests judged by a real API server and served by real Istio)
+test: build envoy seldon chromium test-modules wrk oci-tools prometheus control-plane cli
 	cargo test --workspace --locked
+	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
+
+## control-plane: etcd, kube-apiserver, kubectl, istiod and Istio's agent, built from their projects'
+## Go modules (versions pinned in tests/istio/go.mod) into .cache/control-plane/bin. The first build
+## downloads the modules and compiles them (see README, "What a first run costs"); later runs reuse
+## Go's build cache and relink nothing that is up to date.
+CONTROL_PLANE_BIN := .cache/control-plane/bin
+CONTROL_PLANE_PKGS := ./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+                      istio.io/istio/pilot/cmd/pilot-discovery istio.io/istio/pilot/cmd/pilot-agent
+control-plane:
+	@echo "building the control plane from its Go modules: etcd, kube-apiserver, kubectl, istiod, pilot-agent"
+	cd tests/istio && GOBIN=$(abspath $(CONTROL_PLANE_BIN)) go install $(CONTROL_PLANE_PKGS)
+
+## test-control-plane: every manifest applied to a real API server (server-side dry run), and the
+## seed's scenario through Istio's own istiod and agent in front of the PyPI Envoy
+test-control-plane: build envoy oci-tools control-plane cli
+	cd tests/istio && gofmt -l . | (! grep .) && go vet ./...
+	cd tests/istio && ENVOY_BIN=$(ENVOY_BIN) go test -count=1 -timeout 45m -v ./...
 
 ## soak: SOAK_SECONDS (default 600) of saturating mixed load through Envoy, with its verdict
 ## soak: SOAK_SECONDS (600) of saturating load through Envoy. SOAK_MODE=all: every feature at once
