@@ -40,14 +40,11 @@ func StartCluster(dir string) (*Cluster, error) {
 	}
 	c := &Cluster{Dir: dir, caFile: certs.CAFile, token: "predictor-router-admin-token"}
 
-	clientPort, err := FreePort()
+	ports, err := FreePorts(3) // etcd client, etcd peer, API server
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
+	clientPort, peerPort, port := ports[0], ports[1], ports[2]
 	clientURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
 	c.Etcd, err = Start("etcd", dir, etcdBin, []string{
@@ -83,11 +80,6 @@ func StartCluster(dir string) (*Cluster, error) {
 
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokenFile, []byte(c.token+",predictor-router-admin,1,\"system:masters\"\n"), 0o600); err != nil {
-		c.Stop()
-		return nil, err
-	}
-	port, err := FreePort()
-	if err != nil {
 		c.Stop()
 		return nil, err
 	}

@@ -52,11 +52,9 @@ func StartIstiod(c *Cluster, dir string) (*Istiod, error) {
 	if err := c.EnsureNamespaces([]string{"istio-system"}); err != nil {
 		return nil, err
 	}
-	ports := make([]int, 3)
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
-		}
+	ports, err := FreePorts(3)
+	if err != nil {
+		return nil, err
 	}
 	i := &Istiod{
 		GRPCAddr:  "127.0.0.1:" + strconv.Itoa(ports[0]),
@@ -176,11 +174,9 @@ func StartGateway(istiod *Istiod, envoyBin, dir string, opts GatewayOptions) (*G
 	if err := os.Rename(certs.CAFile, filepath.Join(secrets, "root-cert.pem")); err != nil {
 		return nil, err
 	}
-	ports := make([]int, 4)
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
-		}
+	ports, err := FreePorts(4)
+	if err != nil {
+		return nil, err
 	}
 	proxyConfig, err := json.Marshal(map[string]any{
 		"discoveryAddress":         istiod.GRPCAddr,
