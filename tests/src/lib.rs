@@ -2,7 +2,6 @@
 //! `predictor-router-e2e` (re-exported here under the same names), and what needs the wasm runtime.
 //!
 //! - [`bench`]: `make bench`, Envoy and harness measurements and BENCHMARKS.md
-//! - [`kube_yaml`]: YAML read as the Kubernetes API server reads it (YAML 1.1 scalars), for CRD checks
 //! - [`module`]: the compiled module's bytes, for tests through wasm-test-harness
 //! - [`request_mix`]: the standard request mix (soak, bench, memory figures), from the shipped configuration
 //! - [`rollout_fixture`]: the seed's experiment with a rollout in the harness (rollout and clock suites)
@@ -18,7 +17,6 @@ pub use predictor_router_e2e::{
 };
 
 pub mod bench;
-pub mod kube_yaml;
 pub mod module;
 pub mod request_mix;
 pub mod rollout_fixture;

@@ -21,20 +21,6 @@ pub fn predictor_names(plugin_config: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The `shared/` folder beside the repository (CRD schemas): `$PREDICTOR_ROUTER_SHARED` or `<root>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    let path = std::env::var_os("PREDICTOR_ROUTER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared"));
-    assert!(
-        path.join("crds").is_dir(),
-        "no CRD schemas at {}/crds: the project's shared/ folder must sit beside the repository \
-         (or set PREDICTOR_ROUTER_SHARED)",
-        path.display()
-    );
-    path
-}
-
 /// Every YAML document of every `.yaml` file under `envoyfilter/`, with its file name.
 pub fn manifest_documents() -> Vec<(PathBuf, serde_yaml_ng::Value)> {
     let mut files = Vec::new();
