@@ -87,6 +87,12 @@ func TestAnUnfetchableModuleUnderFailCloseAndFailOpen(t *testing.T) {
 			}
 			return nil
 		}, "every request refused"},
+		{"FAIL_RELOAD", func(a answer) error {
+			if a.Status != 403 {
+				return fmt.Errorf("status %d", a.Status)
+			}
+			return nil
+		}, "every request refused (the agent treats FAIL_RELOAD as fail-closed when it has no module)"},
 		{"FAIL_OPEN", func(a answer) error {
 			if a.Status != 200 || a.Predictor != "" || a.ServedBy != "xgb" {
 				return fmt.Errorf("status %d, x-predictor %q, served by %q", a.Status, a.Predictor, a.ServedBy)
@@ -96,7 +102,9 @@ func TestAnUnfetchableModuleUnderFailCloseAndFailOpen(t *testing.T) {
 	} {
 		restoreSeed(t)
 		text := replaced(t, seedPlugin(t), "url: oci://"+world.image, fmt.Sprintf("url: oci://127.0.0.1:%d/nothing-here:1", closedPort))
-		text = replaced(t, text, "failStrategy: FAIL_RELOAD", "failStrategy: "+c.strategy)
+		if c.strategy != "FAIL_RELOAD" {
+			text = replaced(t, text, "failStrategy: FAIL_RELOAD", "failStrategy: "+c.strategy)
+		}
 		applied := applyPlugin(t, text)
 		var took time.Duration
 		var last error
