@@ -100,6 +100,8 @@ fn validate_accepts_every_shipped_manifest() {
     }
     let mut files: Vec<String> = Vec::new();
     yaml_under(&repo().join("envoyfilter"), &mut files);
+    // The rollout overlay ships a placeholder `start` that validate refuses until it is set (below).
+    files.retain(|f| !f.ends_with("overlays/rollout/wasmplugin.yaml"));
     assert!(files.len() >= 15, "{files:?}");
     let args: Vec<&str> = std::iter::once("validate")
         .chain(files.iter().map(String::as_str))
@@ -115,7 +117,7 @@ fn validate_accepts_every_shipped_manifest() {
         out.contains("envoyfilter-legacy.yaml: valid (1 configuration(s))"),
         "{out}"
     );
-    assert!(out.contains("wasmplugin-adaptive.yaml: valid"), "{out}");
+    assert!(out.contains("adaptive/wasmplugin.yaml: valid"), "{out}");
     assert!(out.contains("gateway.yaml: no plugin configuration"), "{out}");
     assert!(
         out.contains("extension-policy-image.yaml: valid (1 configuration(s))"),
@@ -128,10 +130,27 @@ fn validate_accepts_every_shipped_manifest() {
 }
 
 #[test]
+fn validate_refuses_the_rollout_overlay_until_its_start_is_set() {
+    let file = repo().join("envoyfilter/overlays/rollout/wasmplugin.yaml");
+    let o = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("experiments[0].rollout.start: \"set-me: the rollout start"),
+        "{out}"
+    );
+    let set = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"set-me: the rollout start, RFC 3339 UTC, e.g. 2027-01-15T09:00:00Z\"", "\"2027-01-15T09:00:00Z\"");
+    let o = run(&["validate", temp("rollout-set.yaml", set.as_bytes()).to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
 fn validate_names_the_document_and_the_json_path_of_a_misspelt_field() {
-    let manifest = std::fs::read_to_string(repo().join("envoyfilter/wasmplugin.yaml")).unwrap();
+    let manifest = std::fs::read_to_string(repo().join("envoyfilter/base/wasmplugin.yaml")).unwrap();
     let broken = manifest.replace("user_header: x-user-id", "user_headr: x-user-id");
-    let gateway = std::fs::read_to_string(repo().join("envoyfilter/gateway.yaml")).unwrap();
+    let gateway = std::fs::read_to_string(repo().join("envoyfilter/base/gateway.yaml")).unwrap();
     let file = temp("multi.yaml", format!("{gateway}\n---\n{broken}").as_bytes());
     let o = run(&["validate", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -334,7 +353,7 @@ fn srm_tests_new_assignments_against_the_weights() {
 
 #[test]
 fn srm_on_a_real_envoys_stats_and_on_a_doctored_copy() {
-    let manifest = repo().join("envoyfilter/wasmplugin.yaml");
+    let manifest = repo().join("envoyfilter/base/wasmplugin.yaml");
     for fixture in ["stats-prometheus.txt", "stats-plain.txt"] {
         let stats = repo().join("tests/fixtures/srm").join(fixture);
         let o = run(&[
@@ -375,7 +394,7 @@ fn srm_on_a_real_envoys_stats_and_on_a_doctored_copy() {
         assert!(text(&o).contains("SAMPLE-RATIO MISMATCH"));
     }
     // An adaptive experiment is skipped, and says why.
-    let adaptive = repo().join("envoyfilter/variants/wasmplugin-adaptive.yaml");
+    let adaptive = repo().join("envoyfilter/overlays/adaptive/wasmplugin.yaml");
     let stats = repo().join("tests/fixtures/srm/stats-plain.txt");
     let o = run(&[
         "srm",

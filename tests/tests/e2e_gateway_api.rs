@@ -1,15 +1,15 @@
-//! The Gateway API path in a real Envoy: the routes of `envoyfilter/variants/gateway-api/httproute.yaml`
+//! The Gateway API path in a real Envoy: the routes of `envoyfilter/overlays/gateway-api/httproute.yaml`
 //! (header match + prefix rewrite, translated as a Gateway API implementation programs Envoy) behind the
 //! module: the header the filter sets selects the rule, and the rewrite reaches the model.
 
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::gateway_api::envoy_routes;
 use predictor_router_tests::http::Request;
-use predictor_router_tests::scenario::{manifest_documents, predict_path, seed_plugin_config, variants_dir};
+use predictor_router_tests::scenario::{manifest_documents, predict_path, seed_plugin_config, overlays_dir};
 use serde_json::Value;
 
 fn httproute() -> Value {
-    let file = variants_dir().join("gateway-api/httproute.yaml");
+    let file = overlays_dir().join("gateway-api/httproute.yaml");
     let doc = manifest_documents()
         .into_iter()
         .find(|(f, d)| *f == file && d["kind"].as_str() == Some("HTTPRoute"))

@@ -26,7 +26,7 @@ use serde_json::json;
 
 const ROUNDS: usize = 6;
 const ROUND: Duration = Duration::from_millis(1250);
-/// The shipped shadow variant's share (`envoyfilter/variants/shadow/wasmplugin.yaml`).
+/// The shipped shadow variant's share (`envoyfilter/overlays/shadow/wasmplugin.yaml`).
 const PERCENT: f64 = 10.0;
 /// The bounds asserted (with the shadow over without), guards against worse, not the 1.1×:
 /// the median was within 1.05× in quiet runs and 1.25× (shadow beyond `timeout_ms`) in a noisy one;

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 const VARIABLE: &str = "PREDICTOR_ROUTER_KEYS";
 const KEYS: &str = "hG7Jx3TqkWm0Yc9fV2rNs5aLd8ZpE1uB4oQiR6tXyKw,Lm3Nq8Rz2Tx7Vc1Bf6Gh0Jk4Pw9Sd5Ya2Ue8Io3Ah7Ej";
 
-/// The shipped variant (envoyfilter/variants/signed-overrides/), with the query parameter as well.
+/// The shipped variant (envoyfilter/overlays/signed-overrides/), with the query parameter as well.
 fn signed_config() -> Value {
     let mut config = signed_plugin_config();
     assert_eq!(config["signing"]["keys_env"], VARIABLE);

@@ -10,7 +10,7 @@ use predictor_router::router::table::RoutingTable;
 use predictor_router_tests::invalid_configs::{fleet_with, shadow_with};
 use predictor_router_tests::scenario::{
     adaptive_plugin_config, fleet_plugin_config, manifest_documents, manifest_of_kind, predictor_names,
-    repo_root, rollout_plugin_config, seed_plugin_config,
+    repo_root, rollout_plugin_config, seed_plugin_config, shipped_rollout_plugin_config,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -45,6 +45,17 @@ fn the_adaptive_variant_is_the_shipped_experiment_with_an_adaptive_block() {
         adaptive,
         seed_plugin_config(),
         "the variant must not drift from the shipped experiment"
+    );
+}
+
+#[test]
+fn the_shipped_rollout_overlay_is_refused_until_its_start_is_set() {
+    let shipped = shipped_rollout_plugin_config();
+    let error = parse(shipped.to_string().as_bytes()).expect_err("the placeholder start is refused");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("experiments[0].rollout.start: \"set-me"),
+        "{message}"
     );
 }
 
@@ -110,7 +121,7 @@ fn the_fleet_variant_is_the_adaptive_variant_pooled_through_the_prometheus_that_
         &entries[0]["spec"]["ports"][0]["number"],
     );
     let text = std::fs::read_to_string(
-        predictor_router_tests::scenario::variants_dir().join("fleet/serviceentry.yaml"),
+        predictor_router_tests::scenario::overlays_dir().join("fleet/serviceentry.yaml"),
     )
     .unwrap();
     let named = format!("outbound|{entry_port}||{}", entry_host.as_str().unwrap());
@@ -271,7 +282,7 @@ fn the_legacy_envoyfilter_carries_the_same_configuration() {
 }
 
 fn plugin_schema() -> jsonschema::Validator {
-    let path: PathBuf = repo_root().join("envoyfilter/plugin-config.schema.json");
+    let path: PathBuf = repo_root().join("envoyfilter/reference/plugin-config.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).expect("a valid JSON Schema")
 }
@@ -485,13 +496,14 @@ proptest! {
     }
 }
 
-/// The documents of one alternative deployment under `envoyfilter/variants/<dir>/`.
+/// The documents of one overlay's folder, `envoyfilter/overlays/<dir>/` (its kustomization aside).
 fn variant_documents(dir: &str) -> Vec<Value> {
-    let root = predictor_router_tests::scenario::variants_dir().join(dir);
+    let root = predictor_router_tests::scenario::overlays_dir().join(dir);
     manifest_documents()
         .into_iter()
         .filter(|(file, _)| file.starts_with(&root))
         .map(|(_, doc)| serde_json::to_value(doc).unwrap())
+        .filter(|doc| doc["kind"] != "Kustomization")
         .collect()
 }
 

@@ -1,4 +1,4 @@
-//! The shipped monitoring (`envoyfilter/monitoring/`): promtool on the PrometheusRule's groups, a
+//! The shipped monitoring (`envoyfilter/overlays/monitoring/`): promtool on the PrometheusRule's groups, a
 //! promtool unit test for every alert both ways, the dashboard's structure, and a real Prometheus
 //! (Debian's) scraping real Envoys through the PodMonitor's relabelling, evaluating the rules, the
 //! dashboard's queries and the README's.
@@ -126,7 +126,7 @@ fn the_configured_shares_are_the_wasmplugins_weights() {
     shipped.sort_by(|a, b| a.partial_cmp(b).unwrap());
     assert_eq!(
         shipped, expected,
-        "envoyfilter/monitoring/prometheusrule.yaml vs wasmplugin.yaml"
+        "envoyfilter/overlays/monitoring/prometheusrule.yaml vs wasmplugin.yaml"
     );
 }
 

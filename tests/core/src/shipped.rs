@@ -1,4 +1,4 @@
-//! The plugin configuration as shipped: read from the WasmPlugin manifest (`envoyfilter/wasmplugin.yaml`),
+//! The plugin configuration as shipped: read from the WasmPlugin manifest (`envoyfilter/base/wasmplugin.yaml`),
 //! the single source that the demo, the tests and `kubectl apply` all use.
 
 use std::path::{Path, PathBuf};
@@ -16,10 +16,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn wasmplugin_manifest() -> PathBuf {
-    repo_root().join("envoyfilter/wasmplugin.yaml")
+    repo_root().join("envoyfilter/base/wasmplugin.yaml")
 }
 
-/// `spec.pluginConfig` of the WasmPlugin in `envoyfilter/wasmplugin.yaml`, as JSON.
+/// `spec.pluginConfig` of the WasmPlugin in `envoyfilter/base/wasmplugin.yaml`, as JSON.
 pub fn seed_plugin_config() -> Value {
     plugin_config_of(&wasmplugin_manifest())
 }

@@ -1,4 +1,4 @@
-//! The Kubernetes Gateway API manifests (`envoyfilter/variants/gateway-api/`), and their HTTPRoute
+//! The Kubernetes Gateway API manifests (`envoyfilter/overlays/gateway-api/`), and their HTTPRoute
 //! translated into Envoy routes the way a Gateway API implementation programs Envoy: path prefix and
 //! exact header matches, `ReplacePrefixMatch` as a prefix rewrite, a backend Service per predictor.
 

@@ -2,7 +2,7 @@
 //! `predictor-router-tests` crate, which re-exports these modules) and for `make demo`. It has no wasm
 //! runtime of its own, so a newcomer's `make demo` compiles only this and the pure core.
 //!
-//! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/wasmplugin.yaml`
+//! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/base/wasmplugin.yaml`
 //! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
 //! - [`envoy`]: a real Envoy process with the compiled module, and its admin interface
 //! - [`gateway`]: Envoy plus one upstream per predictor: the system under test

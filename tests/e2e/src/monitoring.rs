@@ -1,4 +1,4 @@
-//! The shipped monitoring (`envoyfilter/monitoring/`) as the tests use it: the rule groups of the
+//! The shipped monitoring (`envoyfilter/overlays/monitoring/`) as the tests use it: the rule groups of the
 //! PrometheusRule as a Prometheus rule file, the PodMonitor as a scrape job, the PromQL of the
 //! dashboard and of the README, and a real Prometheus (Debian's package) on 127.0.0.1.
 
@@ -13,7 +13,7 @@ use crate::http::{HttpClient, Request};
 use crate::scenario::repo_root;
 
 pub fn monitoring_dir() -> PathBuf {
-    repo_root().join("envoyfilter/monitoring")
+    repo_root().join("envoyfilter/overlays/monitoring")
 }
 
 fn yaml_file(path: &Path) -> Value {

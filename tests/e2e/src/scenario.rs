@@ -53,38 +53,52 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Variants of the shipped manifests (applied instead of them, never beside): validated like every
-/// manifest, but not part of the one deployment that [`manifest_of_kind`] describes.
-pub fn variants_dir() -> PathBuf {
-    repo_root().join("envoyfilter/variants")
+/// The kustomize overlays of the shipped scenario (`envoyfilter/overlays/<name>`, each applied instead
+/// of `envoyfilter/base`, never beside it): validated like every manifest, but not part of the one
+/// deployment that [`manifest_of_kind`] describes. Their `wasmplugin.yaml` patches carry the complete
+/// `spec.pluginConfig` that replaces the base's.
+pub fn overlays_dir() -> PathBuf {
+    repo_root().join("envoyfilter/overlays")
 }
 
-/// `spec.pluginConfig` of the adaptive variant of the WasmPlugin.
+/// `spec.pluginConfig` of the adaptive overlay's WasmPlugin.
 pub fn adaptive_plugin_config() -> Value {
-    plugin_config_of(&variants_dir().join("wasmplugin-adaptive.yaml"))
+    plugin_config_of(&overlays_dir().join("adaptive/wasmplugin.yaml"))
 }
 
-/// `spec.pluginConfig` of the rollout variant (rf rolled out as a canary).
+/// `spec.pluginConfig` of the rollout overlay as shipped: its `start` is a placeholder the filter
+/// refuses until the user sets it.
+pub fn shipped_rollout_plugin_config() -> Value {
+    plugin_config_of(&overlays_dir().join("rollout/wasmplugin.yaml"))
+}
+
+/// `spec.pluginConfig` of the rollout overlay (rf rolled out as a canary) with `start` set to now, as
+/// a user sets it when applying the overlay.
 pub fn rollout_plugin_config() -> Value {
-    plugin_config_of(&variants_dir().join("rollout/wasmplugin.yaml"))
+    let mut config = shipped_rollout_plugin_config();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    config["experiments"][0]["rollout"]["start"] = predictor_router::router::rollout::instant::format(now).into();
+    config
 }
 
-/// `spec.pluginConfig` of the fleet variant (the adaptive variant, pooled through Prometheus).
+/// `spec.pluginConfig` of the fleet overlay (the adaptive overlay, pooled through Prometheus).
 pub fn fleet_plugin_config() -> Value {
-    plugin_config_of(&variants_dir().join("fleet/wasmplugin.yaml"))
+    plugin_config_of(&overlays_dir().join("fleet/wasmplugin.yaml"))
 }
 
-/// `spec.pluginConfig` of the signed-overrides variant (its keys come from `PREDICTOR_ROUTER_KEYS`).
+/// `spec.pluginConfig` of the signed-overrides overlay (its keys come from `PREDICTOR_ROUTER_KEYS`).
 pub fn signed_plugin_config() -> Value {
-    plugin_config_of(&variants_dir().join("signed-overrides/wasmplugin.yaml"))
+    plugin_config_of(&overlays_dir().join("signed-overrides/wasmplugin.yaml"))
 }
 
-/// The manifest of the given kind (exactly one must exist under `envoyfilter/`, variants aside).
+/// The manifest of the given kind (exactly one must exist under `envoyfilter/`, overlays aside).
 pub fn manifest_of_kind(kind: &str) -> Value {
-    let variants = variants_dir();
+    let overlays = overlays_dir();
     let docs: Vec<_> = manifest_documents()
         .into_iter()
-        .filter(|(file, d)| d["kind"].as_str() == Some(kind) && !file.starts_with(&variants))
+        .filter(|(file, d)| d["kind"].as_str() == Some(kind) && !file.starts_with(&overlays))
         .collect();
     assert_eq!(
         docs.len(),
@@ -109,7 +123,7 @@ pub fn seed_failure_policy() -> String {
     .to_string()
 }
 
-/// The `stats_tags` shipped for Istio in `envoyfilter/istio-metrics.yaml` (a bootstrap override).
+/// The `stats_tags` shipped for Istio in `envoyfilter/base/istio-metrics.yaml` (a bootstrap override).
 pub fn shipped_stats_tags() -> Value {
     let config_map = manifest_of_kind("ConfigMap");
     let bootstrap: Value =

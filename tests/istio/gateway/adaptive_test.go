@@ -9,16 +9,11 @@ import (
 	"predictor-router/tests/istio/controlplane"
 )
 
-// adaptivePlugin is the shipped adaptive variant with the test's image, learning fast: one update a
-// second and a short burn-in (the block's other fields as shipped).
-func adaptivePlugin(t *testing.T) string {
-	t.Helper()
-	text, err := shippedWithTestImage("envoyfilter/variants/wasmplugin-adaptive.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text = replaced(t, text, "update_seconds: 10", "update_seconds: 1")
-	return replaced(t, text, "min_outcomes: 100", "min_outcomes: 50")
+// adaptivePatches make the adaptive overlay learn fast: one update a second and a short burn-in (the
+// block's other fields as shipped).
+var adaptivePatches = []jsonPatch{
+	{"/spec/pluginConfig/experiments/0/adaptive/update_seconds", 1},
+	{"/spec/pluginConfig/experiments/0/adaptive/min_outcomes", 50},
 }
 
 // shareOfRF sends n new hashed users and returns the share that was routed to rf.
@@ -44,7 +39,7 @@ func TestLearnedTotalsSurviveAnUpdateThroughIstiod(t *testing.T) {
 		world.rf.failPct.Store(0)
 		restoreSeed(t)
 	}()
-	learning := adaptivePlugin(t)
+	learning := pluginOf(t, "envoyfilter/overlays/adaptive", adaptivePatches...)
 	waitForPluginConfig(t, learning, applyPlugin(t, learning), 60*time.Second)
 
 	// rf fails every request: the bandit learns to send new users to xgb.
@@ -67,12 +62,14 @@ func TestLearnedTotalsSurviveAnUpdateThroughIstiod(t *testing.T) {
 	learned := shareOfRF(t, "learned", 200)
 
 	// The same experiment, predictors and adaptive block; only the cookie's lifetime changes.
-	kept := replaced(t, learning, "max_age_seconds: 2592000", "max_age_seconds: 86400")
+	keep := append(adaptivePatches, jsonPatch{"/spec/pluginConfig/experiments/0/sticky/max_age_seconds", 86400})
+	kept := pluginOf(t, "envoyfilter/overlays/adaptive", keep...)
 	took := waitForPluginConfig(t, kept, applyPlugin(t, kept), 60*time.Second)
 	afterKeep := shareOfRF(t, "kept", 200)
 
 	// A changed adaptive block starts from zero: burn-in, the configured 50/50.
-	reset := replaced(t, kept, "min_share_percent: 5", "min_share_percent: 4")
+	reset := pluginOf(t, "envoyfilter/overlays/adaptive",
+		append(keep, jsonPatch{"/spec/pluginConfig/experiments/0/adaptive/min_share_percent", 4})...)
 	waitForPluginConfig(t, reset, applyPlugin(t, reset), 60*time.Second)
 	afterReset := shareOfRF(t, "reset", 200)
 
@@ -92,15 +89,12 @@ func TestLearnedTotalsSurviveAnUpdateThroughIstiod(t *testing.T) {
 // plain name does not.
 func TestSignedOverridesWithTheKeyFromTheGatewaysEnvironment(t *testing.T) {
 	defer restoreSeed(t)
-	text, err := shippedWithTestImage("envoyfilter/variants/signed-overrides/wasmplugin.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := pluginOf(t, "envoyfilter/overlays/signed-overrides")
 	waitForPluginConfig(t, text, applyPlugin(t, text), 60*time.Second)
 	waitForRouting(t, 30*time.Second, routedByTheFilter)
 
 	ids := users("signed", 200)
-	expected, err := offline(filepath.Join(controlplane.RepoRoot(), "envoyfilter", "wasmplugin.yaml"), ids)
+	expected, err := offline(filepath.Join(controlplane.RepoRoot(), "envoyfilter", "base", "wasmplugin.yaml"), ids)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,7 @@ import (
 // configuration keeps serving.
 func TestAnInvalidPluginConfigLeavesTheLastGoodConfigurationServing(t *testing.T) {
 	restoreSeed(t)
-	seed := seedPlugin(t)
-	invalid := replaced(t, seed, "weight: 50\n          - name: rf\n            weight: 50",
-		"weight: 50\n          - name: rf\n            weight: -1")
+	invalid := pluginOf(t, "envoyfilter/base", jsonPatch{"/spec/pluginConfig/experiments/0/predictors/1/weight", -1})
 	logBefore := len(world.gateway.Log())
 	applied := applyPlugin(t, invalid)
 	stored, err := world.cluster.Kubectl("", "get", "wasmplugin", "-n", "istio-system", "predictor-router", "-o", "jsonpath={.spec.pluginConfig.experiments[0].predictors[1].weight}")
@@ -101,10 +99,9 @@ func TestAnUnfetchableModuleUnderFailCloseAndFailOpen(t *testing.T) {
 		}, "requests pass without the filter, to the VirtualService's default route (xgb)"},
 	} {
 		restoreSeed(t)
-		text := replaced(t, seedPlugin(t), "url: oci://"+world.image, fmt.Sprintf("url: oci://127.0.0.1:%d/nothing-here:1", closedPort))
-		if c.strategy != "FAIL_RELOAD" {
-			text = replaced(t, text, "failStrategy: FAIL_RELOAD", "failStrategy: "+c.strategy)
-		}
+		text := pluginOf(t, "envoyfilter/base",
+			jsonPatch{"/spec/url", fmt.Sprintf("oci://127.0.0.1:%d/nothing-here:1", closedPort)},
+			jsonPatch{"/spec/failStrategy", c.strategy})
 		applied := applyPlugin(t, text)
 		var took time.Duration
 		var last error

@@ -20,17 +20,15 @@ import (
 func TestTheGatewayAPIVariantServesTheSameScenario(t *testing.T) {
 	c := world.cluster
 	root := controlplane.RepoRoot()
-	dir := "envoyfilter/variants/gateway-api/"
-	for _, file := range []string{"gateway.yaml", "httproute.yaml"} {
-		if _, err := c.Kubectl("", "apply", "-f", filepath.Join(root, dir, file)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	plugin, err := shippedWithTestImage(dir + "wasmplugin.yaml")
+	dir := "envoyfilter/overlays/gateway-api/"
+	// kubectl apply -k of the user's kustomization over the overlay.
+	rendering, err := render(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	applyPlugin(t, plugin)
+	if _, err := c.Kubectl(rendering, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
 	port, err := controlplane.FreePort()
 	if err != nil {
 		t.Fatal(err)

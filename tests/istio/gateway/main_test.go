@@ -6,6 +6,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -173,31 +174,54 @@ func startPredictors() error {
 	return nil
 }
 
-// Changes the test makes to the shipped manifests, each because the test must:
-var manifestChanges = []string{
-	"wasmplugin.yaml: url is the test registry's image (oci://127.0.0.1:<port>/predictor-router:test), not registry.example.com",
-	"wasmplugin.yaml: imagePullPolicy Always (each test's push is pulled, not a cached module of an earlier run)",
+// The shipped files are applied unchanged: like a user, the test writes a kustomization of its own
+// over a shipped folder that sets the module's image with `images:` (the test registry's, pinned by
+// digest), and changes the configuration with JSON patches where a test needs another one.
+
+// jsonPatch is one `replace` operation of a kustomize JSON 6902 patch of the WasmPlugin.
+type jsonPatch struct {
+	Path  string
+	Value any
 }
 
-// shippedWithTestImage is a shipped WasmPlugin file with the changes above.
-func shippedWithTestImage(file string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), file))
+// render is `kubectl kustomize` of such a kustomization over the shipped folder.
+func render(shipped string, patches ...jsonPatch) (string, error) {
+	dir, err := os.MkdirTemp(world.dir, "kustomization-")
 	if err != nil {
 		return "", err
 	}
-	text := string(data)
-	const shippedURL = "url: oci://registry.example.com/ml-platform/predictor-router:0.1.0"
-	if strings.Count(text, shippedURL) != 1 || strings.Count(text, "imagePullPolicy: IfNotPresent") != 1 {
-		return "", fmt.Errorf("%s does not carry the shipped url and pull policy once each", file)
+	more := fmt.Sprintf("images:\n  - name: oci://registry.example.com/ml-platform/predictor-router\n    newName: oci://%s\n    digest: %s\n",
+		strings.TrimSuffix(world.image, ":test"), world.digest)
+	if len(patches) > 0 {
+		more += "patches:\n  - target: {kind: WasmPlugin, name: predictor-router}\n    patch: |-\n"
+		for _, p := range patches {
+			value, err := json.Marshal(p.Value)
+			if err != nil {
+				return "", err
+			}
+			more += fmt.Sprintf("      - op: replace\n        path: %s\n        value: %s\n", p.Path, value)
+		}
 	}
-	text = strings.Replace(text, shippedURL, "url: oci://"+world.image, 1)
-	return strings.Replace(text, "imagePullPolicy: IfNotPresent", "imagePullPolicy: Always", 1), nil
+	return world.cluster.UserKustomization(dir, shipped, more)
+}
+
+// pluginOf is the WasmPlugin document of such a rendering.
+func pluginOf(t *testing.T, shipped string, patches ...jsonPatch) string {
+	t.Helper()
+	rendering, err := render(shipped, patches...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := controlplane.DocumentOfKind(rendering, "WasmPlugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc.Raw)
 }
 
 // applySeedScenario applies what a cluster with Seldon Core and Istio has for the seed's scenario:
 // the predictors' Services (Seldon makes them) with their loopback workloads, the gateway's Service
-// and Pod (the istio/gateway chart and the kubelet), then the shipped manifests as a user applies
-// them.
+// and Pod (the istio/gateway chart and the kubelet), then envoyfilter/base as a user applies it.
 func applySeedScenario() error {
 	c := world.cluster
 	if err := c.EnsureNamespaces([]string{"istio-system", "default"}); err != nil {
@@ -212,16 +236,12 @@ func applySeedScenario() error {
 	if err := runningPod("istio-system", "istio-ingressgateway-0", "127.0.0.1"); err != nil {
 		return err
 	}
-	for _, file := range []string{"envoyfilter/gateway.yaml", "envoyfilter/destinationrules.yaml", "envoyfilter/virtualservice.yaml"} {
-		if _, err := c.Kubectl("", "apply", "-f", filepath.Join(controlplane.RepoRoot(), file)); err != nil {
-			return err
-		}
-	}
-	plugin, err := shippedWithTestImage("envoyfilter/wasmplugin.yaml")
+	// `kubectl apply -k` of the user's kustomization over envoyfilter/base.
+	seed, err := render("envoyfilter/base")
 	if err != nil {
 		return err
 	}
-	_, err = c.Kubectl(plugin, "apply", "-f", "-")
+	_, err = c.Kubectl(seed, "apply", "-f", "-")
 	return err
 }
 

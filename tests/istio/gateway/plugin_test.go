@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,15 +53,11 @@ func waitForPluginConfig(t *testing.T, manifest string, since time.Time, timeout
 	return 0
 }
 
-// seedPlugin is the shipped WasmPlugin with the test's image; restoring it ends each test that
-// changes the configuration.
+// seedPlugin is the WasmPlugin of envoyfilter/base with the test's image; restoring it ends each
+// test that changes the configuration.
 func seedPlugin(t *testing.T) string {
 	t.Helper()
-	text, err := shippedWithTestImage("envoyfilter/wasmplugin.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return text
+	return pluginOf(t, "envoyfilter/base")
 }
 
 func restoreSeed(t *testing.T) {
@@ -70,15 +65,6 @@ func restoreSeed(t *testing.T) {
 	seed := seedPlugin(t)
 	waitForPluginConfig(t, seed, applyPlugin(t, seed), 60*time.Second)
 	waitForRouting(t, 60*time.Second, routedByTheFilter)
-}
-
-// replaced is text with old replaced by new, which must occur exactly once.
-func replaced(t *testing.T, text, old, new string) string {
-	t.Helper()
-	if strings.Count(text, old) != 1 {
-		t.Fatalf("%q occurs %d times", old, strings.Count(text, old))
-	}
-	return strings.Replace(text, old, new, 1)
 }
 
 // envoyUptime is Envoy's server.uptime in seconds: it only grows while the same Envoy runs.
@@ -90,8 +76,9 @@ func envoyUptime(t *testing.T) int64 {
 func TestAWeightChangeReachesEnvoyWithoutARestart(t *testing.T) {
 	restoreSeed(t)
 	seed := seedPlugin(t)
-	ninety := replaced(t, seed, "weight: 50\n          - name: rf\n            weight: 50",
-		"weight: 90\n          - name: rf\n            weight: 10")
+	ninety := pluginOf(t, "envoyfilter/base",
+		jsonPatch{"/spec/pluginConfig/experiments/0/predictors/0/weight", 90},
+		jsonPatch{"/spec/pluginConfig/experiments/0/predictors/1/weight", 10})
 	dir := t.TempDir()
 	before, err := writeTemp(dir, "50-50.yaml", seed)
 	if err != nil {

@@ -172,7 +172,7 @@ func TestEnvoyRunsTheFilterAndRoutesIstiodGenerated(t *testing.T) {
 
 func TestTheSeedScenarioThroughIstio(t *testing.T) {
 	waitForRouting(t, 90*time.Second, routedByTheFilter)
-	config := filepath.Join(controlplane.RepoRoot(), "envoyfilter", "wasmplugin.yaml")
+	config := filepath.Join(controlplane.RepoRoot(), "envoyfilter", "base", "wasmplugin.yaml")
 	ids := users("istio-user", 2000)
 	expected, err := offline(config, ids)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"predictor-router/tests/istio/controlplane"
+	"sigs.k8s.io/yaml"
 )
 
 var cluster *controlplane.Cluster
@@ -54,12 +55,23 @@ func run(m *testing.M, dir string) int {
 	return m.Run()
 }
 
-// shipped is every object under envoyfilter/, with their namespaces created for real.
+// shipped is every object under envoyfilter/ (kustomizations and the patches they apply aside: the
+// renderings judge those), with their namespaces created for real.
 func shipped(t *testing.T) []controlplane.Document {
 	t.Helper()
-	docs, err := controlplane.ManifestDocuments("envoyfilter")
+	all, err := controlplane.ManifestDocuments("envoyfilter")
 	if err != nil {
 		t.Fatal(err)
+	}
+	kustomizePatches, err := controlplane.KustomizePatches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []controlplane.Document{}
+	for _, d := range all {
+		if d.Kind != "Kustomization" && !kustomizePatches[d.File] {
+			docs = append(docs, d)
+		}
 	}
 	if len(docs) < 20 {
 		t.Fatalf("only %d documents under envoyfilter/", len(docs))
@@ -89,7 +101,7 @@ func dryRun(doc []byte) (string, error) {
 // Strategic-merge patches for objects that other installers own: applied with `kubectl patch` to
 // the object as its installer creates it, not applied as objects of their own.
 var patches = map[string]string{
-	"envoyfilter/variants/signed-overrides/gateway-deployment-patch.yaml": gatewayDeployment,
+	"envoyfilter/overlays/signed-overrides/gateway-deployment-patch.yaml": gatewayDeployment,
 }
 
 // gatewayDeployment is the ingress gateway's Deployment as the istio/gateway Helm chart creates it
@@ -206,7 +218,7 @@ func refused(t *testing.T, what string, doc []byte, wants ...string) {
 
 func TestAnUnquotedAllZeroSha256IsAnIntegerAndRefused(t *testing.T) {
 	zeros := strings.Repeat("0", 64)
-	file := "envoyfilter/variants/envoy-gateway/extension-policy-http.yaml"
+	file := "envoyfilter/overlays/envoy-gateway/extension-policy-http.yaml"
 	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), file))
 	if err != nil {
 		t.Fatal(err)
@@ -227,13 +239,13 @@ func TestAnUnquotedAllZeroSha256IsAnIntegerAndRefused(t *testing.T) {
 }
 
 func TestAWasmPluginWithAnUnknownSpecFieldIsRefused(t *testing.T) {
-	doc := edited(t, "envoyfilter/wasmplugin.yaml", 1, "  pluginName: predictor_router", "  pluginNmae: predictor_router")
+	doc := edited(t, "envoyfilter/base/wasmplugin.yaml", 1, "  pluginName: predictor_router", "  pluginNmae: predictor_router")
 	refused(t, "a WasmPlugin with spec.pluginNmae (strict field validation)", doc,
 		`unknown field "spec.pluginNmae"`)
 }
 
 func TestAnHTTPRouteBreakingACELRuleIsRefused(t *testing.T) {
-	file := "envoyfilter/variants/gateway-api/httproute.yaml"
+	file := "envoyfilter/overlays/gateway-api/httproute.yaml"
 	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), file))
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +267,7 @@ func TestAnHTTPRouteBreakingACELRuleIsRefused(t *testing.T) {
 }
 
 func TestASeldonDeploymentWithoutPredictorsIsRefused(t *testing.T) {
-	file := "envoyfilter/seldon/deployment_canary.yaml"
+	file := "envoyfilter/models/seldon-deployment.yaml"
 	data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), file))
 	if err != nil {
 		t.Fatal(err)
@@ -282,16 +294,15 @@ func TestTheStoredWasmPluginConfigurationPassesTheFiltersValidation(t *testing.T
 	if _, err := os.Stat(cli); err != nil {
 		t.Fatalf("the CLI is not built (%v): run `make cli`", err)
 	}
-	for _, file := range []string{"envoyfilter/wasmplugin.yaml", "envoyfilter/variants/wasmplugin-adaptive.yaml"} {
-		data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), file))
+	for _, file := range []string{"envoyfilter/base", "envoyfilter/overlays/adaptive"} {
+		rendering, err := cluster.Kubectl("", "kustomize", filepath.Join(controlplane.RepoRoot(), file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		docs, err := controlplane.SplitDocuments(file, data)
-		if err != nil || len(docs) != 1 || docs[0].Kind != "WasmPlugin" {
-			t.Fatalf("%s: %v %v", file, docs, err)
+		d, err := controlplane.DocumentOfKind(rendering, "WasmPlugin")
+		if err != nil {
+			t.Fatal(err)
 		}
-		d := docs[0]
 		if _, err := cluster.Kubectl(string(d.Raw), "apply", "-f", "-"); err != nil {
 			t.Fatal(err)
 		}
@@ -319,9 +330,135 @@ func TestTheStoredWasmPluginConfigurationPassesTheFiltersValidation(t *testing.T
 		if !strings.Contains(string(out), "valid (1 configuration(s))") {
 			t.Fatalf("unexpected validate output: %s", out)
 		}
-		fmt.Printf("%s as the API server stores it: %s", file, strings.TrimPrefix(string(out), path+": "))
+		fmt.Printf("the WasmPlugin of %s as the API server stores it: %s", file, strings.TrimPrefix(string(out), path+": "))
 		if _, err := cluster.Kubectl("", "delete", "wasmplugin", "-n", d.Namespace, d.Name); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Every kustomization renders with kubectl's kustomize and every rendering is accepted by the API
+// server; an overlay's WasmPlugin carries exactly the pluginConfig of its patch (kustomize merges
+// maps: a list merged by name instead of replaced would change the experiment).
+func TestEveryKustomizationRendersAndIsAccepted(t *testing.T) {
+	shipped(t)
+	dirs, err := controlplane.Kustomizations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < 10 {
+		t.Fatalf("only %d kustomizations: %v", len(dirs), dirs)
+	}
+	for _, dir := range dirs {
+		rendering, err := cluster.Kubectl("", "kustomize", filepath.Join(controlplane.RepoRoot(), dir))
+		if err != nil {
+			t.Errorf("%s does not render: %v", dir, err)
+			continue
+		}
+		out, err := dryRun([]byte(rendering))
+		if err != nil {
+			t.Errorf("the rendering of %s is refused:\n%v", dir, err)
+			continue
+		}
+		objects := strings.Count(out, "(server dry run)")
+		if objects == 0 {
+			t.Errorf("%s: nothing applied: %s", dir, out)
+		}
+		if patch := filepath.Join(dir, "wasmplugin.yaml"); isPatch(t, patch) {
+			rendered, err := controlplane.DocumentOfKind(rendering, "WasmPlugin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), patch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := pluginConfig(t, rendered.Raw), pluginConfig(t, data); got != want {
+				t.Errorf("%s: the rendered pluginConfig is not its patch's:\n%s\nwant\n%s", dir, got, want)
+			}
+		}
+		fmt.Printf("rendered and accepted: kubectl apply -k %s (%d objects)\n", dir, objects)
+	}
+}
+
+func isPatch(t *testing.T, file string) bool {
+	t.Helper()
+	patches, err := controlplane.KustomizePatches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return patches[file]
+}
+
+// pluginConfig is spec.pluginConfig of a WasmPlugin document, as canonical JSON.
+func pluginConfig(t *testing.T, doc []byte) string {
+	t.Helper()
+	var plugin struct {
+		Spec struct {
+			PluginConfig any `json:"pluginConfig"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(doc, &plugin); err != nil || plugin.Spec.PluginConfig == nil {
+		t.Fatalf("no spec.pluginConfig (%v):\n%s", err, doc)
+	}
+	canonical, _ := json.Marshal(plugin.Spec.PluginConfig)
+	return string(canonical)
+}
+
+// A user's kustomization on top of the shipped ones: `images:` sets the module's registry and
+// digest, and a patch sets the rollout's start; the rollout overlay as shipped is refused by the
+// filter's own validation until then.
+func TestAUsersKustomizationSetsTheImageAndTheRolloutStart(t *testing.T) {
+	shipped(t)
+	cli := filepath.Join(controlplane.RepoRoot(), "target", "release", "predictor-router")
+	const digest = "sha256:1dbc4cfe6550453f0cd88ffdf01ebb01d94ad80a0b252ae27d6b33f977727e46"
+	rendering, err := cluster.UserKustomization(t.TempDir(), "envoyfilter/overlays/rollout", `images:
+  - name: oci://registry.example.com/ml-platform/predictor-router
+    newName: oci://registry.mycorp.example/ml/predictor-router
+    digest: `+digest+`
+patches:
+  - target: {kind: WasmPlugin, name: predictor-router}
+    patch: |-
+      - op: replace
+        path: /spec/pluginConfig/experiments/0/rollout/start
+        value: "2027-01-15T09:00:00Z"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin, err := controlplane.DocumentOfKind(rendering, "WasmPlugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "url: oci://registry.mycorp.example/ml/predictor-router@" + digest; !strings.Contains(string(plugin.Raw), want) {
+		t.Errorf("images: did not set the module's URL (%s):\n%s", want, plugin.Raw)
+	}
+	if _, err := dryRun([]byte(rendering)); err != nil {
+		t.Fatal(err)
+	}
+	validate := func(doc []byte) (string, error) {
+		path := filepath.Join(t.TempDir(), "wasmplugin.yaml")
+		if err := os.WriteFile(path, doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(cli, "validate", path).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := validate(plugin.Raw); err != nil {
+		t.Errorf("the user's rollout does not validate: %v\n%s", err, out)
+	}
+	asShipped, err := cluster.Kubectl("", "kustomize", filepath.Join(controlplane.RepoRoot(), "envoyfilter/overlays/rollout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shippedPlugin, err := controlplane.DocumentOfKind(asShipped, "WasmPlugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := validate(shippedPlugin.Raw)
+	if err == nil || !strings.Contains(out, "experiments[0].rollout.start") {
+		t.Errorf("the shipped rollout overlay's placeholder start was not refused: %v\n%s", err, out)
+	}
+	fmt.Printf("a user's kustomization: url %s; the shipped rollout overlay before its start is set: %s",
+		"oci://registry.mycorp.example/ml/predictor-router@"+digest, out[strings.Index(out, ": ")+2:])
 }

@@ -136,7 +136,7 @@ pub fn render(
          the per-round differences and ratios against a case measured in the same round. The wasm filters run \
          in V8 (`envoy.wasm.runtime.v8`) as Istio configures a WasmPlugin; all three modules (no-op, set-header, \
          predictor-router) went through the same `make build` pipeline (unused exports stripped, `wasm-opt -Oz`). \
-         predictor-router uses the shipped configuration (`envoyfilter/wasmplugin.yaml`); the decision path is \
+         predictor-router uses the shipped configuration (`envoyfilter/base/wasmplugin.yaml`); the decision path is \
          chosen by what the client sends: nothing (random), `cookie: pr-fraud-detection=rf` (sticky), \
          `x-user-id: alice` (hashed), `x-predictor-override: rf` (forced).",
         ctx.connections, ctx.seconds, ctx.rounds

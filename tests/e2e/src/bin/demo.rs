@@ -12,7 +12,7 @@ use predictor_router_e2e::http::{HttpClient, Request, Response};
 use predictor_router_e2e::monitoring::{rule_file, samples, scrape_job, Prometheus};
 use predictor_router_e2e::scenario::{
     adaptive_plugin_config, predictor_names, rollout_plugin_config, seed_plugin_config, signed_plugin_config,
-    variants_dir, wasmplugin_manifest,
+    overlays_dir, wasmplugin_manifest,
 };
 use predictor_router_e2e::stats::{
     chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
@@ -206,7 +206,7 @@ fn main() {
     match &prometheus {
         Some(prometheus) => print_recording_rules(prometheus),
         None => println!(
-            "   (make demo DEMO_PROMETHEUS=1 runs Prometheus beside this Envoy with envoyfilter/monitoring's rules)"
+            "   (make demo DEMO_PROMETHEUS=1 runs Prometheus beside this Envoy with envoyfilter/overlays/monitoring's rules)"
         ),
     }
     println!();
@@ -318,7 +318,7 @@ fn print_split(names: &[String], weights: &[u32], counts: &[u64]) -> bool {
     ok
 }
 
-/// Part 4: the adaptive variant (envoyfilter/variants/wasmplugin-adaptive.yaml) in a second Envoy, with
+/// Part 4: the adaptive variant (envoyfilter/overlays/adaptive/wasmplugin.yaml) in a second Envoy, with
 /// rf answering 503: the allocation of new users moves away from it while the demo watches.
 fn adaptive_part(path: &str) -> bool {
     const ROUNDS: usize = 8;
@@ -341,7 +341,7 @@ fn adaptive_part(path: &str) -> bool {
     });
     println!(
         "4. adaptive allocation ({}, with update_seconds 1 and min_outcomes 50 for the demo): {adaptive}",
-        variants_dir().join("wasmplugin-adaptive.yaml").display()
+        overlays_dir().join("adaptive/wasmplugin.yaml").display()
     );
     println!("   rf now answers 503 to everything; {VISITORS_PER_ROUND} new visitors per round, no cookie");
     println!(
@@ -389,7 +389,7 @@ fn adaptive_part(path: &str) -> bool {
     moved
 }
 
-/// Part 6: a progressive rollout (envoyfilter/variants/rollout/) in its own Envoy: rf ramps from 5 % to
+/// Part 6: a progressive rollout (envoyfilter/overlays/rollout/) in its own Envoy: rf ramps from 5 % to
 /// 20 % on the clock, then starts failing and the guard rolls it back.
 fn rollout_part(path: &str) -> bool {
     const VISITORS_PER_ROUND: usize = 200;
@@ -412,7 +412,7 @@ fn rollout_part(path: &str) -> bool {
     );
     println!(
         "6. progressive rollout ({}, with one-minute steps, update_seconds 1 and min_outcomes 100 for the demo)",
-        variants_dir().join("rollout/wasmplugin.yaml").display()
+        overlays_dir().join("rollout/wasmplugin.yaml").display()
     );
     println!("   rf ramps 5 → 20 → 50 → 100 % on the clock; {VISITORS_PER_ROUND} new visitors per round, no cookie");
     println!(
@@ -497,7 +497,7 @@ fn rollout_part(path: &str) -> bool {
     ok
 }
 
-/// Part 5: signed overrides (envoyfilter/variants/signed-overrides/) in a third Envoy: a fresh key in
+/// Part 5: signed overrides (envoyfilter/overlays/signed-overrides/) in a third Envoy: a fresh key in
 /// the VM's environment, a plain predictor name refused, a minted token honoured.
 fn signed_part(path: &str) -> bool {
     use predictor_router::router::signing::{mint, KeySet};
@@ -523,7 +523,7 @@ fn signed_part(path: &str) -> bool {
     );
     println!(
         "5. signed overrides ({}): a fresh key from `{key_command}` in the VM's PREDICTOR_ROUTER_KEYS",
-        variants_dir().join("signed-overrides").display()
+        overlays_dir().join("signed-overrides").display()
     );
     let served_rf = |value: &str| {
         run_parallel(
@@ -569,7 +569,7 @@ fn print_recording_rules(prometheus: &Prometheus) {
     // Two scrapes (1 s apart) and a rule evaluation after the last request.
     thread::sleep(Duration::from_secs(3));
     println!(
-        "Prometheus at http://127.0.0.1:{} (envoyfilter/monitoring/prometheusrule.yaml, podmonitor.yaml):",
+        "Prometheus at http://127.0.0.1:{} (envoyfilter/overlays/monitoring/prometheusrule.yaml, podmonitor.yaml):",
         prometheus.port
     );
     for (rule, what) in [
