@@ -1,4 +1,4 @@
-//! `predictor-router`: the host tool of the SPEC's "Command line", on the same configuration code as
+//! `predictor-router`: the host tool of the contract's "Command line", on the same configuration code as
 //! the filter (`predictor_router::router`), so it can never disagree with it.
 //!
 //! Exit codes: 0 fine; 1 `validate` found an invalid configuration; 2 bad usage or unreadable input;

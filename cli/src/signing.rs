@@ -7,7 +7,7 @@ use predictor_router::router::config::{dns_label, ConfigError};
 use predictor_router::router::signing::{mint, Environment, KeySet, MAX_TTL_SECONDS};
 use predictor_router::router::table::RoutingTable;
 
-/// The variable `sign-override` reads unless told otherwise (the SPEC's default).
+/// The variable `sign-override` reads unless told otherwise (the contract's default).
 pub const DEFAULT_KEY_ENV: &str = "PREDICTOR_ROUTER_KEYS";
 
 /// This process's environment variables, as bytes.

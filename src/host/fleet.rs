@@ -1,4 +1,4 @@
-//! One worker's part in a pooled experiment's queries (SPEC "Fleet view"): on the tick, apply the latest
+//! One worker's part in a pooled experiment's queries (contract "Fleet view"): on the tick, apply the latest
 //! answer any worker of this Envoy wrote to the exchange, and when this update is nobody's yet, claim
 //! it and send the query; when this worker's answer arrives (`on_http_call_response` on the root
 //! context), read it, write it to the exchange, count it and log what changed. The protocol is

@@ -64,7 +64,7 @@ impl PredictorRouterHttp {
         };
         drop(learning);
         // No `clear_route_cache`: on the ABI this module declares (0.2.1) Envoy re-selects the route
-        // after any header change made by a filter (SPEC; e2e_routing proves the route follows).
+        // after any header change made by a filter (contract; e2e_routing proves the route follows).
         for header in &plan.remove {
             let _ = abi::remove_header(Map::Request, header);
         }

@@ -1,6 +1,6 @@
 //! A rollout on one worker: the core's [`Canary`] driven from the tick, its outcomes merged with the
 //! other workers' (`super::outcomes`), a rollback written to shared data so that every worker of the
-//! Envoy stops the canary, and the gauges and log lines of the SPEC.
+//! Envoy stops the canary, and the gauges and log lines of the contract.
 
 use super::fleet::{FleetCounters, PooledView};
 use super::gauges::{record_shares, share_gauges, Gauge};

@@ -16,7 +16,7 @@ use super::state::RouterState;
 use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
 use crate::router::table::RoutingTable;
 
-/// How often each worker hands its batched counts to Envoy (the SPEC asks for at least once a second).
+/// How often each worker hands its batched counts to Envoy (the contract asks for at least once a second).
 const FLUSH_TICK_MILLISECONDS: u32 = 1000;
 /// How often each worker merges outcomes and advances its allocations and rollouts; counts are flushed
 /// on the same tick. A rollout's step change comes sooner: the tick is shortened to land on it.

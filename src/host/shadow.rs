@@ -1,4 +1,4 @@
-//! Shadow comparison on one worker (SPEC "Shadow comparison"). A sampled request's stream copies the
+//! Shadow comparison on one worker (contract "Shadow comparison"). A sampled request's stream copies the
 //! request and the client's answer as they stream past ([`StreamCopy`]); the copy is sent by the
 //! worker's root context ([`ShadowDesk`]), which also receives the shadow's answer; the pair of answers
 //! ([`Pair`]) is finished by whichever side ends last, exactly once, and counted then.
@@ -415,7 +415,7 @@ impl StreamCopy {
 
     /// The copy leaves once the client's stream is over (its `Drop`, on `proxy_on_delete`): a callout
     /// is work on this worker's thread (a connection, a request, V8 entries), and anything posted while
-    /// the client's answer is still in Envoy's hands runs before that answer is flushed. The SPEC: the
+    /// the client's answer is still in Envoy's hands runs before that answer is flushed. The contract: the
     /// client's answer is never delayed for the shadow.
     fn send_when_answered(&mut self) {
         if !self.served_reported {

@@ -1,7 +1,7 @@
 //! One configuration in service on one worker: the routing table, the metric ids defined for it so
 //! far, the counts not yet handed to Envoy, and the learners of its adaptive experiments and rollouts.
 //!
-//! Counts are batched (SPEC "Metrics"): a request adds to a slot inside the VM, and [`RouterState::flush`]
+//! Counts are batched (contract "Metrics"): a request adds to a slot inside the VM, and [`RouterState::flush`]
 //! hands every changed slot to Envoy on the worker's tick (at least once a second) and when the
 //! configuration leaves service (`Drop`: an update replaced it and its last stream ended, or the
 //! plugin stops). A request then spends no hostcall on counting, after a counter's first use.

@@ -1,6 +1,6 @@
 """The shadow comparison recomputed offline, for the end-to-end test and `make demo-seldon`: the same
 models as the gateway's predictors and shadow (FraudModel, trained as each model process trains it),
-the same rows the client sent, and the SPEC's rule: a pair agrees when every row's most probable class
+the same rows the client sent, and the contract's rule: a pair agrees when every row's most probable class
 (the first on ties) is the same; abs_diff is the largest absolute difference of any probability, and
 abs_diff_milli its × 1000, rounded half away from zero, summed over the compared pairs.
 

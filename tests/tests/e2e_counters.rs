@@ -1,4 +1,4 @@
-//! Batched counters in a real Envoy (SPEC "Metrics"): the filter holds increments inside the VM and
+//! Batched counters in a real Envoy (contract "Metrics"): the filter holds increments inside the VM and
 //! hands them to Envoy on its tick, at least once a second, and when a configuration leaves service.
 //! No count may be lost across configuration updates, and a reader waits at most a second.
 

@@ -189,7 +189,7 @@ fn pooled_lines(envoy: &Envoy) -> Vec<(u64, Totals)> {
         .collect()
 }
 
-/// The SPEC's two sums, sent by the test itself to Prometheus at `time`, rounded: per predictor.
+/// The contract's two sums, sent by the test itself to Prometheus at `time`, rounded: per predictor.
 fn prometheus_totals(prometheus: &Prometheus, time: u64) -> Totals {
     let sum = |metric: &str| -> Vec<(String, u64)> {
         let expr = format!(

@@ -4,7 +4,7 @@
 //! rolled back (users reassigned, overrides still reach it), the rollback outlives an update that keeps
 //! the rollout and a new `start` starts again; an A/A rollout under load is never rolled back.
 //!
-//! The SPEC allows no scaling of time: steps are whole minutes, so each test picks `start` so that it
+//! The contract allows no scaling of time: steps are whole minutes, so each test picks `start` so that it
 //! sees a step change within seconds.
 
 use std::thread;

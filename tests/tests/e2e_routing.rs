@@ -1,4 +1,4 @@
-//! Every routing behaviour of the SPEC through a real Envoy (V8) running the compiled module, with
+//! Every routing behaviour of the contract through a real Envoy (V8) running the compiled module, with
 //! predictor upstreams on 127.0.0.1. The configuration is the shipped one (envoyfilter/base/wasmplugin.yaml),
 //! patched where a test needs other weights.
 

@@ -226,7 +226,7 @@ fn the_shadows_faults_never_reach_a_client_and_each_copy_has_one_outcome() {
     }
 }
 
-/// SPEC "Shadow comparison", in Envoy: `percent` of the eligible requests are copied (chi-square),
+/// contract "Shadow comparison", in Envoy: `percent` of the eligible requests are copied (chi-square),
 /// forced and feedback requests never are, a request past 1 MiB is skipped and still answered, and
 /// `max_in_flight` caps the copies outstanding on a worker (one worker here, so the cap is exact).
 #[test]

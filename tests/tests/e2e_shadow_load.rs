@@ -1,4 +1,4 @@
-//! No client impact, in a real Envoy under load (SPEC "Shadow comparison": the client's request and
+//! No client impact, in a real Envoy under load (contract "Shadow comparison": the client's request and
 //! response are never held back or changed). For each fault of the shadow (answering beyond
 //! `timeout_ms`, answering 500s, answering garbage, nothing listening) the same Envoy serves paced load
 //! (4 clients × 300 requests/s, about a fifth of what it answers here at saturation) in alternating

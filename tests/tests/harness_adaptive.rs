@@ -303,7 +303,7 @@ fn fixed_weight_configurations_tick_once_a_second_only_to_flush_counts() {
     assert_eq!(
         host.tick_periods_ms(),
         vec![1000],
-        "the SPEC's flush at least once a second"
+        "the contract's flush at least once a second"
     );
     // Nothing to flush: the tick makes no hostcall and costs next to nothing.
     let fuel = host.tick_with_fuel().unwrap();

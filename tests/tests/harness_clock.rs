@@ -1,6 +1,6 @@
 //! The host clock is wall time, and wall time jumps (an NTP step, a VM restored from a snapshot, a
 //! paused node): the compiled module in wasm-test-harness with the clock jumping back an hour, forward
-//! a week, and standing still. Nothing traps; the rollout step follows the clock as the SPEC says
+//! a week, and standing still. Nothing traps; the rollout step follows the clock as the contract says
 //! ("the current step follows from the host clock and `start` alone"), back as well as forward; a
 //! rollback is never undone by a jump; and no periodic job (the guard's look, the fleet's query, the
 //! bandit's recompute) waits for the clock to catch up with a deadline set before a jump back.

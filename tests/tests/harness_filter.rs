@@ -1,4 +1,4 @@
-//! The compiled module (dist/predictor_router.wasm) through wasm-test-harness: every SPEC behaviour once
+//! The compiled module (dist/predictor_router.wasm) through wasm-test-harness: every contract behaviour once
 //! more, deterministic and fast, plus what only a host can see (traps, fuel, memory, route cache).
 
 use predictor_router::router::bucketing::{user_bucket, BucketTable};
@@ -292,7 +292,7 @@ fn spoofed_routing_headers_are_replaced_without_a_route_cache_call() {
         vec![b"xgb".to_vec()],
         "exactly one value, the filter's"
     );
-    // Envoy re-selects the route after a filter's header change on ABI 0.2.1 (SPEC): the module
+    // Envoy re-selects the route after a filter's header change on ABI 0.2.1 (contract): the module
     // spends no hostcall on `clear_route_cache`. That the route follows the header is proven in a real
     // Envoy: e2e_routing::clients_cannot_route_themselves_with_the_routing_header.
     assert_eq!(e.route_cache_clears(), 0);

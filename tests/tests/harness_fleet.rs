@@ -1,4 +1,4 @@
-//! The fleet view through the compiled module in wasm-test-harness (SPEC "Fleet view"): one query per
+//! The fleet view through the compiled module in wasm-test-harness (contract "Fleet view"): one query per
 //! update per Envoy whatever its worker count, sent from the tick (never from a request), evaluated at
 //! the aligned instant; the answer applied by every worker; failures, timeouts, garbage and oversized
 //! answers handled without a trap; local learning after three failed updates and back; a dead asker's

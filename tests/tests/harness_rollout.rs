@@ -1,4 +1,4 @@
-//! Progressive rollout through the compiled module in wasm-test-harness (SPEC "Progressive rollout"):
+//! Progressive rollout through the compiled module in wasm-test-harness (contract "Progressive rollout"):
 //! the step follows the host clock the harness sets (no test sleeps through a schedule), hashed canary
 //! users never move, the guard rolls a failing canary back on every worker, a rollback outlives an
 //! update that keeps the rollout, and a new `start` starts again.

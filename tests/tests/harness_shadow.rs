@@ -1,4 +1,4 @@
-//! Shadow comparison through the compiled module in wasm-test-harness (SPEC "Shadow comparison"): the
+//! Shadow comparison through the compiled module in wasm-test-harness (contract "Shadow comparison"): the
 //! copy goes out from the root context (woken through the worker's own queue) while the client's
 //! stream is still running, carries the method, the rewritten path, `content-type` and the body; the
 //! client's request and answer are untouched; every copy ends in exactly one outcome, also when the

@@ -1,4 +1,4 @@
-//! The two policies of the SPEC: each turns the outcomes of the taking part predictors into shares
+//! The two policies of the contract: each turns the outcomes of the taking part predictors into shares
 //! (fractions that add up to 1, in the order of the arms given).
 //!
 //! Thompson sampling estimates each arm's probability of being the best from [`JOINT_DRAWS`] joint
@@ -9,7 +9,7 @@
 use crate::router::adaptive::beta::{Beta, Sampler};
 use crate::router::outcomes::ArmTotals;
 
-/// Joint posterior draws per Thompson estimate (the SPEC's minimum).
+/// Joint posterior draws per Thompson estimate (the contract's minimum).
 pub const JOINT_DRAWS: u32 = 10_000;
 
 /// Epsilon-greedy: the arm with the highest mean reward (the first listed on a tie) gets

@@ -70,7 +70,7 @@ pub struct Experiment {
     pub shadow: Option<Shadow>,
 }
 
-/// A shadow predictor (SPEC "Shadow comparison"): a sample of requests is copied to it and its answer
+/// A shadow predictor (contract "Shadow comparison"): a sample of requests is copied to it and its answer
 /// compared with the one the client got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shadow {
@@ -112,7 +112,7 @@ pub struct Adaptive {
     pub update_seconds: u32,
     pub min_outcomes: u32,
     pub min_share_percent: u32,
-    /// Learns from every replica's outcomes, read from `fleet.prometheus` (SPEC "Fleet view").
+    /// Learns from every replica's outcomes, read from `fleet.prometheus` (contract "Fleet view").
     pub pooled: bool,
 }
 

@@ -1,4 +1,4 @@
-//! Validation of an experiment's `shadow` block (SPEC "Shadow comparison"): where a sample of its
+//! Validation of an experiment's `shadow` block (contract "Shadow comparison"): where a sample of its
 //! requests is copied, how large the sample is, and how the answers are compared.
 
 use serde_json::Number;

@@ -14,7 +14,7 @@ use crate::router::callout::{Answer, Failure};
 use crate::router::config::Experiment;
 use crate::router::outcomes::Totals;
 
-/// Answers longer than this are not read (SPEC: up to 1 MiB).
+/// Answers longer than this are not read (contract: up to 1 MiB).
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Why a query failed, for the log.

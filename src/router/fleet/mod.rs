@@ -1,4 +1,4 @@
-//! The fleet view (SPEC "Fleet view"): every gateway replica reads the outcomes of all replicas from the
+//! The fleet view (contract "Fleet view"): every gateway replica reads the outcomes of all replicas from the
 //! Prometheus that scrapes them, at the same aligned instant, and so computes the same allocation and the
 //! same guard decision without talking to the others.
 //!

@@ -1,6 +1,6 @@
 //! The one query a pooled experiment sends per update, and the callout that carries it.
 //!
-//! The SPEC's two sums (trials and reward × 1000 per predictor) travel in one query, each tagged with an
+//! The contract's two sums (trials and reward × 1000 per predictor) travel in one query, each tagged with an
 //! `outcome` label by `label_replace`, so that an update costs one request to Prometheus and both sums
 //! are evaluated at the same `time`:
 //!

@@ -1,4 +1,4 @@
-//! The one outcome of a copied request (SPEC "Shadow comparison"), as a pure function of the two
+//! The one outcome of a copied request (contract "Shadow comparison"), as a pure function of the two
 //! answers: every copied request ends in exactly one of agree, disagree, failed, timeout, skipped.
 
 use super::seldon::{read, Rows};

@@ -1,4 +1,4 @@
-//! The copy sent to the shadow (SPEC "Shadow comparison"): the request's method, its path rewritten
+//! The copy sent to the shadow (contract "Shadow comparison"): the request's method, its path rewritten
 //! for the shadow ([`super::path`]), its `content-type` and its body; nothing else of the request (no
 //! cookie, no routing header, no override: the shadow is not a predictor a client can reach).
 

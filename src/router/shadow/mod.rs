@@ -1,4 +1,4 @@
-//! Shadow comparison (SPEC "Shadow comparison"), pure: which requests are copied ([`sample`]), where the
+//! Shadow comparison (contract "Shadow comparison"), pure: which requests are copied ([`sample`]), where the
 //! copy goes ([`path`]), what a Seldon Core v1 answer says ([`seldon`]), and the one outcome of a pair
 //! of answers ([`compare`]). The host copies bodies, sends the copy and counts; every rule is here.
 //!

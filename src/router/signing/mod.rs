@@ -1,4 +1,4 @@
-//! Signed overrides (SPEC "Signed overrides"): the key set read from the VM's environment, and the
+//! Signed overrides (contract "Signed overrides"): the key set read from the VM's environment, and the
 //! tokens `<predictor>.<expiry>.<mac>` that only key holders can mint.
 //!
 //! Pure: the environment and the clock come in as arguments, so every rule is tested natively and the

@@ -288,7 +288,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
             experiment_with(json!({"sticky": {"domain": "-shop.example.com"}})),
             "experiments[0].sticky.domain: \"-shop.example.com\" is not a lowercase DNS name: dot-separated labels of [a-z0-9-], 1 to 63 characters, not starting or ending with \"-\"",
         ),
-        // The rollout block (SPEC "Progressive rollout").
+        // The rollout block (contract "Progressive rollout").
         (
             experiment_with(json!({"adaptive": {"policy": "thompson"}, "rollout": rollout_with(json!({}))})),
             "experiments[0].rollout: an experiment has `adaptive` or `rollout`, not both: a rollout's shares follow its steps",
@@ -456,7 +456,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
             experiment_with(json!({"rollout": rollout_with(json!({"pooled": true}))})),
             "experiments[0].rollout.pooled: needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes",
         ),
-        // fleet and pooled (SPEC "Fleet view")
+        // fleet and pooled (contract "Fleet view")
         (
             experiment_with(json!({"adaptive": {"policy": "thompson", "pooled": true}})),
             "experiments[0].adaptive.pooled: needs a top-level `fleet` object naming the Prometheus that holds every replica's outcomes",
@@ -573,7 +573,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
             fleet_with(json!({"window_seconds": 3600.5})),
             "fleet.prometheus.window_seconds: must be an integer from 60 to 2592000",
         ),
-        // shadow (SPEC "Shadow comparison")
+        // shadow (contract "Shadow comparison")
         (
             experiment_with(json!({"shadow": []})),
             "experiments[0].shadow: invalid type: sequence, expected a shadow object with `name`, `cluster`, `authority` and `percent`",

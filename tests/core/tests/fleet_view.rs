@@ -1,4 +1,4 @@
-//! The fleet view's core (SPEC "Fleet view"), natively: the aligned instant, the exact PromQL and URL of
+//! The fleet view's core (contract "Fleet view"), natively: the aligned instant, the exact PromQL and URL of
 //! the query, the query API's answer read into totals (and every way it can be refused), the exchange
 //! the workers of one Envoy share (claims, answers, pooled and local), and that the same pooled totals
 //! give the same allocation on every replica.

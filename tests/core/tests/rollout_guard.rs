@@ -1,4 +1,4 @@
-//! The rollout guard's promise, by simulation (SPEC "Progressive rollout"): a sequential test whose error
+//! The rollout guard's promise, by simulation (contract "Progressive rollout"): a sequential test whose error
 //! rate holds under any number of looks. Seeded, and over whole schedules with a look every update:
 //! - with equal success rates and `max_drop_percent` 0 (the null hypothesis at its boundary), at most
 //!   `1 − confidence` of rollouts roll back, plus sampling error;

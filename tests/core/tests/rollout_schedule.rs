@@ -1,4 +1,4 @@
-//! A rollout's configuration, instants, schedule and per-phase tables (SPEC "Progressive rollout"):
+//! A rollout's configuration, instants, schedule and per-phase tables (contract "Progressive rollout"):
 //! defaults, the step at every instant (from `start` and the clock alone), the shares of each step, and
 //! that a growing canary never moves one of its hashed users.
 

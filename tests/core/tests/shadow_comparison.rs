@@ -1,4 +1,4 @@
-//! Shadow comparison's core (SPEC "Shadow comparison"), natively: the `shadow` block's defaults, which
+//! Shadow comparison's core (contract "Shadow comparison"), natively: the `shadow` block's defaults, which
 //! requests are copied and how often, the copy's path, Seldon Core v1 answers read as rows of
 //! probabilities, argmax agreement with the first-on-ties rule, abs_diff, and the one outcome of a pair.
 

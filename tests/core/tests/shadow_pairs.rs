@@ -2,7 +2,7 @@
 //! order its two sides report in (the stream and the root context do not know of each other); the
 //! request plan samples only eligible requests, with one draw, and reads the copy's headers only then;
 //! the copy carries the method, the rewritten path, `content-type` and the body, nothing else; the
-//! counters are named as the SPEC says.
+//! counters are named as the contract says.
 
 use predictor_router::router::config::Compare;
 use predictor_router::router::fake_request::FakeRequest;

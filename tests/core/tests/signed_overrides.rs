@@ -1,4 +1,4 @@
-//! Signed overrides (SPEC "Signed overrides") in the pure core: configuration, key sets, and tokens
+//! Signed overrides (contract "Signed overrides") in the pure core: configuration, key sets, and tokens
 //! checked against fixtures made by an independent implementation (Python's hmac and hashlib,
 //! `tests/fixtures/signed-overrides/make_tokens.py`).
 

@@ -201,7 +201,7 @@ fn read_response(reader: &mut impl BufRead, head_only: bool) -> std::io::Result<
     })
 }
 
-/// The filter hands its counts to Envoy at least once a second (SPEC "Metrics"): how long after a
+/// The filter hands its counts to Envoy at least once a second (contract "Metrics"): how long after a
 /// request its counts may take to show, with a margin for a loaded machine's timer.
 pub const COUNTER_FLUSH: std::time::Duration = std::time::Duration::from_millis(1200);
 

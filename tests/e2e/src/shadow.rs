@@ -12,7 +12,7 @@ use crate::upstream::PredictorServer;
 /// The shadow's cluster, named as Istio names the outbound cluster of its Service.
 pub const CLUSTER: &str = "outbound|8000||fraud-detection-rf-v2.default.svc.cluster.local";
 pub const NAME: &str = "rf-v2";
-/// The SPEC's outcomes of a copy: each copied request ends in exactly one.
+/// The contract's outcomes of a copy: each copied request ends in exactly one.
 pub const OUTCOMES: [&str; 5] = ["agree", "disagree", "failed", "timeout", "skipped"];
 
 /// The shipped configuration with a `shadow` block on its experiment: `shadow` is merged over

@@ -1,4 +1,4 @@
-//! Any bytes as Prometheus's answer to the fleet query (SPEC "Fleet view"), with any status: totals for
+//! Any bytes as Prometheus's answer to the fleet query (contract "Fleet view"), with any status: totals for
 //! exactly the experiment's predictors or a failure the log can name; never a panic. What the totals may
 //! hold is bounded: a predictor's reward is at most 1000 per trial, whatever the answer says (so that a
 //! compromised Prometheus cannot claim a success rate above 100 %).

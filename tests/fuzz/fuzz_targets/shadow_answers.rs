@@ -1,4 +1,4 @@
-//! The shadow comparison (SPEC "Shadow comparison") fed any pair of answers, reported in any order and
+//! The shadow comparison (contract "Shadow comparison") fed any pair of answers, reported in any order and
 //! any number of times: the served answer and the shadow's as arbitrary bytes and statuses, the
 //! shadow's end an answer, no answer or never sent. Never a panic; a pair finishes exactly once,
 //! whatever is reported after; a compared pair's abs_diff is at most 1000 (one probability's worth).

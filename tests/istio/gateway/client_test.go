@@ -52,7 +52,7 @@ func send(path string, headers map[string]string) (answer, error) {
 
 const predictPath = "/seldon/default/fraud-detection/api/v1.0/predictions"
 
-// offline is the predictor the CLI assigns each user under a configuration file: the SPEC's bucket
+// offline is the predictor the CLI assigns each user under a configuration file: the contract's bucket
 // formula recomputed outside the gateway.
 func offline(config string, users []string) (map[string]string, error) {
 	cli := filepath.Join(controlplane.RepoRoot(), "target", "release", "predictor-router")

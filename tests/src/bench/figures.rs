@@ -110,7 +110,7 @@ pub fn tick_cost(module: &[u8], n: usize) -> TickFigure {
     figure
 }
 
-/// What reading one fleet query's answer costs (SPEC "Fleet view").
+/// What reading one fleet query's answer costs (contract "Fleet view").
 #[derive(Debug, Clone)]
 pub struct AnswerFigure {
     pub predictors: usize,

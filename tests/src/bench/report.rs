@@ -393,7 +393,7 @@ const HOSTCALLS_INTRO: &str =
 
 const HOSTCALLS_WHERE: &str = "Where each goes (random, the costliest):\n\n\
     1. `get_header :path`: matching (path prefix) and the override query parameter.\n\
-    2. `get_header x-predictor-override`: the SPEC's override header (forced stops here: no cookie read).\n\
+    2. `get_header x-predictor-override`: the contract's override header (forced stops here: no cookie read).\n\
     3. `get_header cookie`: the sticky cookie, first line only (all lines only when it lacks the cookie).\n\
     4. `get_header x-user-id`: the hashed assignment (random when absent).\n\
     5. `replace_header x-predictor`: the routing header, which also removes a client's copy: no read or \

@@ -188,7 +188,7 @@ fn shadow_port() -> u16 {
     })
 }
 
-/// The shipped experiment with a shadow copying `percent` of its requests (0.01 %: the SPEC's least,
+/// The shipped experiment with a shadow copying `percent` of its requests (0.01 %: the contract's least,
 /// as near to "configured but not copying" as the configuration allows).
 fn shadow_bench_config(percent: f64) -> serde_json::Value {
     predictor_router_tests::shadow::plugin_config(
