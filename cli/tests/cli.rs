@@ -139,10 +139,14 @@ fn validate_refuses_the_rollout_overlay_until_its_start_is_set() {
         out.contains("experiments[0].rollout.start: \"set-me: the rollout start"),
         "{out}"
     );
-    let set = std::fs::read_to_string(&file)
-        .unwrap()
-        .replace("\"set-me: the rollout start, RFC 3339 UTC, e.g. 2027-01-15T09:00:00Z\"", "\"2027-01-15T09:00:00Z\"");
-    let o = run(&["validate", temp("rollout-set.yaml", set.as_bytes()).to_str().unwrap()]);
+    let set = std::fs::read_to_string(&file).unwrap().replace(
+        "\"set-me: the rollout start, RFC 3339 UTC, e.g. 2027-01-15T09:00:00Z\"",
+        "\"2027-01-15T09:00:00Z\"",
+    );
+    let o = run(&[
+        "validate",
+        temp("rollout-set.yaml", set.as_bytes()).to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 

@@ -5,7 +5,7 @@
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::gateway_api::envoy_routes;
 use predictor_router_tests::http::Request;
-use predictor_router_tests::scenario::{manifest_documents, predict_path, seed_plugin_config, overlays_dir};
+use predictor_router_tests::scenario::{manifest_documents, overlays_dir, predict_path, seed_plugin_config};
 use serde_json::Value;
 
 fn httproute() -> Value {

@@ -11,8 +11,8 @@ use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
 use predictor_router_e2e::http::{HttpClient, Request, Response};
 use predictor_router_e2e::monitoring::{rule_file, samples, scrape_job, Prometheus};
 use predictor_router_e2e::scenario::{
-    adaptive_plugin_config, predictor_names, rollout_plugin_config, seed_plugin_config, signed_plugin_config,
-    overlays_dir, wasmplugin_manifest,
+    adaptive_plugin_config, overlays_dir, predictor_names, rollout_plugin_config, seed_plugin_config,
+    signed_plugin_config, wasmplugin_manifest,
 };
 use predictor_router_e2e::stats::{
     chi_square, chi_square_critical_p001, split_degrees_of_freedom, wilson_interval,
