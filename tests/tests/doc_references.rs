@@ -250,3 +250,23 @@ fn every_test_the_docs_name_exists() {
     );
     assert!(checked > 10, "only {checked} test names checked");
 }
+
+/// docs/performance.md quotes BENCHMARKS.md, which `make bench` writes: every table row of the page,
+/// and the run it names, stand in BENCHMARKS.md word for word.
+#[test]
+fn the_performance_page_quotes_the_last_benchmark_run_word_for_word() {
+    let root = repo_root();
+    let page = std::fs::read_to_string(root.join("docs/performance.md")).unwrap();
+    let benchmarks = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap();
+    let rows: Vec<&str> = page.lines().filter(|l| l.starts_with('|')).collect();
+    assert!(rows.len() > 20, "the page quotes only {} rows", rows.len());
+    let lines: BTreeSet<&str> = benchmarks.lines().collect();
+    let stale: Vec<&&str> = rows.iter().filter(|r| !lines.contains(**r)).collect();
+    assert!(stale.is_empty(), "rows of docs/performance.md not in BENCHMARKS.md:\n{stale:#?}");
+    let run = benchmarks
+        .lines()
+        .find_map(|l| l.strip_prefix("Written by "))
+        .and_then(|l| l.split(". Do not edit").next())
+        .expect("BENCHMARKS.md names its run");
+    assert!(page.contains(run), "docs/performance.md does not name the run {run}");
+}
