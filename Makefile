@@ -124,7 +124,7 @@ BENCH_DIR := dist/bench
 # The module before adaptive allocation, built from that commit's source for a same-run comparison.
 BENCH_BEFORE ?= 44a90a6
 BEFORE_SRC   := .cache/bench-before
-# The module before the shadow's host part (no proxy_on_response_body export): issue 28's comparison.
+# The module before the shadow's host part (no proxy_on_response_body export): what the shadow costs others.
 BENCH_BEFORE_SHADOW ?= b83a297
 BEFORE_SHADOW_SRC   := .cache/bench-before-shadow
 bench: build envoy wrk
@@ -154,19 +154,19 @@ mutants:
 	python3 tests/mutants/mutants.py $(MUTANTS_ARGS)
 
 ## fuzz: every fuzz target for FUZZ_SECONDS each, FUZZ_JOBS at a time (libFuzzer via cargo fuzz),
-## then the executions of each and of this round's targets in all. Seeds are in
+## then the executions of each and of the answer and callout targets in all. Seeds are in
 ## tests/fuzz/corpus/<target> (with a token dictionary in tests/fuzz/dicts/<target>.dict where one
 ## helps); what the fuzzer finds goes to .cache/fuzz/<target>; crashes to tests/fuzz/artifacts/<target>
 ## (each becomes a regression test before it is fixed). `make fuzz-corpus` then minimises what was
 ## found into the committed corpora.
-## With the default 600 s, all seven targets take about 42 minutes here (four rounds of two), and this
-## round's four reach about 108 million executions, most of them in the two answer parsers (inputs up
+## With the default 600 s, all seven targets take about 42 minutes here (four rounds of two), and the
+## answer and callout targets reach about 108 million executions, most of them in the two answer parsers (inputs up
 ## to 1 KiB: a Seldon or Prometheus answer needs no more to reach every branch); the module with every
 ## feature on runs ~1,000/s from the committed corpus.
 FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= 2
 FUZZ_TARGETS := config_parse request_decision module_requests prometheus_answer shadow_answers new_config_blocks module_callouts
-# This round's inputs (issue 29): Prometheus answers, shadow answer pairs, the rollout/fleet/shadow
+# The answer and callout targets: Prometheus answers, shadow answer pairs, the rollout/fleet/shadow
 # blocks, and the module driven by callout answers, ticks and clock jumps.
 FUZZ_NEW_TARGETS := prometheus_answer shadow_answers new_config_blocks module_callouts
 FUZZ := $(shell if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then echo "cargo +nightly fuzz"; else echo "env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi)
@@ -189,7 +189,7 @@ fuzz: build
 	  echo "$$t: $${n:-0} executions in $(FUZZ_SECONDS) s, $$(ls .cache/fuzz/$$t | wc -l) inputs found so far"; \
 	  case " $(FUZZ_NEW_TARGETS) " in *" $$t "*) total=$$((total + $${n:-0}));; esac; \
 	done; \
-	echo "this round's targets ($(FUZZ_NEW_TARGETS)): $$total executions in all (issue 29 asks for 100000000)"; \
+	echo "answer and callout targets ($(FUZZ_NEW_TARGETS)): $$total executions in all"; \
 	exit $$status
 
 ## fuzz-corpus: merges what `make fuzz` found (.cache/fuzz/<target>) with the committed corpus and
