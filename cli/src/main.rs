@@ -111,7 +111,10 @@ fn main() -> ExitCode {
             users,
         } => assign(&config, &experiment, user, users),
         Command::Ramp { from, to, at } => at_unix(at.as_deref()).and_then(|at| ramp(&from, &to, at)),
-        Command::Rollout { config, at } => at_unix(at.as_deref()).and_then(|at| rollout(&config, at)),
+        Command::Rollout { config, at } => {
+            let warn = at.is_none();
+            at_unix(at.as_deref()).and_then(|at| rollout(&config, at, warn.then_some(at)))
+        }
         Command::Srm { config, stats } => srm(&config, &stats),
         Command::SignOverride {
             experiment,
@@ -276,11 +279,11 @@ fn at_unix(at: Option<&str>) -> Result<u64, String> {
     }
 }
 
-fn rollout(config: &str, at: u64) -> Result<u8, String> {
+fn rollout(config: &str, at: u64, warn_at: Option<u64>) -> Result<u8, String> {
     let table = table_of(config)?;
     let mut any = false;
     for experiment in table.experiments() {
-        if let Some(report) = predictor_router_cli::rollout::report(experiment, at) {
+        if let Some(report) = predictor_router_cli::rollout::report(experiment, at, warn_at) {
             print!("{report}");
             any = true;
         }

@@ -12,8 +12,13 @@ pub struct Finding {
     pub reason: String,
 }
 
-/// Findings of one file, or the reason it could not be read.
+/// Findings of one file at the wall clock's now, or the reason it could not be read.
 pub fn file(name: &str, bytes: &[u8]) -> Result<Vec<Finding>, Unreadable> {
+    file_at(name, bytes, crate::rollout::now_unix())
+}
+
+/// Findings of one file at `now_unix` (a rollout's start is judged against it).
+pub fn file_at(name: &str, bytes: &[u8], now_unix: u64) -> Result<Vec<Finding>, Unreadable> {
     let mut findings = Vec::new();
     for found in configurations(name, bytes)? {
         match parse_for_checking(&found.json) {
@@ -37,6 +42,16 @@ pub fn file(name: &str, bytes: &[u8]) -> Result<Vec<Finding>, Unreadable> {
                              (the gateway refuses the configuration if its VM lacks it)"
                         ),
                     });
+                }
+                for (i, experiment) in table.experiments().iter().enumerate() {
+                    if let Some(reason) = crate::rollout::stale_start(experiment, now_unix) {
+                        findings.push(Finding {
+                            label: found.label.clone(),
+                            severity: "warning",
+                            path: format!("experiments[{i}].rollout.start"),
+                            reason,
+                        });
+                    }
                 }
                 for warning in table.warnings() {
                     let (path, reason) = warning.split_once(": ").unwrap_or(("$", warning.as_str()));

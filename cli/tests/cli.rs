@@ -151,6 +151,47 @@ fn validate_refuses_the_rollout_overlay_until_its_start_is_set() {
 }
 
 #[test]
+fn validate_and_rollout_warn_when_a_start_lies_further_back_than_the_whole_schedule() {
+    let shipped =
+        std::fs::read_to_string(repo().join("envoyfilter/overlays/rollout/wasmplugin.yaml")).unwrap();
+    let placeholder = "\"set-me: the rollout start, RFC 3339 UTC, e.g. 2027-01-15T09:00:00Z\"";
+    // Two hours of steps: a start in 2020 is long past them, one in 2099 has not begun.
+    let stale = temp(
+        "stale-start.yaml",
+        shipped
+            .replace(placeholder, "\"2020-01-15T09:00:00Z\"")
+            .as_bytes(),
+    );
+    let future = temp(
+        "future-start.yaml",
+        shipped
+            .replace(placeholder, "\"2099-01-15T09:00:00Z\"")
+            .as_bytes(),
+    );
+    let o = run(&["validate", stale.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "a warning, not an error: {}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("warning: experiments[0].rollout.start: \"2020-01-15T09:00:00Z\" lies ")
+            && out.contains("the canary would be at step 4/4 (100 %) from its first request"),
+        "{out}"
+    );
+    let o = run(&["rollout", "--config", stale.to_str().unwrap()]);
+    assert!(
+        text(&o).contains("  warning: \"2020-01-15T09:00:00Z\" lies "),
+        "{}",
+        text(&o)
+    );
+    for args in [
+        vec!["validate", future.to_str().unwrap()],
+        vec!["rollout", "--config", future.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        assert!(!text(&o).contains("warning"), "{}", text(&o));
+    }
+}
+
+#[test]
 fn validate_names_the_document_and_the_json_path_of_a_misspelt_field() {
     let manifest = std::fs::read_to_string(repo().join("envoyfilter/base/wasmplugin.yaml")).unwrap();
     let broken = manifest.replace("user_header: x-user-id", "user_headr: x-user-id");

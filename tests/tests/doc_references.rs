@@ -262,11 +262,17 @@ fn the_performance_page_quotes_the_last_benchmark_run_word_for_word() {
     assert!(rows.len() > 20, "the page quotes only {} rows", rows.len());
     let lines: BTreeSet<&str> = benchmarks.lines().collect();
     let stale: Vec<&&str> = rows.iter().filter(|r| !lines.contains(**r)).collect();
-    assert!(stale.is_empty(), "rows of docs/performance.md not in BENCHMARKS.md:\n{stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "rows of docs/performance.md not in BENCHMARKS.md:\n{stale:#?}"
+    );
     let run = benchmarks
         .lines()
         .find_map(|l| l.strip_prefix("Written by "))
         .and_then(|l| l.split(". Do not edit").next())
         .expect("BENCHMARKS.md names its run");
-    assert!(page.contains(run), "docs/performance.md does not name the run {run}");
+    assert!(
+        page.contains(run),
+        "docs/performance.md does not name the run {run}"
+    );
 }
