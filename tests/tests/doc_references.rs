@@ -276,3 +276,47 @@ fn the_performance_page_quotes_the_last_benchmark_run_word_for_word() {
         "docs/performance.md does not name the run {run}"
     );
 }
+
+/// docs/development.md's layout names every module of the filter: a file or folder added under
+/// `src/` without a line there fails here.
+#[test]
+fn the_layout_in_docs_development_names_every_module_under_src() {
+    let root = repo_root();
+    let page = std::fs::read_to_string(root.join("docs/development.md")).unwrap();
+    let start = page.find("```").expect("a layout block");
+    let end = start + 3 + page[start + 3..].find("```").expect("the block ends");
+    let layout = &page[start..end];
+    let named = |word: &str| {
+        layout
+            .split(|c: char| c.is_whitespace())
+            .any(|w| w == word || w.ends_with(&format!("/{word}")))
+    };
+    let mut files = Vec::new();
+    collect(
+        &root.join("src"),
+        &|p| p.extension().is_some_and(|e| e == "rs" || e == "json"),
+        &mut files,
+    );
+    let mut missing = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        if name != "mod.rs" && !named(&name) {
+            missing.push(file.strip_prefix(&root).unwrap().display().to_string());
+        }
+        let dir = file.parent().unwrap();
+        if dir != root.join("src") {
+            let dir_name = format!("{}/", dir.file_name().unwrap().to_string_lossy());
+            if !named(&dir_name) {
+                missing.push(dir.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "not named in docs/development.md's layout:\n{}",
+        missing.join("\n")
+    );
+    assert!(files.len() > 60, "only {} modules found", files.len());
+}
