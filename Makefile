@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
+.PHONY: test-core test-module test-e2e control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -65,6 +65,21 @@ build: wasm-target wasm-opt
 ## Seldon Core predictors, the manifests judged by a real API server and served by real Istio)
 test: build envoy seldon chromium test-modules wrk oci-tools prometheus control-plane cli
 	cargo test --workspace --locked
+	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
+
+## test-core: the native suites of the pure core (no wasm runtime, seconds)
+test-core:
+	cargo test --locked -p predictor-router -p predictor-router-core-tests
+
+## test-module: the compiled module in wasm-test-harness (every behaviour again, fuel, hostcall budgets)
+## and the command line on the same code
+test-module: build test-modules
+	cargo test --locked -p wasm-test-harness -p predictor-router-cli
+	cargo test --locked -p predictor-router-tests --test 'harness_*' --test hostcall_budget --test manifests --test doc_references
+
+## test-e2e: real Envoy, Seldon models, Prometheus, Chromium, a registry; then the real control plane
+test-e2e: build envoy seldon chromium test-modules wrk oci-tools prometheus control-plane cli
+	cargo test --locked -p predictor-router-tests --test 'e2e_*' --test monitoring --test soak
 	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
 
 ## control-plane: etcd, kube-apiserver, kubectl, istiod and Istio's agent, built from their projects'
