@@ -320,3 +320,25 @@ fn the_layout_in_docs_development_names_every_module_under_src() {
     );
     assert!(files.len() > 60, "only {} modules found", files.len());
 }
+
+/// docs/observability.md's table of alerts has a row for every alert the shipped PrometheusRule has.
+#[test]
+fn the_observability_page_lists_every_shipped_alert() {
+    let root = repo_root();
+    let rules =
+        std::fs::read_to_string(root.join("envoyfilter/overlays/monitoring/prometheusrule.yaml")).unwrap();
+    let page = std::fs::read_to_string(root.join("docs/observability.md")).unwrap();
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() >= 8, "{alerts:?}");
+    let missing: Vec<&&str> = alerts
+        .iter()
+        .filter(|a| !page.lines().any(|l| l.starts_with(&format!("| `{a}`"))))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "alerts without a row in docs/observability.md: {missing:?}"
+    );
+}
