@@ -365,7 +365,7 @@ impl StreamCopy {
             state: state.clone(),
             experiment,
             served,
-            pair: RefCell::new(Pair::new(shadow.compare, shadow.timeout_ms)),
+            pair: RefCell::new(Pair::new(shadow.compare.clone(), shadow.timeout_ms)),
         });
         Some(StreamCopy {
             slot,

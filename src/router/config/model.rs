@@ -89,10 +89,15 @@ pub struct Shadow {
 }
 
 /// How a shadow's answer is compared with the client's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Compare {
     /// Both are Seldon Core v1 prediction responses: rows of class probabilities.
     Seldon,
+    /// Open Inference Protocol v2 answers (KServe v2, MLServer, Triton, Seldon Core 2): the output
+    /// tensor of this name, or the first. Shared, not copied, by every pair of the shadow.
+    Oip { output: Option<std::sync::Arc<str>> },
+    /// KServe v1 (and TensorFlow Serving) `predictions`.
+    KserveV1,
     /// Only the status classes.
     Status,
 }

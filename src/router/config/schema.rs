@@ -158,6 +158,8 @@ pub struct RawShadow {
     pub max_in_flight: Option<Number>,
     #[serde(default)]
     pub compare: Option<String>,
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

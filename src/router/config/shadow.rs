@@ -69,11 +69,37 @@ pub fn validate(path: &str, raw: RawShadow, predictors: &[Predictor]) -> Result<
     };
     let compare = match raw.compare.as_deref() {
         None | Some("seldon") => Compare::Seldon,
+        Some("oip") => Compare::Oip { output: None },
+        Some("kserve_v1") => Compare::KserveV1,
         Some("status") => Compare::Status,
         Some(other) => {
             return Err(at(
                 "compare",
-                format!("\"{}\" is not \"seldon\" or \"status\"", other.escape_debug()),
+                format!(
+                    "\"{}\" is not \"seldon\", \"oip\", \"kserve_v1\" or \"status\"",
+                    other.escape_debug()
+                ),
+            ))
+        }
+    };
+    let compare = match (compare, raw.output) {
+        (compare, None) => compare,
+        (Compare::Oip { .. }, Some(output)) => {
+            let printable_ascii = output.bytes().all(|b| (0x20..=0x7e).contains(&b));
+            if output.is_empty() || output.len() > 128 || !printable_ascii {
+                return Err(at(
+                    "output",
+                    "must be 1 to 128 printable ASCII characters: the name of an output tensor".into(),
+                ));
+            }
+            Compare::Oip {
+                output: Some(output.into()),
+            }
+        }
+        (_, Some(_)) => {
+            return Err(at(
+                "output",
+                "belongs to compare \"oip\": it names the output tensor compared".into(),
             ))
         }
     };

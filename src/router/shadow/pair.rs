@@ -138,7 +138,7 @@ impl Pair {
                     ),
                     ShadowEnd::NotSent => (ShadowReply::Failed, 0), // matched above
                 };
-                let outcome = outcome(self.compare, served, reply);
+                let outcome = outcome(&self.compare, served, reply);
                 Finished {
                     outcome,
                     latencies_ms: outcome.abs_diff_milli().map(|_| (shadow_ms, *served_ms)),

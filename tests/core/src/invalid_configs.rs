@@ -580,7 +580,7 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         ),
         (
             shadow_with(json!({"mirror": true})),
-            "experiments[0].shadow.mirror: unknown field `mirror`, expected one of `name`, `cluster`, `authority`, `path_prefix`, `percent`, `timeout_ms`, `max_in_flight`, `compare`",
+            "experiments[0].shadow.mirror: unknown field `mirror`, expected one of `name`, `cluster`, `authority`, `path_prefix`, `percent`, `timeout_ms`, `max_in_flight`, `compare`, `output`",
         ),
         (
             shadow_with(json!({"name": null})),
@@ -660,7 +660,35 @@ pub fn invalid_configurations() -> Vec<(Value, &'static str)> {
         ),
         (
             shadow_with(json!({"compare": "argmax"})),
-            "experiments[0].shadow.compare: \"argmax\" is not \"seldon\" or \"status\"",
+            "experiments[0].shadow.compare: \"argmax\" is not \"seldon\", \"oip\", \"kserve_v1\" or \"status\"",
+        ),
+        (
+            shadow_with(json!({"compare": "OIP"})),
+            "experiments[0].shadow.compare: \"OIP\" is not \"seldon\", \"oip\", \"kserve_v1\" or \"status\"",
+        ),
+        (
+            shadow_with(json!({"output": "probabilities"})),
+            "experiments[0].shadow.output: belongs to compare \"oip\": it names the output tensor compared",
+        ),
+        (
+            shadow_with(json!({"compare": "kserve_v1", "output": "probabilities"})),
+            "experiments[0].shadow.output: belongs to compare \"oip\": it names the output tensor compared",
+        ),
+        (
+            shadow_with(json!({"compare": "oip", "output": ""})),
+            "experiments[0].shadow.output: must be 1 to 128 printable ASCII characters: the name of an output tensor",
+        ),
+        (
+            shadow_with(json!({"compare": "oip", "output": "x".repeat(129)})),
+            "experiments[0].shadow.output: must be 1 to 128 printable ASCII characters: the name of an output tensor",
+        ),
+        (
+            shadow_with(json!({"compare": "oip", "output": "predict\u{7f}"})),
+            "experiments[0].shadow.output: must be 1 to 128 printable ASCII characters: the name of an output tensor",
+        ),
+        (
+            shadow_with(json!({"compare": "oip", "output": 7})),
+            "experiments[0].shadow.output: invalid type: integer `7`, expected a string",
         ),
     ]
 }

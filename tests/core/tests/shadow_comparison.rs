@@ -113,10 +113,11 @@ fn the_copy_path_replaces_the_match_prefix_like_the_virtualservice_rewrite() {
             "/v2/",
             "/v2/api/v1.0/predictions",
         ),
+        // A plain replacement, as Envoy's prefix_rewrite: no slash added where the two meet.
         (
             "/seldon/default/fraud-detection/api/v1.0/predictions",
             "/v2",
-            "/v2/api/v1.0/predictions",
+            "/v2api/v1.0/predictions",
         ),
         ("/seldon/default/fraud-detection/", "/", "/"),
         ("/seldon/default/fraud-detection/?q", "/", "/?q"),
@@ -134,6 +135,16 @@ fn the_copy_path_replaces_the_match_prefix_like_the_virtualservice_rewrite() {
         Some("/shadow/api/x")
     );
     assert_eq!(shadow_path("/other/x", prefix, "/"), None);
+    // Nor removed: a match prefix without its trailing slash leaves the slash to the rest.
+    assert_eq!(
+        shadow_path(
+            "/seldon/default/x/api/v1.0/predictions",
+            "/seldon/default/x",
+            "/m/"
+        )
+        .as_deref(),
+        Some("/m//api/v1.0/predictions")
+    );
 }
 
 #[test]
@@ -231,7 +242,7 @@ fn the_outcome_of_a_pair_is_one_of_the_five() {
         status,
         body: Some(body),
     };
-    let seldon = |served, shadow| outcome(Compare::Seldon, served, shadow);
+    let seldon = |served, shadow| outcome(&Compare::Seldon, served, shadow);
     assert_eq!(
         seldon(served, answered(200, ok)),
         Outcome::Agree { abs_diff_milli: 0 }
@@ -281,7 +292,7 @@ fn the_outcome_of_a_pair_is_one_of_the_five() {
         assert_eq!(seldon(client, answered(200, ok)), Outcome::Skipped, "{client:?}");
     }
     // Status comparison: the classes only.
-    let status = |served, shadow| outcome(Compare::Status, served, shadow);
+    let status = |served, shadow| outcome(&Compare::Status, served, shadow);
     assert_eq!(
         status(
             Served {
@@ -349,7 +360,7 @@ proptest! {
     fn any_answers_give_an_outcome(served in proptest::collection::vec(any::<u8>(), 0..200),
                                    shadow in proptest::collection::vec(any::<u8>(), 0..200),
                                    status in 100u16..600) {
-        let out = outcome(Compare::Seldon, Served { status: 200, body: Some(&served) },
+        let out = outcome(&Compare::Seldon, Served { status: 200, body: Some(&served) },
                         ShadowReply::Answered { status, body: Some(&shadow) });
         prop_assert!(out.abs_diff_milli().is_none_or(|d| d <= 1000));
     }

@@ -10,7 +10,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use predictor_router::router::config::Compare;
-use predictor_router::router::shadow::compare::{outcome, Outcome, Served, ShadowReply};
+use predictor_router::router::shadow::compare::{outcome, Outcome, Served, ShadowReply, MAX_VALUE_DIFF};
+use predictor_router::router::shadow::{kserve_v1, oip};
 use predictor_router::router::shadow::pair::{Pair, ServedEnd, ShadowEnd};
 use predictor_router::router::shadow::seldon::read;
 
@@ -27,7 +28,8 @@ enum Report {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    status_compare: bool,
+    mode: u8,
+    output: String,
     timeout_ms: u32,
     served_status: u16,
     shadow_status: u16,
@@ -46,20 +48,32 @@ fuzz_target!(|data: &[u8]| {
     let (served, rest) = cut(data);
     let (shadow, rest) = cut(rest);
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(rest)) else { return };
-    let compare = if input.status_compare { Compare::Status } else { Compare::Seldon };
+    // Every mode reads any bytes: Seldon v1, the Open Inference Protocol (the first output, or one
+    // named by the input), KServe v1, and status only.
+    let compare = match input.mode % 5 {
+        0 => Compare::Seldon,
+        1 => Compare::Oip { output: None },
+        2 => Compare::Oip { output: Some(input.output.clone().into()) },
+        3 => Compare::KserveV1,
+        _ => Compare::Status,
+    };
     let _ = read(served);
     let _ = read(shadow);
+    let _ = oip::read(served, Some(&input.output));
+    let _ = kserve_v1::read(shadow);
     let direct = outcome(
-        compare,
+        &compare,
         Served { status: input.served_status, body: Some(served) },
         ShadowReply::Answered { status: input.shadow_status, body: Some(shadow) },
     );
-    assert!(direct.abs_diff_milli().is_none_or(|d| d <= 1000), "{direct:?}");
+    // Probabilities differ by at most 1, values by at most MAX_VALUE_DIFF (× 1000 each).
+    let bound = if matches!(compare, Compare::Seldon) { 1000 } else { (MAX_VALUE_DIFF * 1000.0) as u64 };
+    assert!(direct.abs_diff_milli().is_none_or(|d| d <= bound), "{direct:?}");
     if compare == Compare::Status {
         assert!(matches!(direct, Outcome::Agree { abs_diff_milli: 0 } | Outcome::Disagree { abs_diff_milli: 0 }));
     }
 
-    let mut pair = Pair::new(compare, input.timeout_ms);
+    let mut pair = Pair::new(compare.clone(), input.timeout_ms);
     let mut finished = 0;
     for report in input.reports.into_iter().take(8) {
         let end = match report {
@@ -79,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         };
         if let Some(end) = end {
             finished += 1;
-            assert!(end.outcome.abs_diff_milli().is_none_or(|d| d <= 1000), "{end:?}");
+            assert!(end.outcome.abs_diff_milli().is_none_or(|d| d <= bound), "{end:?}");
             assert_eq!(end.outcome.abs_diff_milli().is_some(), end.latencies_ms.is_some(), "{end:?}");
             assert!(pair.is_finished());
         }
