@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: test-core test-module test-e2e control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
+.PHONY: model-servers test-core test-module test-e2e control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -63,7 +63,7 @@ build: wasm-target wasm-opt
 
 ## test: every test (native core, the compiled module in the harness and inside a real Envoy, real
 ## Seldon Core predictors, the manifests judged by a real API server and served by real Istio)
-test: build envoy seldon chromium test-modules wrk oci-tools prometheus control-plane cli
+test: build envoy seldon model-servers chromium test-modules wrk oci-tools prometheus control-plane cli
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
 
@@ -78,7 +78,7 @@ test-module: build test-modules
 	cargo test --locked -p predictor-router-tests --test 'harness_*' --test hostcall_budget --test manifests --test doc_references
 
 ## test-e2e: real Envoy, Seldon models, Prometheus, Chromium, a registry; then the real control plane
-test-e2e: build envoy seldon chromium test-modules wrk oci-tools prometheus control-plane cli
+test-e2e: build envoy seldon model-servers chromium test-modules wrk oci-tools prometheus control-plane cli
 	cargo test --locked -p predictor-router-tests --test 'e2e_*' --test monitoring --test soak
 	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
 
@@ -291,6 +291,25 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium (browser tests)"; \
 	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 
+# The model servers of the shadow's protocol tests, each in a virtualenv of its own (their pins differ
+# from Seldon Core 1.18's): MLServer with its scikit-learn and XGBoost runtimes (the Open Inference
+# Protocol), and KServe's model server (KServe v1). About 2 minutes and 1.9 GB the first time.
+MLSERVER_VENV := .venv-mlserver
+KSERVE_VENV   := .venv-kserve
+model-servers: $(MLSERVER_VENV)/bin/mlserver $(KSERVE_VENV)/.installed
+
+$(MLSERVER_VENV)/bin/mlserver:
+	@echo "installing MLServer 1.7.1 (scikit-learn and XGBoost runtimes) into $(MLSERVER_VENV)"
+	@python3 -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install --quiet --disable-pip-version-check mlserver==1.7.1 mlserver-sklearn==1.7.1 mlserver-xgboost==1.7.1 scikit-learn==1.9.1 xgboost==3.2.0
+	@touch $@
+
+$(KSERVE_VENV)/.installed:
+	@echo "installing KServe's model server 0.21.0 into $(KSERVE_VENV)"
+	@python3 -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install --quiet --disable-pip-version-check kserve==0.21.0 scikit-learn==1.9.1 xgboost-cpu==3.2.0
+	@touch $@
+
 # Seldon Core v1's Python microservice (the version of the shared CRD) and the two model libraries.
 # setuptools<70: gunicorn 20 imports pkg_resources. xgboost-cpu: the plain wheel pulls ~700 MB of CUDA.
 SELDON := $(VENV)/bin/seldon-core-microservice
@@ -309,4 +328,4 @@ $(ENVOY):
 
 clean:
 	cargo clean
-	rm -rf dist $(VENV)
+	rm -rf dist $(VENV) $(MLSERVER_VENV) $(KSERVE_VENV)

@@ -12,8 +12,8 @@
 //!   [`seldon`], [`shadow`], [`stats`]
 
 pub use predictor_router_e2e::{
-    bootstrap, envoy, gateway, gateway_api, http, invalid_configs, load, monitoring, oci, query_front,
-    scenario, seldon, shadow, stats, upstream,
+    bootstrap, envoy, gateway, gateway_api, http, invalid_configs, load, model_servers, monitoring, oci,
+    query_front, scenario, seldon, shadow, stats, upstream,
 };
 
 pub mod bench;

@@ -15,6 +15,7 @@
 //! - [`oci`]: a real OCI registry, and the module taken out of a pulled image as Istio's agent does
 //! - [`shadow`]: the seed's experiment with a shadow, and the shadow counters
 //! - [`seldon`]: real Seldon Core v1 model processes (XGBoost, random forest) on 127.0.0.1
+//! - [`model_servers`]: MLServer (Open Inference Protocol) and KServe's model server (KServe v1) serving the same models
 //! - [`stats`]: statistical bounds for split checks that cannot pass by luck
 
 pub mod bootstrap;
@@ -23,6 +24,7 @@ pub mod gateway;
 pub mod gateway_api;
 pub mod http;
 pub mod load;
+pub mod model_servers;
 pub mod monitoring;
 pub mod oci;
 pub mod query_front;
