@@ -333,3 +333,56 @@ fn percent_holds_forced_and_feedback_are_never_copied_a_2_mib_request_is_skipped
     assert_eq!(slow.received().len(), 6);
     envoy.assert_no_wasm_errors();
 }
+
+/// The copy's path is what Envoy's own `prefix_rewrite` makes of the same path (the VirtualService's
+/// `rewrite.uri` for the served predictors): a plain replacement, no slash added or removed where the
+/// two prefixes meet, the query kept. Each case is a route of a real Envoy; the upstream reports the
+/// path it received.
+#[test]
+fn the_copys_path_is_what_envoys_prefix_rewrite_makes_of_the_same_path() {
+    use predictor_router::router::shadow::path::shadow_path;
+    use predictor_router_tests::bootstrap::cluster_name;
+    use predictor_router_tests::envoy::EnvoyOptions;
+    // (match prefix, rewrite, request path); distinct first segments, so each request meets its route.
+    let cases = [
+        (
+            "/a/default/fraud-detection/",
+            "/",
+            "/a/default/fraud-detection/api/v1.0/predictions?x=1",
+        ),
+        ("/b/default/x", "/m/", "/b/default/x/api/v1.0/predictions"),
+        (
+            "/c/default/fraud-detection/",
+            "/v2",
+            "/c/default/fraud-detection/api/v1.0/predictions",
+        ),
+        (
+            "/d/models/fraud-detection",
+            "/v1/models/rf-v2",
+            "/d/models/fraud-detection:predict",
+        ),
+        ("/e/", "/e2/", "/e/"),
+        ("/f", "/", "/f/g"),
+    ];
+    let upstream = PredictorServer::start("xgb");
+    let routes = cases
+        .iter()
+        .map(|(prefix, rewrite, _)| {
+            json!({"match": {"prefix": prefix}, "route": {"cluster": cluster_name("xgb"), "prefix_rewrite": rewrite}})
+        })
+        .collect();
+    let mut options = EnvoyOptions::new(config(1000), vec![("xgb".into(), upstream.port)]);
+    options.routes = Some(routes);
+    let envoy = Envoy::start(options).unwrap_or_else(|f| panic!("Envoy did not start:\n{}", f.log));
+    let mut client = HttpClient::new(envoy.listener_port);
+    for (prefix, rewrite, path) in cases {
+        upstream.clear_received();
+        let response = client.send(&Request::get(path)).expect("an answer");
+        assert_eq!(response.status, 200, "{path}");
+        let received = upstream.received();
+        let by_envoy = &received.last().expect("the upstream received it").path;
+        let ours = shadow_path(path, prefix, rewrite).expect("the path starts with the prefix");
+        assert_eq!(&ours, by_envoy, "{path} under {prefix} → {rewrite}");
+        println!("{path:<55} {prefix} → {rewrite}: Envoy and the copy both {ours}");
+    }
+}
