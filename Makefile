@@ -52,7 +52,7 @@ cli:
 	cargo build --release --locked -p predictor-router-cli
 	@echo "built target/release/predictor-router"
 
-.PHONY: model-servers test-core test-module test-e2e control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
+.PHONY: demo-models model-servers test-core test-module test-e2e control-plane test-control-plane build test test-modules soak wrk lint fmt mutants demo demo-seldon seldon chromium bench fuzz image image-artifact buildah oci-tools prometheus clean tools wasm-target wasm-opt envoy
 
 ## build: the optimised module at dist/predictor_router.wasm
 build: wasm-target wasm-opt
@@ -132,6 +132,11 @@ demo: build envoy $(if $(filter 1,$(DEMO_PROMETHEUS)),prometheus)
 ## bandit learning from Seldon's feedback API at the gateway
 demo-seldon: build envoy seldon
 	cargo run --locked -p predictor-router-e2e --bin demo_seldon
+
+## demo-models: the shadow comparison over the Open Inference Protocol (MLServer: probabilities, then
+## labels) and KServe v1 (KServe's model server), the gateway's counts beside an offline recomputation
+demo-models: build envoy seldon model-servers
+	cargo run --locked -p predictor-router-e2e --bin demo_models
 
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
