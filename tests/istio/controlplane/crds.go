@@ -19,7 +19,8 @@ type crdSource struct {
 }
 
 // The CRDs of every kind under envoyfilter/. Istio's come from the module istiod is built from
-// (go.mod); the others from their projects' releases. Seldon Core v1's operator is not served by
+// (go.mod); the others from their projects' releases (KServe's newest version the Go module proxy
+// serves: v0.21.0 and v0.18.0 are refused). Seldon Core v1's operator is not served by
 // the Go module proxy: its CRD is committed under crds/ with its origin (crds/README.md).
 var crdSources = []crdSource{
 	{
@@ -36,6 +37,11 @@ var crdSources = []crdSource{
 		Module: "github.com/envoyproxy/gateway", Version: "v1.9.0",
 		Sum:   "h1:PaOpud15v3kDCl3L5yc1TdYzggCMpRm1yRjNKmLkzHA=",
 		Paths: []string{"charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_envoyextensionpolicies.yaml"},
+	},
+	{
+		Module: "github.com/kserve/kserve", Version: "v0.20.0",
+		Sum:   "h1:Bs7HxmGV4KFqqptDcWseKv+mwD4YOYHJWcuVgPG2Gug=",
+		Paths: []string{"config/crd/full/serving.kserve.io_inferenceservices.yaml"},
 	},
 	{
 		Module: "github.com/prometheus-operator/prometheus-operator", Version: "v0.93.0",

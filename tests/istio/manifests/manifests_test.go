@@ -149,7 +149,7 @@ func TestEveryShippedDocumentIsAcceptedByTheAPIServer(t *testing.T) {
 	}
 	t.Logf("%d documents of %d kinds accepted", len(docs), len(kinds))
 	for _, kind := range []string{"WasmPlugin", "VirtualService", "DestinationRule", "Gateway", "HTTPRoute",
-		"EnvoyExtensionPolicy", "SeldonDeployment", "PodMonitor", "PrometheusRule", "EnvoyFilter"} {
+		"EnvoyExtensionPolicy", "SeldonDeployment", "InferenceService", "PodMonitor", "PrometheusRule", "EnvoyFilter"} {
 		if kinds[kind] == 0 {
 			t.Errorf("no %s was applied: the walk over envoyfilter/ missed it", kind)
 		}
