@@ -737,63 +737,66 @@ fn the_shadow_variant_sends_its_copies_to_its_service_and_the_service_selects_th
     assert_eq!(without, predictor_router_tests::scenario::seed_plugin_config());
 }
 
-/// The KServe overlay: the VirtualService routes exactly the experiment's predictors, each to an
-/// InferenceService's predictor Service with the rewrite to that model's Open Inference Protocol path,
-/// and the shadow's cluster, authority and path name the third InferenceService the same way.
+/// The KServe overlays (Open Inference Protocol, and KServe v1 as a patch of it): the VirtualService
+/// routes exactly the experiment's predictors, each to an InferenceService's predictor Service with the
+/// rewrite to that model's path, and the shadow's cluster, authority and path name the third
+/// InferenceService the same way.
 #[test]
-fn the_kserve_overlay_routes_each_predictor_and_the_shadow_to_its_inference_service() {
-    let docs = variant_documents("kserve");
-    let services: BTreeSet<String> = of_kind(&docs, "InferenceService")
+fn the_kserve_overlays_route_each_predictor_and_the_shadow_to_its_inference_service() {
+    let services: BTreeSet<String> = of_kind(&variant_documents("kserve"), "InferenceService")
         .iter()
         .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(services.len(), 3, "{services:?}");
-    let [plugin] = of_kind(&docs, "WasmPlugin")[..] else {
-        panic!("one WasmPlugin")
-    };
-    let config = &plugin["spec"]["pluginConfig"];
-    let parsed = parse(config.to_string().as_bytes()).expect("the KServe overlay's configuration is valid");
-    let experiment = &parsed.experiments()[0];
-    let [vs] = of_kind(&docs, "VirtualService")[..] else {
-        panic!("one VirtualService")
-    };
-    let mut routed = BTreeSet::new();
-    for route in vs["spec"]["http"].as_array().unwrap() {
-        let host = route["route"][0]["destination"]["host"].as_str().unwrap();
-        let service = host
-            .strip_suffix("-predictor.default.svc.cluster.local")
-            .expect(host);
-        assert!(
-            services.contains(service),
-            "{host} is no InferenceService's predictor"
-        );
-        assert_eq!(
-            route["rewrite"]["uri"],
-            format!("/v2/models/{service}/"),
-            "{host}"
-        );
-        assert_eq!(
-            route["match"][0]["uri"]["prefix"],
-            experiment.path_prefix.as_str()
-        );
-        if let Some(p) = route["match"][0]["headers"]["x-predictor"]["exact"].as_str() {
-            assert_eq!(service, format!("fraud-detection-{p}"));
-            routed.insert(p.to_string());
+    for (overlay, model_path, compare) in [
+        ("kserve", "/v2/models/{}/", "oip"),
+        ("kserve-v1", "/v1/models/{}", "kserve_v1"),
+    ] {
+        let docs = variant_documents(overlay);
+        let path_of = |service: &str| model_path.replace("{}", service);
+        let [plugin] = of_kind(&docs, "WasmPlugin")[..] else {
+            panic!("{overlay}: one WasmPlugin")
+        };
+        let config = &plugin["spec"]["pluginConfig"];
+        let parsed = parse(config.to_string().as_bytes()).expect("the overlay's configuration is valid");
+        let experiment = &parsed.experiments()[0];
+        let [vs] = of_kind(&docs, "VirtualService")[..] else {
+            panic!("{overlay}: one VirtualService")
+        };
+        let mut routed = BTreeSet::new();
+        for route in vs["spec"]["http"].as_array().unwrap() {
+            let host = route["route"][0]["destination"]["host"].as_str().unwrap();
+            let service = host
+                .strip_suffix("-predictor.default.svc.cluster.local")
+                .expect(host);
+            assert!(
+                services.contains(service),
+                "{overlay}: {host} is no InferenceService's predictor"
+            );
+            assert_eq!(route["rewrite"]["uri"], path_of(service), "{overlay}: {host}");
+            assert_eq!(
+                route["match"][0]["uri"]["prefix"],
+                experiment.path_prefix.as_str()
+            );
+            if let Some(p) = route["match"][0]["headers"]["x-predictor"]["exact"].as_str() {
+                assert_eq!(service, format!("fraud-detection-{p}"));
+                routed.insert(p.to_string());
+            }
         }
+        let predictors: BTreeSet<String> = experiment.predictors.iter().map(|p| p.name.clone()).collect();
+        assert_eq!(routed, predictors, "{overlay}");
+        let shadow = &config["experiments"][0]["shadow"];
+        let service = format!("fraud-detection-{}", shadow["name"].as_str().unwrap());
+        assert!(services.contains(&service));
+        assert_eq!(
+            shadow["cluster"],
+            format!("outbound|80||{service}-predictor.default.svc.cluster.local")
+        );
+        assert_eq!(
+            shadow["authority"],
+            format!("{service}-predictor.default.svc.cluster.local")
+        );
+        assert_eq!(shadow["path_prefix"], path_of(&service), "{overlay}");
+        assert_eq!(shadow["compare"], compare, "{overlay}");
     }
-    let predictors: BTreeSet<String> = experiment.predictors.iter().map(|p| p.name.clone()).collect();
-    assert_eq!(routed, predictors);
-    let shadow = &config["experiments"][0]["shadow"];
-    let service = format!("fraud-detection-{}", shadow["name"].as_str().unwrap());
-    assert!(services.contains(&service));
-    assert_eq!(
-        shadow["cluster"],
-        format!("outbound|80||{service}-predictor.default.svc.cluster.local")
-    );
-    assert_eq!(
-        shadow["authority"],
-        format!("{service}-predictor.default.svc.cluster.local")
-    );
-    assert_eq!(shadow["path_prefix"], format!("/v2/models/{service}/"));
-    assert_eq!(shadow["compare"], "oip");
 }
