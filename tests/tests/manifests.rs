@@ -800,3 +800,39 @@ fn the_kserve_overlays_route_each_predictor_and_the_shadow_to_its_inference_serv
         assert_eq!(shadow["compare"], compare, "{overlay}");
     }
 }
+
+/// The Gateway API overlay's metrics: its Gateway carries the stats annotations for the pods Istio
+/// deploys, naming the stats-tags ConfigMap, and its PodMonitor scrapes that Gateway's pods in its
+/// namespace with exactly the relabelling of the monitoring overlay's.
+#[test]
+fn the_gateway_api_overlay_keeps_labels_and_scrapes_its_gateways_metrics_as_the_ingress_gateways() {
+    let docs = variant_documents("gateway-api");
+    let [gateway] = of_kind(&docs, "Gateway")[..] else {
+        panic!("one Gateway")
+    };
+    let annotations = &gateway["spec"]["infrastructure"]["annotations"];
+    let config_map = manifest_of_kind("ConfigMap");
+    assert_eq!(
+        annotations["sidecar.istio.io/bootstrapOverride"],
+        config_map["metadata"]["name"]
+    );
+    assert!(annotations["proxy.istio.io/config"]
+        .as_str()
+        .is_some_and(|c| c.contains("wasmcustom.predictor_router")));
+    let [pod_monitor] = of_kind(&docs, "PodMonitor")[..] else {
+        panic!("one PodMonitor")
+    };
+    assert_eq!(
+        pod_monitor["spec"]["selector"]["matchLabels"]["gateway.networking.k8s.io/gateway-name"],
+        gateway["metadata"]["name"]
+    );
+    assert_eq!(
+        pod_monitor["spec"]["namespaceSelector"]["matchNames"],
+        json!([gateway["metadata"]["namespace"]])
+    );
+    let shipped = predictor_router_tests::monitoring::pod_monitor();
+    assert_eq!(
+        pod_monitor["spec"]["podMetricsEndpoints"], shipped["spec"]["podMetricsEndpoints"],
+        "the same scrape and relabelling as envoyfilter/overlays/monitoring/podmonitor.yaml"
+    );
+}

@@ -25,7 +25,7 @@ pub const FILTER_NAME: &str = "istio-system.predictor-router";
 pub const ROOT_ID: &str = "predictor_router";
 
 /// Envoy `stats_tags` that turn the filter's counter names into labels (experiment, predictor, reason,
-/// class): the ones shipped for Istio in `envoyfilter/base/istio-metrics.yaml`.
+/// class): the ones shipped for Istio in `envoyfilter/stats-tags/istio-metrics.yaml`.
 pub fn stats_tags() -> Value {
     crate::scenario::shipped_stats_tags()
 }

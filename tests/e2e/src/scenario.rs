@@ -124,7 +124,7 @@ pub fn seed_failure_policy() -> String {
     .to_string()
 }
 
-/// The `stats_tags` shipped for Istio in `envoyfilter/base/istio-metrics.yaml` (a bootstrap override).
+/// The `stats_tags` shipped for Istio in `envoyfilter/stats-tags/istio-metrics.yaml` (a bootstrap override).
 pub fn shipped_stats_tags() -> Value {
     let config_map = manifest_of_kind("ConfigMap");
     let bootstrap: Value =
