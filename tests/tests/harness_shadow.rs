@@ -354,3 +354,132 @@ fn a_copy_cut_off_by_a_configuration_update_is_skipped_once_and_the_next_is_comp
         ])
     );
 }
+
+/// The compiled module reads the Open Inference Protocol and KServe v1: a well-formed shadow answer is
+/// compared, every malformed one (a wrong shape, a count other than the shape's, a missing output
+/// name, strings beside numbers, garbage) ends as `failed`, and the client's answer is the served one,
+/// untouched.
+#[test]
+fn malformed_answers_of_every_protocol_are_failed_and_the_client_sees_nothing() {
+    let oip = |shape: &str, datatype: &str, data: &str| {
+        format!(
+            r#"{{"model_name":"m","outputs":[{{"name":"predict_proba","shape":{shape},"datatype":"{datatype}","data":{data}}}]}}"#
+        )
+    };
+    let served_oip = oip("[2,2]", "FP32", "[0.9,0.1,0.2,0.8]");
+    let labels = |data: &str, datatype: &str| {
+        format!(r#"{{"outputs":[{{"name":"predict","shape":[2],"datatype":"{datatype}","data":{data}}}]}}"#)
+    };
+    let served_kserve = r#"{"predictions":[[0.9,0.1],[0.2,0.8]]}"#.to_string();
+    let cases: Vec<(&str, Value, String, String, &str)> = vec![
+        (
+            "oip agree",
+            json!({"compare": "oip"}),
+            served_oip.clone(),
+            oip("[2,2]", "FP64", "[[0.7,0.3],[0.1,0.9]]"),
+            "agree",
+        ),
+        (
+            "oip disagree",
+            json!({"compare": "oip"}),
+            served_oip.clone(),
+            oip("[2,2]", "FP32", "[0.9,0.1,0.6,0.4]"),
+            "disagree",
+        ),
+        (
+            "oip wrong shape",
+            json!({"compare": "oip"}),
+            served_oip.clone(),
+            oip("[1,2]", "FP32", "[0.9,0.1]"),
+            "failed",
+        ),
+        (
+            "oip count is not the shape's",
+            json!({"compare": "oip"}),
+            served_oip.clone(),
+            oip("[2,2]", "FP32", "[0.9,0.1,0.2]"),
+            "failed",
+        ),
+        (
+            "oip no output of that name",
+            json!({"compare": "oip", "output": "probabilities"}),
+            oip("[2,2]", "FP32", "[0.9,0.1,0.2,0.8]").replace("predict_proba", "probabilities"),
+            served_oip.clone(),
+            "failed",
+        ),
+        (
+            "oip BYTES beside numbers",
+            json!({"compare": "oip", "output": "predict"}),
+            labels("[1,0]", "INT64"),
+            labels(r#"["1","0"]"#, "BYTES"),
+            "failed",
+        ),
+        (
+            "oip labels agree",
+            json!({"compare": "oip", "output": "predict"}),
+            labels("[1,0]", "INT64"),
+            labels("[1.0,0.0]", "FP64"),
+            "agree",
+        ),
+        (
+            "oip garbage",
+            json!({"compare": "oip"}),
+            served_oip.clone(),
+            "\u{0}garbage".to_string(),
+            "failed",
+        ),
+        (
+            "kserve_v1 agree",
+            json!({"compare": "kserve_v1"}),
+            served_kserve.clone(),
+            r#"{"predictions":[[0.6,0.4],[0.3,0.7]]}"#.to_string(),
+            "agree",
+        ),
+        (
+            "kserve_v1 other row count",
+            json!({"compare": "kserve_v1"}),
+            served_kserve.clone(),
+            r#"{"predictions":[[0.6,0.4]]}"#.to_string(),
+            "failed",
+        ),
+        (
+            "kserve_v1 strings beside numbers",
+            json!({"compare": "kserve_v1"}),
+            r#"{"predictions":[1,0]}"#.to_string(),
+            r#"{"predictions":["1","0"]}"#.to_string(),
+            "failed",
+        ),
+        (
+            "kserve_v1 an OIP answer",
+            json!({"compare": "kserve_v1"}),
+            served_kserve.clone(),
+            served_oip.clone(),
+            "failed",
+        ),
+    ];
+    for (case, shadow, served, answer, expected) in cases {
+        let mut host = start(&config(shadow));
+        host.upstream(CLUSTER, Upstream::respond(200, &answer));
+        let exchange = host
+            .request()
+            .method("POST")
+            .path(PATH)
+            .header("cookie", "pr-fraud-detection=xgb")
+            .body(REQUEST)
+            .upstream_body(&served)
+            .send()
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(exchange.status(), 200, "{case}");
+        assert_eq!(
+            exchange.response_body,
+            served.as_bytes(),
+            "{case}: the client's answer untouched"
+        );
+        host.deliver_callouts().unwrap_or_else(|e| panic!("{case}: {e}"));
+        let outcomes: Vec<(String, u64)> = shadow_counts(&mut host, "xgb")
+            .into_iter()
+            .filter(|(k, _)| ["agree", "disagree", "failed", "timeout", "skipped"].contains(&k.as_str()))
+            .collect();
+        assert_eq!(outcomes, counts(&[(expected, 1)]), "{case}");
+    }
+}
