@@ -4,7 +4,6 @@
 //! as the Seldon Core microservice trains them). Installed by `make model-servers` into
 //! `.venv-mlserver` and `.venv-kserve` (their pins differ from Seldon Core 1.18's).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -135,34 +134,9 @@ impl Drop for ModelServer {
 /// The shadow comparison recomputed offline by `tests/models/offline.py` from the same files and rows:
 /// per served predictor (agree, disagree, abs_diff_milli).
 pub fn offline(dir: &Path, rows: &[Value], served: &[String], output: &str) -> crate::seldon::ShadowTally {
-    let mut child = Command::new(python(".venv-mlserver"))
-        .arg("offline.py")
-        .current_dir(models_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run offline.py");
-    let request =
+    let input =
         json!({"dir": dir, "rows": rows, "served": served, "shadow": crate::shadow::NAME, "output": output});
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(request.to_string().as_bytes())
-        .expect("write the rows");
-    let out = child.wait_with_output().expect("offline.py ends");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let totals: Value = serde_json::from_slice(&out.stdout).expect("JSON totals");
-    totals
-        .as_object()
-        .expect("an object")
-        .iter()
-        .map(|(k, v)| {
-            let n = |f: &str| v[f].as_u64().unwrap_or(0);
-            (k.clone(), (n("agree"), n("disagree"), n("abs_diff_milli")))
-        })
-        .collect()
+    crate::seldon::offline_tally(&python(".venv-mlserver"), &models_dir(), "offline.py", &input)
 }
 
 /// How one protocol is spoken: the path clients use, each predictor's path at the server, the body of

@@ -426,25 +426,36 @@ pub type ShadowTally = std::collections::BTreeMap<String, (u64, u64, u64)>;
 /// The shadow comparison recomputed offline by `tests/seldon/shadow_offline.py`: the same models, the
 /// same rows, each row with the predictor that served it.
 pub fn shadow_offline(rows: &[Value], served: &[String], shadow_model: &str) -> ShadowTally {
+    let input = json!({"rows": rows, "served": served, "shadow": shadow_model});
+    offline_tally(&venv_bin("python"), &model_dir(), "shadow_offline.py", &input)
+}
+
+/// Runs an offline recomputation (`script` in `dir`, with `python`): `input` as JSON on its stdin,
+/// per served predictor `{"agree", "disagree", "abs_diff_milli"}` as JSON on its stdout.
+pub fn offline_tally(
+    python: &std::path::Path,
+    dir: &std::path::Path,
+    script: &str,
+    input: &Value,
+) -> ShadowTally {
     use std::io::Write;
-    let mut child = Command::new(venv_bin("python"))
-        .arg("shadow_offline.py")
-        .current_dir(model_dir())
+    let mut child = Command::new(python)
+        .arg(script)
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run shadow_offline.py");
-    let input = json!({"rows": rows, "served": served, "shadow": shadow_model});
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(input.to_string().as_bytes())
             .expect("write the rows");
     }
-    let output = child.wait_with_output().expect("shadow_offline.py ends");
+    let output = child.wait_with_output().expect("the recomputation ends");
     assert!(
         output.status.success(),
-        "{}",
+        "{script}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let totals: Value = serde_json::from_slice(&output.stdout).expect("JSON totals");

@@ -63,17 +63,7 @@ func StartCluster(dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Eventually(30*time.Second, c.Etcd, func() error {
-		resp, err := http.Get(clientURL + "/health")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("etcd /health: %s", resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := WaitOK(30*time.Second, c.Etcd, probeClient, clientURL+"/health", ""); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -115,19 +105,7 @@ func StartCluster(dir string) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	if err := Eventually(120*time.Second, c.APIServer, func() error {
-		req, _ := http.NewRequest(http.MethodGet, c.URL+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/readyz: %s", resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := WaitOK(120*time.Second, c.APIServer, client, c.URL+"/readyz", c.token); err != nil {
 		c.Stop()
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package controlplane
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,17 +95,7 @@ func StartIstiod(c *Cluster, dir string) (*Istiod, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Eventually(120*time.Second, i.Process, func() error {
-		resp, err := http.Get(i.HTTPURL + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("istiod /ready: %s", resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := WaitOK(120*time.Second, i.Process, probeClient, i.HTTPURL+"/ready", ""); err != nil {
 		i.Stop()
 		return nil, err
 	}
@@ -226,17 +215,7 @@ func StartGateway(istiod *Istiod, envoyBin, dir string, opts GatewayOptions) (*G
 	if err != nil {
 		return nil, err
 	}
-	if err := Eventually(60*time.Second, g.Process, func() error {
-		resp, err := http.Get(g.AdminURL + "/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("Envoy /ready: %s", resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := WaitOK(60*time.Second, g.Process, probeClient, g.AdminURL+"/ready", ""); err != nil {
 		g.Stop()
 		return nil, err
 	}

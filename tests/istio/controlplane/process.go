@@ -3,6 +3,7 @@ package controlplane
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,32 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// probeClient asks readiness endpoints; a probe that hangs is a failed probe, not a hung test.
+var probeClient = &http.Client{Timeout: 5 * time.Second}
+
+// WaitOK polls url (with client, and a bearer token when not empty) until it answers 200, the
+// process exits, or timeout passes.
+func WaitOK(timeout time.Duration, p *Process, client *http.Client, url, token string) error {
+	return Eventually(timeout, p, func() error {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	})
 }
 
 // Eventually polls check every 100 ms until it returns nil, the process exits, or timeout passes.
