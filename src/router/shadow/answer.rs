@@ -18,6 +18,16 @@ pub enum Scalar {
     Text(String),
 }
 
+/// A tensor's `shape`: an array of non-negative integers (Seldon's `data.tensor.shape`, an OIP
+/// output's `shape`); `None` when it is anything else.
+pub fn shape(value: Option<&serde_json::Value>) -> Option<Vec<usize>> {
+    value?
+        .as_array()?
+        .iter()
+        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+        .collect()
+}
+
 /// Why an answer cannot be compared: the shadow's counts as `failed`, the client's as `skipped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::answer::{Answer, Malformed, Scalar};
+use super::answer::{shape, Answer, Malformed, Scalar};
 
 /// How a datatype's values are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,17 +48,7 @@ pub fn read(body: &[u8], output: Option<&str>) -> Result<Answer, Malformed> {
         .and_then(Value::as_str)
         .and_then(kind)
         .ok_or(Malformed::BadValue)?;
-    let shape: Vec<usize> = tensor
-        .get("shape")
-        .and_then(Value::as_array)
-        .ok_or(Malformed::BadShape)?
-        .iter()
-        .map(|d| {
-            d.as_u64()
-                .and_then(|d| usize::try_from(d).ok())
-                .ok_or(Malformed::BadShape)
-        })
-        .collect::<Result<_, _>>()?;
+    let shape = shape(tensor.get("shape")).ok_or(Malformed::BadShape)?;
     let mut flat = Vec::new();
     flatten(tensor.get("data").ok_or(Malformed::NoData)?, &mut flat, 0)?;
     let count = shape.iter().try_fold(1_usize, |n, d| n.checked_mul(*d));

@@ -59,17 +59,7 @@ fn tensor_rows(tensor: &Value) -> Result<Rows, NotRows> {
         .get("values")
         .and_then(Value::as_array)
         .ok_or(NotRows::NoData)?;
-    let shape: Vec<usize> = tensor
-        .get("shape")
-        .and_then(Value::as_array)
-        .ok_or(NotRows::BadShape)?
-        .iter()
-        .map(|d| {
-            d.as_u64()
-                .and_then(|d| usize::try_from(d).ok())
-                .ok_or(NotRows::BadShape)
-        })
-        .collect::<Result<_, _>>()?;
+    let shape = super::answer::shape(tensor.get("shape")).ok_or(NotRows::BadShape)?;
     let (rows, columns) = match shape.as_slice() {
         [columns] => (1, *columns),
         [rows, columns] => (*rows, *columns),

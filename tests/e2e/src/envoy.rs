@@ -61,6 +61,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` distinct free loopback ports: each is held until all are found, so that the kernel cannot hand
+/// out the same one twice (a process that binds several ports at once needs that).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("a bound port").port())
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct EnvoyOptions {
     pub plugin_config: Value,

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::bootstrap::cluster_name;
-use crate::envoy::{free_port, Envoy, EnvoyOptions};
+use crate::envoy::{free_ports, Envoy, EnvoyOptions};
 use crate::http::{eventually, HttpClient, Request};
 use crate::scenario::{repo_root, seed_plugin_config};
 use crate::seldon::{shadow_at_gateway, shadow_outcomes};
@@ -56,52 +56,49 @@ pub struct ModelServer {
 impl ModelServer {
     /// MLServer (`mlserver start`) serving every model folder of `dir` over REST.
     pub fn mlserver(dir: &Path) -> ModelServer {
-        let (port, grpc, metrics) = (free_port(), free_port(), free_port());
+        let [port, grpc, metrics] = free_ports(3)[..] else {
+            unreachable!("three ports")
+        };
         let settings = json!({"http_port": port, "grpc_port": grpc, "metrics_port": metrics,
                               "host": "127.0.0.1", "parallel_workers": 0});
         std::fs::write(dir.join("settings.json"), settings.to_string()).expect("settings.json");
-        let log = dir.join("mlserver.log");
-        let child = Command::new(repo_root().join(".venv-mlserver/bin/mlserver"))
-            .arg("start")
-            .arg(dir)
-            .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("mlserver.err")).expect("log"),
-            ))
-            .spawn()
-            .expect("mlserver (make model-servers)");
-        ModelServer {
-            child,
-            port,
-            name: "MLServer",
-            log,
-        }
-        .ready("/v2/health/ready")
+        let mut command = Command::new(repo_root().join(".venv-mlserver/bin/mlserver"));
+        command.arg("start").arg(dir);
+        ModelServer::spawn("MLServer", command, dir, port, "/v2/health/ready")
     }
 
     /// KServe's model server (`kserve.ModelServer`) serving xgb, rf and rf-v2 over KServe v1.
     pub fn kserve(dir: &Path) -> ModelServer {
-        let (port, grpc) = (free_port(), free_port());
-        let log = dir.join("kserve.log");
-        let child = Command::new(python(".venv-kserve"))
+        let [port, grpc] = free_ports(2)[..] else {
+            unreachable!("two ports")
+        };
+        let mut command = Command::new(python(".venv-kserve"));
+        command
             .arg("kserve_server.py")
             .arg(dir)
             .arg(port.to_string())
             .arg(grpc.to_string())
-            .current_dir(models_dir())
+            .current_dir(models_dir());
+        ModelServer::spawn("KServe", command, dir, port, "/v1/models/rf-v2")
+    }
+
+    /// Starts `command` with its output in `dir/<name>.log` and `.err`, and waits until `path` answers.
+    fn spawn(name: &'static str, mut command: Command, dir: &Path, port: u16, path: &str) -> ModelServer {
+        let log = dir.join(format!("{name}.log"));
+        let child = command
             .stdout(Stdio::from(std::fs::File::create(&log).expect("log")))
             .stderr(Stdio::from(
-                std::fs::File::create(dir.join("kserve.err")).expect("log"),
+                std::fs::File::create(log.with_extension("err")).expect("log"),
             ))
             .spawn()
-            .expect("kserve_server.py (make model-servers)");
+            .unwrap_or_else(|e| panic!("{name} (make model-servers): {e}"));
         ModelServer {
             child,
             port,
-            name: "KServe",
+            name,
             log,
         }
-        .ready("/v1/models/rf-v2")
+        .ready(path)
     }
 
     fn ready(mut self, path: &str) -> ModelServer {
