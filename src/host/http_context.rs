@@ -1,7 +1,7 @@
 //! One HTTP stream: the core plans, this applies. Request headers: read what the core asks for, strip,
 //! set the routing header, count. Request body: copy a feedback body as it streams past. Response
 //! headers: count the class, report the predictor, `Set-Cookie`, record the outcome. A request sampled
-//! for a shadow also has its request and answer copied as they pass (`super::shadow`).
+//! for a shadow also has its request and answer copied as they pass (`crate::router::worker::shadow`).
 //!
 //! Everything the response needs is captured during the request phase: request headers cannot be
 //! read once the response has started.
@@ -12,18 +12,19 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use super::abi::{self, Map};
+use super::port::Host;
 use super::random::SharedRng;
 use super::request::HostRequest;
-use super::shadow::{ShadowDesk, StreamCopy};
-use super::state::RouterState;
 use crate::router::outcomes::feedback::MAX_FEEDBACK_BYTES;
 use crate::router::plan::{plan_feedback, plan_request, plan_response, ConfiguredWeights, Learning, Routed};
+use crate::router::worker::shadow::{ShadowDesk, StreamCopy};
+use crate::router::worker::RouterState;
 
 /// A feedback body being copied: `None` once it grew past the limit (it is then invalid).
 type FeedbackBody = Option<Vec<u8>>;
 
 pub struct PredictorRouterHttp {
-    state: Option<Rc<RouterState>>,
+    state: Option<Rc<RouterState<Host>>>,
     rng: SharedRng,
     /// The experiment and decision of this request, for the response phase.
     routed: Option<Routed>,
@@ -32,13 +33,13 @@ pub struct PredictorRouterHttp {
     /// Set while a feedback body is being copied.
     feedback: Option<FeedbackBody>,
     /// The worker's shadow desk (copies go out through the root context).
-    desk: Rc<ShadowDesk>,
+    desk: Rc<ShadowDesk<Host>>,
     /// Set when the request was sampled for its experiment's shadow.
-    shadow: Option<StreamCopy>,
+    shadow: Option<StreamCopy<Host>>,
 }
 
 impl PredictorRouterHttp {
-    pub fn new(state: Option<Rc<RouterState>>, rng: SharedRng, desk: Rc<ShadowDesk>) -> Self {
+    pub fn new(state: Option<Rc<RouterState<Host>>>, rng: SharedRng, desk: Rc<ShadowDesk<Host>>) -> Self {
         PredictorRouterHttp {
             state,
             rng,
@@ -50,7 +51,7 @@ impl PredictorRouterHttp {
         }
     }
 
-    fn route_request(&mut self, state: &Rc<RouterState>, end_of_stream: bool) {
+    fn route_request(&mut self, state: &Rc<RouterState<Host>>, end_of_stream: bool) {
         let mut request = HostRequest { rng: &self.rng };
         // Fixed-weight configurations never touch the learners.
         let learning = if state.learns {
@@ -102,7 +103,7 @@ impl PredictorRouterHttp {
 
     fn copy_body_chunk(&mut self, size: usize, end_of_stream: bool) {
         if let Some(shadow) = &mut self.shadow {
-            shadow.request_chunk(size, end_of_stream);
+            shadow.request_chunk(size, end_of_stream, |size| abi::request_body(size).ok());
         }
         let Some(body) = &mut self.feedback else {
             return;
@@ -122,7 +123,7 @@ impl PredictorRouterHttp {
     }
 
     /// The feedback body is complete (or will not be: the response has started): count its outcome.
-    fn finish_feedback(&mut self, state: &RouterState) {
+    fn finish_feedback(&mut self, state: &RouterState<Host>) {
         let (Some(body), Some(routed)) = (self.feedback.take(), self.routed.as_ref()) else {
             return;
         };
@@ -130,7 +131,7 @@ impl PredictorRouterHttp {
         state.apply(&plan.counts, routed.experiment, plan.outcome);
     }
 
-    fn report_response(&mut self, state: &RouterState, end_of_stream: bool) {
+    fn report_response(&mut self, state: &RouterState<Host>, end_of_stream: bool) {
         self.finish_feedback(state);
         let Some(routed) = self.routed.take() else {
             return;
@@ -186,7 +187,7 @@ impl HttpContext for PredictorRouterHttp {
         // Only a sampled request's answer is read (and never held back); every other stream returns at
         // once.
         if let Some(shadow) = &mut self.shadow {
-            shadow.response_chunk(body_size, end_of_stream);
+            shadow.response_chunk(body_size, end_of_stream, |size| abi::response_body(size).ok());
         }
         Action::Continue
     }

@@ -1,20 +1,16 @@
-//! The proxy-wasm adapter (wasm32 only): reads the request for the core, applies its decisions, keeps
-//! metrics. Thin on purpose: every rule lives in `crate::router`.
+//! The proxy-wasm adapter (wasm32 only): the ABI's hostcalls (`abi`), the worker's port on them
+//! (`port`), and the root and stream contexts that forward Envoy's callbacks to the core. Thin on
+//! purpose: every rule lives in `crate::router` (the request path in `plan`, the tick and callouts in
+//! `worker`).
 
 mod abi;
 mod environment;
-mod fleet;
-mod gauges;
 mod http_context;
-mod learning;
 mod logger;
-mod outcomes;
+mod port;
 mod random;
 mod request;
-mod rollout;
 mod root_context;
-mod shadow;
-mod state;
 
 proxy_wasm::main! {{
     logger::install();

@@ -21,6 +21,8 @@
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
+//! - [`worker`]: what one worker does on its tick and in callouts (learners, rollouts, the fleet
+//!   view's protocol, shadow copies, batched counters), over one [`worker::HostPort`]
 
 pub mod adaptive;
 pub mod bucketing;
@@ -44,3 +46,4 @@ pub mod rollout;
 pub mod shadow;
 pub mod signing;
 pub mod table;
+pub mod worker;

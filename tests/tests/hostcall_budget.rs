@@ -61,6 +61,10 @@ fn hostcalls_per_request_stay_within_the_budget_of_each_decision_path() {
             e.fuel.total(),
             calls.join(", ")
         );
+        println!(
+            "    fuel by callback: {:?}",
+            e.fuel.by_callback.iter().map(|c| c.fuel).collect::<Vec<_>>()
+        );
         if calls.len() > budget {
             over.push(format!("{path}: {} > {budget}: {calls:?}", calls.len()));
         }

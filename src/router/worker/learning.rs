@@ -1,10 +1,12 @@
 //! The experiments that learn from outcomes on one worker: an adaptive experiment's learner or a
 //! rollout's canary, their outcomes merged with the other workers' through shared data on the tick
-//! (`super::outcomes`), and the allocations that new assignments are taken from.
+//! ([`super::merge`]), and the allocations that new assignments are taken from.
 
-use super::fleet::{FleetCounters, PooledView};
-use super::gauges::{record_shares, share_gauges, Gauge};
-use super::outcomes::{claim, sync};
+use super::callouts::{Callouts, Owner};
+use super::gauge::{record_shares, share_gauges, Gauge};
+use super::merge::{claim, sync};
+use super::pooled::{FleetCounters, PooledView};
+use super::port::{HostPort, Level};
 use super::rollout::RolloutExperiment;
 use crate::router::adaptive::learner::ARM_DRAWS_PER_TICK;
 use crate::router::adaptive::{Learner, StepReport};
@@ -27,9 +29,15 @@ struct Adaptive {
 
 impl Adaptive {
     /// Applies an answer any worker of this Envoy wrote: a success recomputes from every replica's
-    /// totals; enough failures in a row turn the learner local (it then learns on its own schedule);
-    /// fewer keep the last pooled allocation.
-    fn apply_exchange(&mut self, experiment: &Experiment, exchange: &Exchange, now_nanos: u64) {
+    /// totals; enough failures in a row turn the learner local (it then learns on its own schedule,
+    /// from the next merge); fewer keep the last pooled allocation.
+    fn apply_exchange(
+        &mut self,
+        port: &impl HostPort,
+        experiment: &Experiment,
+        exchange: &Exchange,
+        now_nanos: u64,
+    ) {
         match exchange.source(FleetConsumer::Adaptive) {
             Source::Local => self.learner.set_source(Source::Local, now_nanos),
             Source::Pooled => {
@@ -38,9 +46,19 @@ impl Adaptive {
                     let report = self
                         .learner
                         .recompute_from(experiment, totals, ARM_DRAWS_PER_TICK);
-                    apply(self, &report, false);
+                    self.report(port, &report, false);
                 }
             }
+        }
+    }
+
+    /// Gauges and the log line of a step.
+    fn report(&mut self, port: &impl HostPort, report: &StepReport, always: bool) {
+        if report.allocation_changed || always {
+            record_shares(port, &mut self.shares, &self.learner.allocation().shares_bp);
+        }
+        if let Some(line) = &report.log {
+            port.log(Level::Info, format_args!("{line}"));
         }
     }
 }
@@ -98,25 +116,25 @@ impl Learning {
 
     /// At configuration time: adopt what shared data collected for these very experiments (or claim
     /// the key for them, starting from zero) and serve its allocation from the first request.
-    pub fn resume(&mut self, table: &RoutingTable, now_nanos: u64) {
+    pub fn resume(&mut self, port: &impl HostPort, table: &RoutingTable, now_nanos: u64) {
         for (id, experiment) in table.iter() {
             let Some(slot) = self.experiments.get_mut(id.index()) else {
                 continue;
             };
             if let Some(rollout) = &experiment.rollout {
                 *slot = Some(Consumer::Rollout(RolloutExperiment::resume(
-                    experiment, rollout, now_nanos,
+                    port, experiment, rollout, now_nanos,
                 )));
                 continue;
             }
             let Some(Consumer::Adaptive(adaptive)) = slot else {
                 continue;
             };
-            let (learned, _) = claim(&adaptive.key, experiment);
+            let (learned, _) = claim(port, &adaptive.key, experiment);
             let (learner, report) = match &mut adaptive.fleet {
                 None => Learner::resume(experiment, learned, now_nanos),
                 Some(view) => {
-                    let exchange = view.resume(experiment);
+                    let exchange = view.resume(port, experiment);
                     let pooled = exchange.pooled.as_ref().map(|(_, totals)| totals);
                     let (mut learner, report) = Learner::resume_pooled(experiment, learned, pooled);
                     if exchange.source(FleetConsumer::Adaptive) == Source::Local {
@@ -126,7 +144,7 @@ impl Learning {
                 }
             };
             adaptive.learner = learner;
-            apply(adaptive, &report, true);
+            adaptive.report(port, &report, true);
         }
     }
 
@@ -138,38 +156,65 @@ impl Learning {
         }
     }
 
-    /// The tick: merge, then advance each allocation or rollout by a bounded amount of work.
-    pub fn tick(&mut self, table: &RoutingTable, now_nanos: u64, arm_draws: u32) -> TickNeeds {
+    /// The tick: merge, then advance each allocation or rollout by a bounded amount of work. Fleet
+    /// queries sent are entered in `callouts`.
+    pub fn tick<P: HostPort>(
+        &mut self,
+        port: &P,
+        table: &RoutingTable,
+        now_nanos: u64,
+        arm_draws: u32,
+        callouts: &mut Callouts<P>,
+    ) -> TickNeeds {
         let mut needs = TickNeeds::default();
         let source = table.fleet().map(|f| &f.prometheus);
         for (id, experiment) in table.iter() {
             match self.experiments.get_mut(id.index()) {
                 Some(Some(Consumer::Adaptive(adaptive))) => {
-                    if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
-                        sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
-                    }
+                    // The fleet answer first: a switch from pooled to local learning must find this
+                    // worker's totals fresh (merged just below), or a worker without traffic would
+                    // recompute from the totals it had when it turned pooled, and show that allocation
+                    // in `share_bp` while the busy workers serve the learned one.
                     if let (Some(view), Some(source), Some(config)) =
                         (&mut adaptive.fleet, source, &experiment.adaptive)
                     {
                         let window = u64::from(source.window_seconds);
-                        if let Some(exchange) = view.tick(
+                        let ticked = view.tick(
+                            port,
                             experiment,
                             source,
                             config.update_seconds,
                             |_| Some(window),
                             now_nanos,
                             &mut self.counters,
-                        ) {
-                            adaptive.apply_exchange(experiment, &exchange, now_nanos);
+                        );
+                        if let Some(sent) = ticked.sent {
+                            callouts.enter(sent.token, Owner::Pooled(id));
+                        }
+                        if let Some(exchange) = ticked.fresh {
+                            adaptive.apply_exchange(port, experiment, &exchange, now_nanos);
                         }
                     }
+                    if adaptive.learner.ledger.has_pending() || adaptive.learner.needs_totals(now_nanos) {
+                        sync(port, &adaptive.key, &mut adaptive.learner.ledger, experiment);
+                    }
                     let report = adaptive.learner.step(experiment, now_nanos, arm_draws);
-                    apply(adaptive, &report, false);
+                    adaptive.report(port, &report, false);
                     needs.estimating |= adaptive.learner.estimating();
                 }
                 Some(Some(Consumer::Rollout(rollout_experiment))) => {
                     if let Some(rollout) = &experiment.rollout {
-                        rollout_experiment.tick(experiment, rollout, source, now_nanos, &mut self.counters);
+                        let sent = rollout_experiment.tick(
+                            port,
+                            experiment,
+                            rollout,
+                            source,
+                            now_nanos,
+                            &mut self.counters,
+                        );
+                        if let Some(sent) = sent {
+                            callouts.enter(sent.token, Owner::Pooled(id));
+                        }
                     }
                 }
                 _ => {}
@@ -206,39 +251,45 @@ impl Learning {
             .min()
     }
 
-    /// A callout of this worker was answered (`on_http_call_response`): the pooled experiment that sent
-    /// it writes the answer for every worker, and applies it at once.
-    pub fn answered(&mut self, table: &RoutingTable, token: u32, answer: &Answer, now_nanos: u64) {
-        for (id, experiment) in table.iter() {
-            match self.experiments.get_mut(id.index()) {
-                Some(Some(Consumer::Adaptive(adaptive))) => {
-                    let Some(view) = adaptive.fleet.as_mut().filter(|v| v.owns(token)) else {
-                        continue;
-                    };
-                    if let Some(exchange) = view.answered(experiment, answer, &mut self.counters) {
-                        adaptive.apply_exchange(experiment, &exchange, now_nanos);
-                    }
+    /// Experiment `id`'s fleet query was answered: it writes the answer for every worker, and applies
+    /// it at once.
+    pub fn answered(
+        &mut self,
+        port: &impl HostPort,
+        table: &RoutingTable,
+        id: ExperimentId,
+        answer: &Answer,
+        now_nanos: u64,
+    ) {
+        let Some(experiment) = table.experiment(id) else {
+            return;
+        };
+        match self.experiments.get_mut(id.index()) {
+            Some(Some(Consumer::Adaptive(adaptive))) => {
+                let Some(view) = adaptive.fleet.as_mut() else {
                     return;
+                };
+                if let Some(exchange) = view.answered(port, experiment, answer, &mut self.counters) {
+                    adaptive.apply_exchange(port, experiment, &exchange, now_nanos);
                 }
-                Some(Some(Consumer::Rollout(rollout_experiment))) if rollout_experiment.owns(token) => {
-                    if let Some(rollout) = &experiment.rollout {
-                        rollout_experiment.answered(experiment, rollout, answer, &mut self.counters);
-                    }
-                    return;
-                }
-                _ => {}
             }
+            Some(Some(Consumer::Rollout(rollout_experiment))) => {
+                if let Some(rollout) = &experiment.rollout {
+                    rollout_experiment.answered(port, experiment, rollout, answer, &mut self.counters);
+                }
+            }
+            _ => {}
         }
     }
 
     /// Merges every pending outcome (the configuration leaves service).
-    pub fn sync_all(&mut self, table: &RoutingTable) {
+    pub fn sync_all(&mut self, port: &impl HostPort, table: &RoutingTable) {
         for (id, experiment) in table.iter() {
             match self.experiments.get_mut(id.index()) {
                 Some(Some(Consumer::Adaptive(adaptive))) if adaptive.learner.ledger.has_pending() => {
-                    sync(&adaptive.key, &mut adaptive.learner.ledger, experiment);
+                    sync(port, &adaptive.key, &mut adaptive.learner.ledger, experiment);
                 }
-                Some(Some(Consumer::Rollout(rollout))) => rollout.sync(experiment),
+                Some(Some(Consumer::Rollout(rollout))) => rollout.sync(port, experiment),
                 _ => {}
             }
         }
@@ -255,15 +306,5 @@ impl Allocations for Learning {
             Some(Some(Consumer::Rollout(rollout))) => rollout.assignments(),
             _ => NewAssignments::configured(configured),
         }
-    }
-}
-
-/// Gauges and the log line of a step.
-fn apply(adaptive: &mut Adaptive, report: &StepReport, always: bool) {
-    if report.allocation_changed || always {
-        record_shares(&mut adaptive.shares, &adaptive.learner.allocation().shares_bp);
-    }
-    if let Some(line) = &report.log {
-        log::info!("{line}");
     }
 }

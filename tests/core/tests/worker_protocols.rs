@@ -1,0 +1,451 @@
+//! The worker's protocols natively (`router::worker`): two and more workers of one Envoy on an
+//! in-memory host (shared data with Envoy's compare-and-swap rules, one clock the test sets), driven
+//! through the same entry points the proxy-wasm root context forwards to (configure, tick, callout
+//! replies, queue wake-ups). The compiled module in the harness and in Envoy proves the adapter; these
+//! prove the protocols, in every interleaving the property tests draw.
+
+use std::rc::Rc;
+
+use predictor_router::router::ids::{ExperimentId, PredictorId};
+use predictor_router::router::outcomes::record::decode_record;
+use predictor_router::router::outcomes::{record, Outcome};
+use predictor_router::router::plan::{Allocations, ShadowCopy};
+use predictor_router::router::shadow::copy::CopyHead;
+use predictor_router::router::table::RoutingTable;
+use predictor_router::router::worker::memory::{MemoryEnvoy, MemoryHost, MemoryReply};
+use predictor_router::router::worker::shadow::{ShadowDesk, StreamCopy};
+use predictor_router::router::worker::{Level, RouterState, WorkerRoot};
+use predictor_router_core_tests::invalid_configs::{experiment_with, fleet_with, shadow_with};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const NANOS: u64 = 1_000_000_000;
+/// 2026-01-01T00:01:00Z, the rollouts' start below.
+const START_UNIX: u64 = 1_767_225_660;
+
+#[allow(non_snake_case)]
+fn XGB() -> PredictorId {
+    PredictorId::from_index(0)
+}
+#[allow(non_snake_case)]
+fn RF() -> PredictorId {
+    PredictorId::from_index(1)
+}
+#[allow(non_snake_case)]
+fn EXPERIMENT() -> ExperimentId {
+    ExperimentId::from_index(0)
+}
+
+fn table(config: &Value) -> RoutingTable {
+    RoutingTable::parse(config.to_string().as_bytes()).expect("a valid configuration")
+}
+
+/// Worker `n` of `envoy`, configured with `config`.
+fn worker(envoy: &Rc<MemoryEnvoy>, n: usize, config: &Value) -> WorkerRoot<MemoryHost> {
+    let port = envoy.worker(n);
+    let desk = Rc::new(ShadowDesk::new(port.clone()));
+    let mut root = WorkerRoot::new(port, 100 + n as u32, desk);
+    root.configure(table(config));
+    root
+}
+
+fn record_outcome(root: &WorkerRoot<MemoryHost>, predictor: PredictorId, outcome: Outcome) {
+    let state = root.state().expect("configured");
+    state
+        .learning
+        .borrow_mut()
+        .record(EXPERIMENT(), predictor, outcome);
+}
+
+/// Whether new users of `root` can still be given the canary (`rf`).
+fn serves_canary(root: &WorkerRoot<MemoryHost>) -> bool {
+    let state = root.state().expect("configured");
+    let learning = state.learning.borrow();
+    let experiment = &state.table.experiments()[0];
+    let assignments = learning.assignments(EXPERIMENT(), experiment);
+    assignments.collects_outcomes && assignments.closed & (1 << RF().index()) == 0
+}
+
+/// A rollout at 50 % for its first ten hours.
+fn rollout_config(update_seconds: u32) -> Value {
+    experiment_with(json!({
+        "sticky": {"user_header": "x-user-id"},
+        "rollout": {"canary": "rf", "start": "2026-01-01T00:01:00Z",
+                    "steps": [{"percent": 50, "minutes": 600}, {"percent": 100}],
+                    "update_seconds": update_seconds, "guard": {"min_outcomes": 50}}
+    }))
+}
+
+/// 200 baseline successes, and the canary failing 30 % of 200.
+fn failing_canary_round(root: &WorkerRoot<MemoryHost>) {
+    for i in 0..200 {
+        record_outcome(root, XGB(), Outcome::SUCCESS);
+        let canary = if i % 10 < 3 {
+            Outcome::FAILURE
+        } else {
+            Outcome::SUCCESS
+        };
+        record_outcome(root, RF(), canary);
+    }
+}
+
+#[test]
+fn an_idle_worker_stops_the_canary_on_its_next_tick_after_another_rolled_it_back() {
+    let envoy = MemoryEnvoy::new((START_UNIX + 5) * NANOS);
+    // update_seconds 30: the idle worker's own look is not due for 30 s.
+    let config = rollout_config(30);
+    let mut busy = worker(&envoy, 0, &config);
+    let mut idle = worker(&envoy, 1, &config);
+    busy.tick();
+    idle.tick();
+    assert!(serves_canary(&busy) && serves_canary(&idle));
+    let mut rounds = 0;
+    while serves_canary(&busy) {
+        rounds += 1;
+        assert!(rounds <= 20, "the guard never rolled back");
+        failing_canary_round(&busy);
+        envoy.advance(31 * NANOS);
+        busy.tick();
+    }
+    assert_eq!(envoy.logged("rolled back").len(), 1, "{:?}", envoy.logs.borrow());
+    // Half a tick later: the idle worker, with nothing to merge and no look due, reads the record.
+    envoy.advance(NANOS / 2);
+    idle.tick();
+    assert!(
+        !serves_canary(&idle),
+        "the idle worker still gives new users the canary"
+    );
+    assert_eq!(
+        envoy.logged("rolled back").len(),
+        1,
+        "the rollback is logged once per Envoy"
+    );
+}
+
+#[test]
+fn the_guard_keeps_looking_after_the_clock_jumps_back_an_hour() {
+    // Two hours into the rollout: an hour back is still within its first step.
+    let envoy = MemoryEnvoy::new((START_UNIX + 7200) * NANOS);
+    let mut root = worker(&envoy, 0, &rollout_config(1));
+    root.tick();
+    // A look is due a second from now; the clock then goes back an hour. A deadline further ahead than
+    // one period is due now: the guard must not wait an hour for its next look.
+    envoy.advance(NANOS / 2);
+    root.tick();
+    envoy.clock.set(envoy.clock.get() - 3600 * NANOS);
+    let mut ticks = 0;
+    while serves_canary(&root) {
+        ticks += 1;
+        assert!(
+            ticks <= 20,
+            "no rollback in {ticks} ticks after the clock jumped back"
+        );
+        failing_canary_round(&root);
+        envoy.advance(NANOS);
+        root.tick();
+    }
+    // The rollback is never undone, whatever the clock does next.
+    envoy.advance(7 * 24 * 3600 * NANOS);
+    root.tick();
+    assert!(!serves_canary(&root));
+}
+
+fn pooled_config() -> Value {
+    let mut config = fleet_with(json!({}));
+    config["experiments"][0]["adaptive"]["update_seconds"] = json!(10);
+    config["experiments"][0]["adaptive"]["policy"] = json!("epsilon_greedy");
+    config
+}
+
+/// A Prometheus answer: 100 trials of each predictor, xgb better.
+fn pooled_answer() -> MemoryReply {
+    let body = json!({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"predictor": "xgb", "outcome": "trials"}, "value": [1, "100"]},
+        {"metric": {"predictor": "xgb", "outcome": "reward_milli"}, "value": [1, "90000"]},
+        {"metric": {"predictor": "rf", "outcome": "trials"}, "value": [1, "100"]},
+        {"metric": {"predictor": "rf", "outcome": "reward_milli"}, "value": [1, "10000"]}]}});
+    MemoryReply::ok(body.to_string())
+}
+
+/// Answers every fleet query the workers sent: with `reply`.
+fn answer_fleet_queries(envoy: &MemoryEnvoy, roots: &mut [WorkerRoot<MemoryHost>], reply: &MemoryReply) {
+    for (n, root) in roots.iter_mut().enumerate() {
+        for call in envoy.take_calls(n) {
+            envoy.reply(root, call.token, reply.clone());
+        }
+    }
+}
+
+#[test]
+fn after_turning_local_a_worker_without_traffic_shows_the_allocation_that_is_served() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = pooled_config();
+    let mut roots = vec![worker(&envoy, 0, &config), worker(&envoy, 1, &config)];
+    // Worker 0 serves every request, and xgb is clearly better. Prometheus answers for 20 s (both
+    // workers learn from every replica's totals; worker 1 merges nothing and reads no local totals),
+    // then goes down until the learners turn local.
+    let gauge = "predictor_router.fraud-detection.rf.share_bp";
+    let down = MemoryReply::status("503", "down");
+    for step in 0..200 {
+        for _ in 0..20 {
+            record_outcome(&roots[0], XGB(), Outcome::SUCCESS);
+            record_outcome(&roots[0], RF(), Outcome::FAILURE);
+        }
+        envoy.advance(NANOS / 2);
+        for root in roots.iter_mut() {
+            root.tick();
+        }
+        let reply = if step < 40 { pooled_answer() } else { down.clone() };
+        answer_fleet_queries(&envoy, &mut roots, &reply);
+        if !envoy.logged("learning from this Envoy's outcomes").is_empty() {
+            break;
+        }
+    }
+    let switched_at = envoy.gauge_records.borrow().len();
+    assert!(
+        !envoy.logged("learning from this Envoy's outcomes").is_empty(),
+        "the learners never turned local: {:?}",
+        envoy.logs.borrow()
+    );
+    // Let both workers recompute once more from what they merged.
+    envoy.advance(11 * NANOS);
+    for root in roots.iter_mut() {
+        root.tick();
+    }
+    let served = |root: &WorkerRoot<MemoryHost>| {
+        let state = root.state().unwrap();
+        let learning = state.learning.borrow();
+        learning
+            .assignments(EXPERIMENT(), &state.table.experiments()[0])
+            .buckets
+            .clone()
+    };
+    assert_eq!(
+        served(&roots[0]),
+        served(&roots[1]),
+        "both workers serve one allocation"
+    );
+    // Every share_bp the idle worker recorded after the switch is a learned one (rf below half), never
+    // the burn-in 50 % of the totals it had before it turned pooled.
+    let records = envoy.gauge_records.borrow();
+    let idle_rf: Vec<u64> = records[switched_at..]
+        .iter()
+        .filter(|(w, name, _)| *w == 1 && name == gauge)
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert!(
+        idle_rf.iter().all(|v| *v < 5000),
+        "the idle worker showed rf at {idle_rf:?} bp after the switch"
+    );
+}
+
+#[test]
+fn two_workers_claim_each_update_once_and_apply_the_same_answer() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = pooled_config();
+    let mut roots = [worker(&envoy, 0, &config), worker(&envoy, 1, &config)];
+    let mut sent_at = Vec::new();
+    for step in 0..120 {
+        envoy.advance(NANOS / 2);
+        // Alternate which worker ticks first.
+        let order: [usize; 2] = if step % 2 == 0 { [0, 1] } else { [1, 0] };
+        for n in order {
+            roots[n].tick();
+        }
+        for (n, root) in roots.iter_mut().enumerate() {
+            for call in envoy.take_calls(n) {
+                sent_at.push(call.plan.path.clone());
+                envoy.reply(root, call.token, pooled_answer());
+            }
+        }
+    }
+    // 60 s of 10 s updates: about six queries, never two for one instant.
+    let mut unique = sent_at.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        sent_at.len(),
+        "an update was asked twice: {sent_at:#?}"
+    );
+    assert!((5..=7).contains(&sent_at.len()), "{} queries", sent_at.len());
+    assert_eq!(
+        envoy.counter("predictor_router.fleet.query_ok"),
+        sent_at.len() as u64
+    );
+    let rf_share = envoy
+        .gauge("predictor_router.fraud-detection.rf.share_bp")
+        .unwrap();
+    assert!(
+        rf_share < 5000,
+        "the pooled answer moved the allocation: rf {rf_share}"
+    );
+}
+
+/// The copy of a `POST` to the experiment's path.
+fn copy_head(state: &RouterState<MemoryHost>) -> ShadowCopy {
+    let shadow = state.table.experiments()[0].shadow.as_ref().expect("a shadow");
+    ShadowCopy::Copy(CopyHead::new(b"POST", b"/api/v1.0/predictions", "/", shadow, None).expect("copyable"))
+}
+
+#[test]
+fn a_shadow_copy_is_sent_by_the_root_and_its_reply_finishes_the_pair_once() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = shadow_with(json!({"percent": 100, "compare": "status"}));
+    let mut root = worker(&envoy, 0, &config);
+    let state = root.state().unwrap().clone();
+    let desk = root.desk().clone();
+    let mut copy =
+        StreamCopy::start(&state, &desk, EXPERIMENT(), XGB(), copy_head(&state)).expect("admitted");
+    copy.request_chunk(2, true, |_| Some(b"{}".to_vec()));
+    copy.response_headers(b"200", true);
+    drop(copy);
+    assert_eq!(envoy.take_calls(0).len(), 0, "the copy waits for the root");
+    let queue = desk.queue().expect("a queue was registered");
+    assert_eq!(envoy.queue_len(queue), 1, "one wake-up posted");
+    root.woken(queue);
+    let calls = envoy.take_calls(0);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(root.callouts_in_flight(), 1);
+    envoy.reply(&mut root, calls[0].token, MemoryReply::ok("{}"));
+    envoy.reply(&mut root, calls[0].token, MemoryReply::ok("{}"));
+    assert_eq!(root.callouts_in_flight(), 0);
+    assert_eq!(state.shadow_in_flight(EXPERIMENT()), 0);
+    state.flush();
+    // (`copied` is the request plan's count; the pair counts its outcome, once.)
+    assert_eq!(
+        envoy.counter("predictor_router.fraud-detection.xgb.shadow.rf-v2.agree"),
+        1
+    );
+    assert_eq!(
+        envoy.counter("predictor_router.fraud-detection.xgb.shadow.rf-v2.failed"),
+        0
+    );
+}
+
+#[test]
+fn copies_in_flight_when_their_root_goes_are_counted_skipped() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = shadow_with(json!({"percent": 100, "compare": "status"}));
+    let mut root = worker(&envoy, 0, &config);
+    let state = root.state().unwrap().clone();
+    let desk = root.desk().clone();
+    for _ in 0..3 {
+        let mut copy =
+            StreamCopy::start(&state, &desk, EXPERIMENT(), XGB(), copy_head(&state)).expect("admitted");
+        copy.request_complete();
+        copy.response_headers(b"200", true);
+    }
+    root.tick();
+    assert_eq!(root.callouts_in_flight(), 3);
+    drop(root);
+    assert_eq!(state.shadow_in_flight(EXPERIMENT()), 0);
+    state.flush();
+    assert_eq!(
+        envoy.counter("predictor_router.fraud-detection.xgb.shadow.rf-v2.skipped"),
+        3
+    );
+    assert!(envoy
+        .logs
+        .borrow()
+        .iter()
+        .all(|(_, level, _)| *level != Level::Warn));
+}
+
+/// What a worker does next, in a property test's schedule.
+#[derive(Debug, Clone)]
+enum Op {
+    /// An outcome on worker `w`.
+    Outcome { w: usize, rf: bool, success: bool },
+    /// Worker `w`'s tick.
+    Tick { w: usize },
+    /// The next `n` shared-data writes lose their race.
+    Contend { n: u32 },
+    /// The clock moves on.
+    Advance { millis: u64 },
+}
+
+fn op(workers: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..workers, any::<bool>(), any::<bool>()).prop_map(|(w, rf, success)| Op::Outcome { w, rf, success }),
+        2 => (0..workers).prop_map(|w| Op::Tick { w }),
+        1 => (1u32..12).prop_map(|n| Op::Contend { n }),
+        1 => (1u64..3_000).prop_map(|millis| Op::Advance { millis }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The merge protocol: whatever the order of outcomes, ticks and lost races across two to four
+    /// workers, once every worker's configuration leaves service the shared record holds every outcome
+    /// exactly once.
+    #[test]
+    fn every_outcome_is_merged_exactly_once_in_any_interleaving(
+        workers in 2usize..5,
+        ops in prop::collection::vec(op(4), 1..200),
+    ) {
+        let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+        let config = experiment_with(json!({"adaptive": {"policy": "epsilon_greedy", "update_seconds": 1}}));
+        let mut roots: Vec<_> = (0..workers).map(|n| worker(&envoy, n, &config)).collect();
+        let mut expected = [(0u64, 0u64); 2];
+        for op in ops {
+            match op {
+                Op::Outcome { w, rf, success } => {
+                    let Some(root) = roots.get(w) else { continue };
+                    let outcome = if success { Outcome::SUCCESS } else { Outcome::FAILURE };
+                    record_outcome(root, if rf { RF() } else { XGB() }, outcome);
+                    let arm = &mut expected[usize::from(rf)];
+                    arm.0 += 1;
+                    arm.1 += u64::from(outcome.reward_milli);
+                }
+                Op::Tick { w } => {
+                    if let Some(root) = roots.get_mut(w) { root.tick() }
+                }
+                Op::Contend { n } => envoy.lose_races.set(n),
+                Op::Advance { millis } => envoy.advance(millis * 1_000_000),
+            }
+        }
+        envoy.lose_races.set(0);
+        let experiment = table(&config).experiments()[0].clone();
+        // Each configuration leaves service: what is still pending is merged then.
+        for root in roots.drain(..) {
+            let state = root.state().unwrap().clone();
+            drop(root);
+            drop(state);
+        }
+        let stored = envoy.shared(&record::key_of(&experiment)).expect("a record");
+        let (totals, _) = decode_record(&experiment, &stored).expect("this experiment's record");
+        let got: Vec<(u64, u64)> = totals.arms.iter().map(|a| (a.trials, a.reward_milli)).collect();
+        prop_assert_eq!(got, expected.to_vec());
+    }
+
+    /// The pooled view's claims: however the workers' ticks interleave with the clock, each aligned
+    /// update is asked of Prometheus at most once per Envoy.
+    #[test]
+    fn each_update_is_asked_once_whatever_the_order_of_ticks(
+        workers in 2usize..5,
+        ticks in prop::collection::vec((0usize..4, 1u64..1_500), 1..150),
+    ) {
+        let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+        let config = pooled_config();
+        let mut roots: Vec<_> = (0..workers).map(|n| worker(&envoy, n, &config)).collect();
+        let mut asked = Vec::new();
+        for (w, millis) in ticks {
+            envoy.advance(millis * 1_000_000);
+            if let Some(root) = roots.get_mut(w % workers) { root.tick() }
+            for n in 0..workers {
+                for call in envoy.take_calls(n) {
+                    asked.push(call.plan.path.clone());
+                    if let Some(root) = roots.get_mut(n) {
+                        envoy.reply(root, call.token, MemoryReply::status("503", ""));
+                    }
+                }
+            }
+        }
+        let mut unique = asked.clone();
+        unique.sort();
+        unique.dedup();
+        prop_assert_eq!(unique.len(), asked.len());
+    }
+}
