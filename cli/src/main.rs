@@ -270,7 +270,7 @@ fn assign(config: &str, experiment: &str, user: Option<String>, users: Option<St
 /// `--at` in Unix seconds, or now.
 fn at_unix(at: Option<&str>) -> Result<u64, String> {
     match at {
-        Some(text) => predictor_router::router::rollout::instant::parse(text).ok_or_else(|| {
+        Some(text) => predictor_router::router::instant::parse(text).ok_or_else(|| {
             format!("--at {text:?}: not an RFC 3339 UTC instant such as 2026-12-07T09:30:00Z")
         }),
         None => Ok(std::time::SystemTime::now()

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use predictor_router::router::config::Experiment;
-use predictor_router::router::rollout::instant;
+use predictor_router::router::instant;
 use predictor_router::router::rollout::schedule::{phase_at, step_starts};
 use predictor_router::router::rollout::shares::phase_table;
 

@@ -500,12 +500,28 @@ fn sign_override_mints_a_token_the_filter_accepts_and_prints_its_expiry() {
     let experiment = &parsed.experiments()[0];
     let keys = KeySet::parse(KEYS).unwrap();
     assert_eq!(
-        verify(&keys, experiment, token.as_bytes(), before).map(|p| p.index()),
+        verify(
+            &keys,
+            &experiment.name,
+            |n| experiment.predictor_named(n),
+            token.as_bytes(),
+            before
+        )
+        .map(|p| p.index()),
         Some(1)
     );
     // Only the second key: the token (made with the first) is not valid.
     let second = KeySet::parse(KEYS.split(',').nth(1).unwrap()).unwrap();
-    assert_eq!(verify(&second, experiment, token.as_bytes(), before), None);
+    assert_eq!(
+        verify(
+            &second,
+            &experiment.name,
+            |n| experiment.predictor_named(n),
+            token.as_bytes(),
+            before
+        ),
+        None
+    );
 
     // Another variable with --key-env.
     let o = sign_rf(&["--ttl", "90s", "--key-env", "MY_KEYS"], &[("MY_KEYS", KEYS)]);

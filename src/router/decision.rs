@@ -174,7 +174,13 @@ fn named_predictor(
     };
     let forced = match signed {
         None => experiment.predictor_named(&value),
-        Some(keys) => signing::verify(keys, experiment, &value, request.now_unix_seconds()),
+        Some(keys) => signing::verify(
+            keys,
+            &experiment.name,
+            |name| experiment.predictor_named(name),
+            &value,
+            request.now_unix_seconds(),
+        ),
     };
     forced.map_or(Named::Unknown, Named::Predictor)
 }

@@ -18,6 +18,7 @@
 //! - [`shadow`]: shadow comparison: which requests are copied, the copy's path, Seldon answers, the
 //!   outcome of a pair
 //! - [`clock`]: deadlines that survive the host clock jumping back
+//! - [`instant`]: RFC 3339 UTC instants ↔ Unix seconds (a rollout's `start`)
 //! - [`callout`]: HTTP calls to other servers as plans (what to send) and answers (what came back)
 //! - [`signing`]: signed overrides: the key set from the environment, token minting and verification
 //! - [`ids`]: typed experiment and predictor indices
@@ -36,6 +37,7 @@ pub mod fake_request;
 pub mod fleet;
 pub mod header_map;
 pub mod ids;
+pub mod instant;
 pub mod matching;
 pub mod metrics;
 pub mod outcomes;

@@ -193,7 +193,7 @@ fn unix_now() -> u64 {
 
 /// The three experiments; the rollout starts now and ramps 10, 30, 60, then 100 % over eight minutes.
 pub fn plugin_config(shadow_cluster: &str) -> Value {
-    let start = predictor_router::router::rollout::instant::format(unix_now());
+    let start = predictor_router::router::instant::format(unix_now());
     let predictors = |a: u32, b: u32| json!([{"name": "xgb", "weight": a}, {"name": "rf", "weight": b}]);
     json!({
         "signing": {"keys_env": SIGNING_VARIABLE},

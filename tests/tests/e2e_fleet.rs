@@ -620,7 +620,7 @@ fn a_pooled_rollout_whose_canary_fails_on_one_replicas_traffic_only_is_rolled_ba
     let start = now() as u64 - 60;
     let mut config = seed_plugin_config();
     config["experiments"][0]["rollout"] = json!({"canary": "rf",
-        "start": predictor_router::router::rollout::instant::format(start),
+        "start": predictor_router::router::instant::format(start),
         "steps": [{"percent": 50, "minutes": 30}, {"percent": 100}],
         "update_seconds": UPDATE, "guard": {"min_outcomes": 100}, "pooled": true});
     config["fleet"] = fleet_block(DELAY);

@@ -10,7 +10,7 @@
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use predictor_router::router::rollout::instant;
+use predictor_router::router::instant;
 use predictor_router_tests::gateway::{Gateway, GatewayOptions};
 use predictor_router_tests::http::{eventually, HttpClient, Request};
 use predictor_router_tests::load::Load;

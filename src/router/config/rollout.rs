@@ -10,7 +10,7 @@ use super::reward::reward;
 use super::rules::{self, bounded};
 use super::schema::{Object, RawGuard, RawRollout, RawStep};
 use crate::router::ids::PredictorId;
-use crate::router::rollout::instant;
+use crate::router::instant;
 
 pub const MAX_STEPS: usize = 20;
 pub const MAX_STEP_MINUTES: u32 = 10_080;

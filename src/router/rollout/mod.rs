@@ -2,7 +2,6 @@
 //! start instant, and a guard that rolls it back when its success rate is worse than the baseline's.
 //! Pure and natively tested; everything follows from the configuration and the clock the host reports.
 //!
-//! - [`instant`]: RFC 3339 UTC instants ↔ Unix seconds
 //! - [`schedule`]: the step at an instant, and when it changes next
 //! - [`shares`]: the shares and bucket table of each phase (before start, each step, rolled back)
 //! - [`guard`]: the always-valid sequential test (mixture SPRT) that decides a rollback
@@ -10,6 +9,5 @@
 
 pub mod canary;
 pub mod guard;
-pub mod instant;
 pub mod schedule;
 pub mod shares;

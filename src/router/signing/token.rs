@@ -12,7 +12,6 @@ use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
 use super::keys::KeySet;
-use crate::router::config::Experiment;
 use crate::router::ids::PredictorId;
 
 /// The latest expiry a token may carry, counted from now (boundary included).
@@ -24,10 +23,12 @@ pub const MAC_CHARS: usize = 22;
 /// `u64::MAX` has 20 digits; longer expiries are refused before parsing.
 const MAX_EXPIRY_DIGITS: usize = 20;
 
-/// The predictor a valid token forces, or `None`.
+/// The predictor a valid token forces, or `None`. `predictor_named` finds the experiment's predictor by
+/// name (the token's first part); signing knows nothing else of the configuration.
 pub fn verify(
     keys: &KeySet,
-    experiment: &Experiment,
+    experiment_name: &str,
+    predictor_named: impl Fn(&[u8]) -> Option<PredictorId>,
     token: &[u8],
     now_unix_seconds: u64,
 ) -> Option<PredictorId> {
@@ -36,7 +37,7 @@ pub fn verify(
         (Some(p), Some(e), Some(m), None) => (p, e, m),
         _ => return None,
     };
-    let id = experiment.predictor_named(predictor)?;
+    let id = predictor_named(predictor)?;
     let expiry_seconds = parse_expiry(expiry)?;
     let in_window = expiry_seconds > now_unix_seconds && expiry_seconds - now_unix_seconds <= MAX_TTL_SECONDS;
     if !in_window || mac.len() != MAC_CHARS {
@@ -45,7 +46,7 @@ pub fn verify(
     // Every key is tried, whatever the earlier ones gave: the time taken does not tell which matched.
     let mut matched = Choice::from(0);
     for key in keys.verifying() {
-        let expected = mac_text(key, experiment.name.as_bytes(), predictor, expiry)?;
+        let expected = mac_text(key, experiment_name.as_bytes(), predictor, expiry)?;
         matched |= expected.as_slice().ct_eq(mac);
     }
     bool::from(matched).then_some(id)

@@ -5,7 +5,7 @@
 use predictor_router::router::bucketing::BUCKETS;
 use predictor_router::router::config::{parse, Experiment, Guard, Reward, Rollout, Step};
 use predictor_router::router::ids::PredictorId;
-use predictor_router::router::rollout::instant;
+use predictor_router::router::instant;
 use predictor_router::router::rollout::schedule::{next_change, phase_at, step_starts, Phase};
 use predictor_router::router::rollout::shares::{phase_table, phase_tables};
 use proptest::prelude::*;

@@ -79,8 +79,7 @@ pub fn rollout_plugin_config() -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    config["experiments"][0]["rollout"]["start"] =
-        predictor_router::router::rollout::instant::format(now).into();
+    config["experiments"][0]["rollout"]["start"] = predictor_router::router::instant::format(now).into();
     config
 }
 

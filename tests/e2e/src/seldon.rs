@@ -194,7 +194,7 @@ pub fn feedback_rollout_config(start: u64, min_outcomes: u32) -> Value {
     let mut config = crate::scenario::seed_plugin_config();
     config["experiments"][0]["rollout"] = json!({
         "canary": "rf",
-        "start": predictor_router::router::rollout::instant::format(start),
+        "start": predictor_router::router::instant::format(start),
         "steps": [{"percent": 50, "minutes": 10}, {"percent": 100}],
         "reward": "feedback",
         "feedback_path": crate::scenario::feedback_path(),

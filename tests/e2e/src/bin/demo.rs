@@ -399,7 +399,7 @@ fn rollout_part(path: &str) -> bool {
         .map_or(0, |d| d.as_secs());
     // One-minute steps, starting 56 s ago: step 2 comes 4 s into the demo. A look every second.
     let rollout = &mut config["experiments"][0]["rollout"];
-    rollout["start"] = predictor_router::router::rollout::instant::format(now - 56).into();
+    rollout["start"] = predictor_router::router::instant::format(now - 56).into();
     rollout["steps"] = serde_json::json!([{"percent": 5, "minutes": 1}, {"percent": 20, "minutes": 1}, {"percent": 50, "minutes": 1}, {"percent": 100}]);
     rollout["update_seconds"] = 1.into();
     rollout["guard"]["min_outcomes"] = 100.into();
