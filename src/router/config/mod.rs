@@ -5,12 +5,17 @@
 mod adaptive;
 mod error;
 mod fleet;
+mod match_rule;
 mod model;
+mod overrides;
+mod predictors;
 mod reward;
 mod rollout;
 mod rules;
 mod schema;
 mod shadow;
+mod signing;
+mod sticky;
 mod validate;
 
 pub use error::ConfigError;
@@ -87,7 +92,7 @@ pub fn parse_with_environment(
     let mut raw: schema::RawConfig =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
             .map_err(ConfigError::from_serde)?;
-    let signing = validate::signing(raw.signing.take().map(|s| s.0), environment)?;
+    let signing = signing::signing(raw.signing.take().map(|s| s.0), environment)?;
     let fleet = fleet::validate(raw.fleet.take().map(|f| f.0))?;
     let experiments = validate::experiments(raw, signing.as_ref(), fleet.is_some())?;
     Ok(Config {

@@ -4,30 +4,29 @@
 //! only when an error needs one: validating 1,000 experiments must not build thousands of strings.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use super::error::ConfigError;
+use super::match_rule::match_rule;
 use super::model::Signing;
-use super::model::{
-    Experiment, HostPattern, Override, Predictor, Sticky, DEFAULT_MAX_AGE_SECONDS, DEFAULT_OVERRIDE_HEADER,
-    DEFAULT_ROUTING_HEADER,
-};
-use super::rules::{cookie_domain, dns_label, header_name, integer_in, token};
-use super::schema::{RawConfig, RawExperiment, RawMatch, RawOverride, RawPredictor, RawSigning, RawSticky};
+use super::model::{Experiment, DEFAULT_ROUTING_HEADER};
+use super::overrides::override_rule;
+use super::predictors::predictors;
+use super::rules::{dns_label, header_name};
+use super::schema::{RawConfig, RawExperiment};
+use super::sticky::sticky;
 use crate::router::bucketing::BucketTable;
 use crate::router::cookies::{set_cookie, CookieAttributes};
-use crate::router::signing::{Environment, KeySet};
 
 pub const MAX_EXPERIMENTS: usize = 1000;
 pub const MAX_PREDICTORS: usize = 64;
 pub const MAX_WEIGHT: u32 = 1_000_000;
 pub const MAX_AGE_LIMIT_SECONDS: u32 = 34_560_000;
 /// `signing.keys_env`: an environment variable name of at most this many characters.
-const MAX_ENV_NAME_LEN: usize = 128;
+pub(super) const MAX_ENV_NAME_LEN: usize = 128;
 
 /// Headers a routing header may not be: the filter removes routing headers from every request,
 /// and removing one of these would break the request itself.
-const RESERVED_HEADERS: &[&str] = &[
+pub(super) const RESERVED_HEADERS: &[&str] = &[
     "host",
     "cookie",
     "content-length",
@@ -41,39 +40,8 @@ const RESERVED_HEADERS: &[&str] = &[
 
 type Result<T> = std::result::Result<T, ConfigError>;
 /// Attaches `<path>.<field>` to a reason, formatting the path only then.
-fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError + 'a {
+pub(super) fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError + 'a {
     move |reason| ConfigError::new(format!("{path}.{field}"), reason)
-}
-
-/// `signing`: the key set read from the environment variable it names. Checked even when no
-/// experiment is signed, so a broken Secret is found at deployment, not at the first token.
-pub fn signing(
-    raw: Option<RawSigning>,
-    environment: &(impl Environment + ?Sized),
-) -> Result<Option<Signing>> {
-    let Some(raw) = raw else { return Ok(None) };
-    let variable = raw.keys_env;
-    let valid_name = variable.len() <= MAX_ENV_NAME_LEN
-        && variable
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && variable.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid_name {
-        return Err(ConfigError::new(
-            "signing.keys_env",
-            format!(
-                "{:?} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*, at most {} characters)",
-                variable, MAX_ENV_NAME_LEN
-            ),
-        ));
-    }
-    let keys = KeySet::from_environment(environment, &variable)
-        .map_err(|e| ConfigError::new("signing.keys_env", e.describe(&variable)))?;
-    Ok(Some(Signing {
-        keys_env: variable,
-        keys: Arc::new(keys),
-    }))
 }
 
 /// `fleet`: whether the configuration has a `fleet` block (which `pooled` needs).
@@ -203,214 +171,6 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: 
         adaptive,
         rollout,
         shadow,
-    })
-}
-
-fn match_rule(path: &str, raw: Option<RawMatch>) -> Result<(Vec<HostPattern>, String)> {
-    let Some(raw) = raw else {
-        return Ok((vec![HostPattern::Any], "/".to_string()));
-    };
-    let hosts = match raw.hosts {
-        None => vec![HostPattern::Any],
-        Some(list) if list.is_empty() => {
-            return Err(at(path, "match.hosts")(
-                "must list at least one host; leave `hosts` out to match any host".into(),
-            ))
-        }
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                host_pattern(h).map_err(|reason| ConfigError::new(format!("{path}.match.hosts[{i}]"), reason))
-            })
-            .collect::<Result<Vec<_>>>()?,
-    };
-    let path_prefix = match raw.path_prefix {
-        None => "/".to_string(),
-        Some(p) if p.starts_with('/') => p,
-        Some(_) => return Err(at(path, "match.path_prefix")("must start with \"/\"".into())),
-    };
-    Ok((hosts, path_prefix))
-}
-
-fn host_pattern(host: &str) -> std::result::Result<HostPattern, String> {
-    if host.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if host == "*" {
-        return Ok(HostPattern::Any);
-    }
-    let (suffix, wildcard) = match host.strip_prefix("*.") {
-        Some(rest) => (rest, true),
-        None => (host, false),
-    };
-    if suffix.contains('*') || (!wildcard && host.starts_with('*')) {
-        return Err(format!(
-            "\"{host}\": the only wildcards are \"*\" and a leading \"*.\" (as in \"*.example.org\")"
-        ));
-    }
-    if suffix.contains(':') {
-        return Err(format!(
-            "\"{host}\" must not contain a port: hosts are compared with :authority minus its port"
-        ));
-    }
-    let valid = !suffix.is_empty()
-        && !suffix.starts_with('.')
-        && !suffix.ends_with('.')
-        && !suffix.contains("..")
-        && suffix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    if !valid {
-        return Err(format!(
-            "\"{host}\" is not a host name (letters, digits, \"-\", \"_\" and \".\"-separated labels)"
-        ));
-    }
-    let lower = suffix.to_ascii_lowercase();
-    Ok(if wildcard {
-        HostPattern::Subdomain(lower)
-    } else {
-        HostPattern::Exact(lower)
-    })
-}
-
-fn predictors(path: &str, raw: Vec<RawPredictor>) -> Result<Vec<Predictor>> {
-    if raw.is_empty() || raw.len() > MAX_PREDICTORS {
-        return Err(at(path, "predictors")(format!(
-            "must list 1 to {MAX_PREDICTORS} predictors, found {}",
-            raw.len()
-        )));
-    }
-    let field = |i: usize, name: &str| format!("{path}.predictors[{i}].{name}");
-    let mut out: Vec<Predictor> = Vec::with_capacity(raw.len());
-    for (i, p) in raw.into_iter().enumerate() {
-        dns_label(&p.name).map_err(|reason| ConfigError::new(field(i, "name"), reason))?;
-        if let Some(first) = out.iter().position(|q| q.name == p.name) {
-            return Err(ConfigError::new(
-                field(i, "name"),
-                format!("\"{}\" is already the name of {path}.predictors[{first}]", p.name),
-            ));
-        }
-        let weight = integer_in(&p.weight, 0, MAX_WEIGHT).ok_or_else(|| {
-            ConfigError::new(
-                field(i, "weight"),
-                format!("must be an integer from 0 to {MAX_WEIGHT}"),
-            )
-        })?;
-        out.push(Predictor { name: p.name, weight });
-    }
-    if out.iter().all(|p| p.weight == 0) {
-        return Err(at(path, "predictors")(
-            "at least one weight must be greater than 0".into(),
-        ));
-    }
-    Ok(out)
-}
-
-fn sticky(path: &str, experiment: &str, raw: Option<RawSticky>) -> Result<Sticky> {
-    let raw = raw.unwrap_or(RawSticky {
-        cookie: None,
-        max_age_seconds: None,
-        user_header: None,
-        secure: None,
-        domain: None,
-    });
-    let cookie = match raw.cookie {
-        None => Some(format!("pr-{experiment}")),
-        Some(c) if c.is_empty() => None,
-        Some(c) => {
-            token(
-                &c,
-                "a cookie name",
-                |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
-                "[A-Za-z0-9_-]",
-            )
-            .map_err(at(path, "sticky.cookie"))?;
-            Some(c)
-        }
-    };
-    let max_age_seconds = match raw.max_age_seconds {
-        None => DEFAULT_MAX_AGE_SECONDS,
-        Some(n) => integer_in(&n, 1, MAX_AGE_LIMIT_SECONDS).ok_or_else(|| {
-            at(path, "sticky.max_age_seconds")(format!(
-                "must be an integer from 1 to {MAX_AGE_LIMIT_SECONDS} (400 days)"
-            ))
-        })?,
-    };
-    let user_header = match raw.user_header {
-        None => None,
-        Some(h) => {
-            header_name(&h).map_err(at(path, "sticky.user_header"))?;
-            Some(h)
-        }
-    };
-    let domain = match raw.domain {
-        None => None,
-        Some(d) => {
-            cookie_domain(&d).map_err(at(path, "sticky.domain"))?;
-            Some(d)
-        }
-    };
-    Ok(Sticky {
-        cookie,
-        max_age_seconds,
-        user_header,
-        secure: raw.secure.unwrap_or(false),
-        domain,
-    })
-}
-
-fn override_rule(
-    path: &str,
-    raw: Option<RawOverride>,
-    signing: Option<&Signing>,
-) -> Result<Option<Override>> {
-    let raw = raw.unwrap_or(RawOverride {
-        header: None,
-        query_param: None,
-        enabled: None,
-        signed: None,
-    });
-    let header = match raw.header {
-        None => DEFAULT_OVERRIDE_HEADER.to_string(),
-        Some(h) => {
-            header_name(&h).map_err(at(path, "override.header"))?;
-            h
-        }
-    };
-    let query_param = match raw.query_param {
-        None => None,
-        Some(q) => {
-            token(
-                &q,
-                "a query parameter name",
-                |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-',
-                "[A-Za-z0-9_.-]",
-            )
-            .map_err(at(path, "override.query_param"))?;
-            Some(q)
-        }
-    };
-    let signed = match (raw.signed.unwrap_or(false), signing) {
-        (false, _) => None,
-        (true, Some(signing)) => Some(Arc::clone(&signing.keys)),
-        (true, None) => {
-            return Err(at(path, "override.signed")(
-                "needs a top-level `signing` object naming the environment variable that holds the keys \
-                 ({\"signing\": {\"keys_env\": \"PREDICTOR_ROUTER_KEYS\"}})"
-                    .to_string(),
-            ))
-        }
-    };
-    // Validate the fields even when disabled, so that enabling it later cannot surface a latent error.
-    Ok(if raw.enabled == Some(false) {
-        None
-    } else {
-        Some(Override {
-            header,
-            query_param,
-            signed,
-        })
     })
 }
 
