@@ -75,11 +75,11 @@ test-core:
 ## and the command line on the same code
 test-module: build test-modules
 	cargo test --locked -p wasm-test-harness -p predictor-router-cli
-	cargo test --locked -p predictor-router-tests --test 'harness_*' --test hostcall_budget --test manifests --test doc_references
+	cargo test --locked -p predictor-router-module-tests
 
 ## test-e2e: real Envoy, Seldon models, Prometheus, Chromium, a registry; then the real control plane
 test-e2e: build envoy seldon model-servers chromium test-modules wrk oci-tools prometheus control-plane cli
-	cargo test --locked -p predictor-router-tests --test 'e2e_*' --test monitoring --test soak
+	cargo test --locked -p predictor-router-e2e -p predictor-router-tools
 	$(MAKE) --no-print-directory -o build -o envoy -o oci-tools -o control-plane -o cli test-control-plane
 
 ## control-plane: etcd, kube-apiserver, kubectl, istiod and Istio's agent, built from their projects'
@@ -103,7 +103,7 @@ test-control-plane: build envoy oci-tools control-plane cli
 ## soak: SOAK_SECONDS (600) of saturating load through Envoy. SOAK_MODE=all: every feature at once
 ## (fixed, adaptive pooled from a real Prometheus, a rollout, a shadow, signed overrides).
 soak: build envoy wrk prometheus
-	SOAK_MODE=$(SOAK_MODE) cargo run --release --locked -p predictor-router-tests --bin soak
+	SOAK_MODE=$(SOAK_MODE) cargo run --release --locked -p predictor-router-tools --bin soak
 
 wrk:
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
@@ -125,18 +125,18 @@ fmt:
 ## demo: a real Envoy with the filter in front of two predictors on loopback, traffic, the observed split
 demo: build envoy $(if $(filter 1,$(DEMO_PROMETHEUS)),prometheus)
 	@echo "building the demo (predictor-router-e2e: the core and an HTTP client, no wasm runtime)"
-	@cargo build --quiet --locked -p predictor-router-e2e --bin demo
+	@cargo build --quiet --locked -p predictor-router-tools --no-default-features --bin demo
 	@target/debug/demo
 
 ## demo-seldon: the fraud-detection A/B with real Seldon Core v1 predictors (XGBoost, random forest) and a
 ## bandit learning from Seldon's feedback API at the gateway
 demo-seldon: build envoy seldon
-	cargo run --locked -p predictor-router-e2e --bin demo_seldon
+	cargo run --locked -p predictor-router-tools --no-default-features --bin demo_seldon
 
 ## demo-models: the shadow comparison over the Open Inference Protocol (MLServer: probabilities, then
 ## labels) and KServe v1 (KServe's model server), the gateway's counts beside an offline recomputation
 demo-models: build envoy seldon model-servers
-	cargo run --locked -p predictor-router-e2e --bin demo_models
+	cargo run --locked -p predictor-router-tools --no-default-features --bin demo_models
 
 ## bench: Envoy CPU and throughput side by side with Envoy's own routing, plus harness figures; writes
 ## BENCHMARKS.md (about 10 minutes; not part of `make test`). BENCH_ROUNDS=n for more or fewer rounds.
@@ -160,7 +160,7 @@ bench: build envoy wrk
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_noop.wasm,$(BENCH_DIR)/floor_noop.wasm)
 	$(call finish_wasm,target/$(WASM_TARGET)/release/floor_set_header.wasm,$(BENCH_DIR)/floor_set_header.wasm)
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM_RAW) -o $(BENCH_DIR)/predictor_router_all_exports.wasm
-	cargo run --release --locked -p predictor-router-tests --bin bench -- --out BENCHMARKS.md
+	cargo run --release --locked -p predictor-router-tools --bin bench -- --out BENCHMARKS.md
 
 ## mutants: mutation testing of the decision core (src/router/) with cargo-mutants against the native
 ## suites (tests/core); prints caught, missed, timeouts, unviable and the score (about 35 minutes here;

@@ -355,7 +355,7 @@ impl Upstream {
 
     /// When the call is answered, by the worker's clock, and with what (`None`: a failure). A timeout
     /// is answered as Envoy answers it: its own local reply, 504 "upstream request timeout" (seen in
-    /// tests/tests/e2e_shadow.rs).
+    /// tests/e2e/tests/e2e_shadow.rs).
     fn answer(&self, callout: &Callout) -> (u64, Option<CallResponse>) {
         let timeout_at = callout
             .dispatched_nanos

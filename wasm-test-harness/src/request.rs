@@ -177,7 +177,7 @@ impl<'h> RequestBuilder<'h> {
                 OnTrap::Fail => Err(trap),
                 OnTrap::Simulate(_) => {
                     // The request that trapped gets a 503 whatever the policy (measured in Envoy 1.40:
-                    // tests/tests/e2e_failure_modes.rs); the policy decides what later requests get.
+                    // tests/e2e/tests/e2e_failure_modes.rs); the policy decides what later requests get.
                     host.worker_parts(index).mark_failed();
                     let mut exchange = Exchange::without_filter(
                         index,

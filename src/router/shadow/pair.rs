@@ -9,7 +9,7 @@ use super::compare::{outcome, Outcome, Served, ShadowReply};
 use crate::router::config::Compare;
 
 /// The local reply Envoy gives a callout whose timeout passed (its router's "upstream request
-/// timeout"), seen in tests/tests/e2e_shadow.rs. Told apart by its body, not by the time it took: the
+/// timeout"), seen in tests/e2e/tests/e2e_shadow.rs. Told apart by its body, not by the time it took: the
 /// module's clock and Envoy's timer differ by a millisecond or so.
 const ENVOY_TIMEOUT_STATUS: u16 = 504;
 const ENVOY_TIMEOUT_BODY: &[u8] = b"upstream request timeout";

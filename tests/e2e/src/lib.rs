@@ -1,6 +1,6 @@
-//! predictor-router in a real Envoy, for the end-to-end tests (`tests/tests/e2e_*.rs`, through the
-//! `predictor-router-tests` crate, which re-exports these modules) and for `make demo`. It has no wasm
-//! runtime of its own, so a newcomer's `make demo` compiles only this and the pure core.
+//! The e2e tier's support: predictor-router in a real Envoy and the other real parts, for the suites in
+//! `tests/e2e/tests/` and for the demos (`tests/tools`). It links no wasm runtime, so a newcomer's
+//! `make demo` compiles only this and the pure core.
 //!
 //! - [`scenario`]: the shipped plugin configuration, read from `envoyfilter/base/wasmplugin.yaml`
 //! - [`bootstrap`]: Envoy bootstraps that mirror Istio's translation of a WasmPlugin
