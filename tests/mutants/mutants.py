@@ -14,7 +14,8 @@ core's unit tests) against each mutant. This driver adds what cargo-mutants does
 3. A check that every mutant's test phase really ran the native suites (its log names them).
 4. The summary: caught, missed, timeouts, unviable, equivalent, and the score against 90 %.
 
-Arguments after `--` go to cargo mutants (for example `-- -f src/router/bucketing.rs`).
+Arguments after `--` go to cargo mutants (for example `-- --re src/router/worker/`: the configuration's
+examine_globs take precedence over `-f`).
 """
 
 import json

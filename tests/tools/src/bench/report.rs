@@ -156,9 +156,6 @@ pub fn render(
     }
     let _ = writeln!(w, "\nNon-2xx responses in this mode: {}.", direct.non_2xx());
     let pairs = [
-        ("predictor-router, random", "before adaptive, random", "fixed weights, random: this module vs the one before adaptive allocation"),
-        ("predictor-router, sticky", "before adaptive, sticky", "fixed weights, sticky: this module vs before"),
-        ("predictor-router, sticky, POST 4 KB", "before adaptive, sticky, POST 4 KB", "fixed weights, POST with a 4 KB body (the new `proxy_on_request_body` export): this module vs before"),
         ("adaptive (response), random", "predictor-router, random", "adaptive, reward response with max_latency_ms (two clock reads, an outcome), random: vs fixed weights"),
         ("adaptive (response), sticky", "predictor-router, sticky", "adaptive, reward response, sticky: vs fixed weights"),
         ("adaptive (feedback), feedback POST 4 KB", "predictor-router, sticky, POST 4 KB", "adaptive, reward feedback: a feedback request with a 4 KB body (copied and parsed) vs the same POST to a fixed-weight experiment"),

@@ -118,12 +118,6 @@ fn variants() -> Vec<Variant> {
             clusters: Vec::new(),
         },
         Variant {
-            name: "predictor-router before adaptive",
-            routing: Routing::HeaderRoutes,
-            filter: wasm(bench.join("predictor_router_before.wasm")),
-            clusters: Vec::new(),
-        },
-        Variant {
             name: "predictor-router, adaptive (response)",
             routing: Routing::HeaderRoutes,
             filter: with_config(adaptive_plugin_config().to_string()),
@@ -143,12 +137,6 @@ fn variants() -> Vec<Variant> {
                 configuration: signed_plugin_config().to_string(),
                 vm_environment: vec![(SIGNING_VARIABLE.to_string(), BENCH_KEY.to_string())],
             }),
-            clusters: Vec::new(),
-        },
-        Variant {
-            name: "predictor-router before shadow",
-            routing: Routing::HeaderRoutes,
-            filter: wasm(bench.join("predictor_router_before_shadow.wasm")),
             clusters: Vec::new(),
         },
         Variant {
@@ -294,18 +282,6 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
                 "predictor-router, all SDK exports",
                 &[],
             ),
-            case("before adaptive, random", "predictor-router before adaptive", &[]),
-            case(
-                "before adaptive, sticky",
-                "predictor-router before adaptive",
-                &sticky,
-            ),
-            post(
-                "before adaptive, sticky, POST 4 KB",
-                "predictor-router before adaptive",
-                &sticky,
-                predict_path(),
-            ),
             post(
                 "predictor-router, sticky, POST 4 KB",
                 "predictor-router",
@@ -337,13 +313,6 @@ fn cases(variants: &[Variant], mode: Mode) -> Vec<Case> {
                 "adaptive pooled (fleet), sticky",
                 "predictor-router, adaptive pooled (fleet)",
                 &sticky,
-            ),
-            case("before shadow, sticky", "predictor-router before shadow", &sticky),
-            post(
-                "before shadow, sticky, POST 4 KB",
-                "predictor-router before shadow",
-                &sticky,
-                predict_path(),
             ),
             case(
                 "shadow 0.01 %, sticky",
@@ -549,9 +518,7 @@ fn main() {
             });
         }
     }
-    // Shadow comparison (issue 28): configured but (almost) never copying costs nothing measurable;
-    // a copied 4 KB request against the same request not copied; the new response-body export
-    // against the module before the shadow.
+    // Shadow comparison: configured but (almost) never copying costs nothing measurable.
     let pairs = [
         (
             "shadow 0.01 %, sticky, POST 4 KB",
@@ -563,18 +530,6 @@ fn main() {
             "shadow 0.01 %, sticky",
             "predictor-router, sticky",
             "Envoy CPU, shadow at 0.01 % vs no shadow (GET): within noise (±3 µs)",
-            Some(3.0),
-        ),
-        (
-            "predictor-router, sticky, POST 4 KB",
-            "before shadow, sticky, POST 4 KB",
-            "Envoy CPU, this module vs the one before the shadow (proxy_on_response_body), POST 4 KB: within noise (±3 µs)",
-            Some(3.0),
-        ),
-        (
-            "predictor-router, sticky",
-            "before shadow, sticky",
-            "Envoy CPU, this module vs the one before the shadow (proxy_on_response_body), GET: within noise (±3 µs)",
             Some(3.0),
         ),
     ];
