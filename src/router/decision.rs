@@ -174,15 +174,27 @@ fn named_predictor(
     };
     let forced = match signed {
         None => experiment.predictor_named(&value),
-        Some(keys) => signing::verify(
-            keys,
-            &experiment.name,
-            |name| experiment.predictor_named(name),
-            &value,
-            request.now_unix_seconds(),
-        ),
+        Some(keys) => verify_signed(keys, experiment, &value, request.now_unix_seconds()),
     };
     forced.map_or(Named::Unknown, Named::Predictor)
+}
+
+/// A signed override's token checked against the experiment's predictors (out of line: only signed
+/// overrides pay for it).
+#[inline(never)]
+fn verify_signed(
+    keys: &KeySet,
+    experiment: &Experiment,
+    token: &[u8],
+    now_unix_seconds: u64,
+) -> Option<PredictorId> {
+    signing::verify(
+        keys,
+        &experiment.name,
+        |name| experiment.predictor_named(name),
+        token,
+        now_unix_seconds,
+    )
 }
 
 /// The predictor named by the sticky cookie, if it exists and still takes traffic (weight > 0).

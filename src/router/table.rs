@@ -1,39 +1,44 @@
 //! The routing table: the validated experiments, compiled for serving requests. It owns matching
 //! (which experiment a request belongs to) and the list of routing headers every request is stripped of.
 
-use crate::router::config::{self, Config, ConfigError, Experiment, Fleet, Signing};
+use std::ops::Deref;
+
+use crate::router::config::{self, Config, ConfigError, Experiment};
 use crate::router::ids::ExperimentId;
 use crate::router::matching::ExperimentIndex;
 use crate::router::signing::Environment;
 
+/// The configuration (its accessors through `Deref`: `experiments()`, `signing()`, `fleet()`) and what
+/// serving adds to it.
 #[derive(Debug)]
 pub struct RoutingTable {
-    experiments: Vec<Experiment>,
+    config: Config,
     /// Every distinct routing header, in first-use order: all are removed from every request.
     routing_headers: Vec<String>,
     index: ExperimentIndex,
-    signing: Option<Signing>,
-    fleet: Option<Fleet>,
+}
+
+impl Deref for RoutingTable {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.config
+    }
 }
 
 impl RoutingTable {
     pub fn new(config: Config) -> Self {
-        let signing = config.signing().cloned();
-        let fleet = config.fleet().cloned();
-        let experiments = config.into_experiments();
         let mut routing_headers: Vec<String> = Vec::new();
-        for exp in &experiments {
+        for exp in config.experiments() {
             if !routing_headers.contains(&exp.routing_header) {
                 routing_headers.push(exp.routing_header.clone());
             }
         }
-        let index = ExperimentIndex::new(&experiments);
+        let index = ExperimentIndex::new(config.experiments());
         RoutingTable {
-            experiments,
+            config,
             routing_headers,
             index,
-            signing,
-            fleet,
         }
     }
 
@@ -50,27 +55,14 @@ impl RoutingTable {
         config::parse_with_environment(bytes, environment).map(Self::new)
     }
 
-    /// `signing`, when configured (the variable's name and the number of keys are safe to log).
-    pub fn signing(&self) -> Option<&Signing> {
-        self.signing.as_ref()
-    }
-
-    /// `fleet`, when configured: where pooled experiments read every replica's outcomes.
-    pub fn fleet(&self) -> Option<&Fleet> {
-        self.fleet.as_ref()
-    }
-
-    pub fn experiments(&self) -> &[Experiment] {
-        &self.experiments
-    }
-
     pub fn experiment(&self, id: ExperimentId) -> Option<&Experiment> {
-        self.experiments.get(id.index())
+        self.config.experiments().get(id.index())
     }
 
     /// Every experiment with its id, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = (ExperimentId, &Experiment)> {
-        self.experiments
+        self.config
+            .experiments()
             .iter()
             .enumerate()
             .map(|(i, e)| (ExperimentId::from_index(i), e))
@@ -85,7 +77,7 @@ impl RoutingTable {
     /// without any pooled experiment is never queried.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        for (i, exp) in self.experiments.iter().enumerate() {
+        for (i, exp) in self.experiments().iter().enumerate() {
             for (j, p) in exp.predictors.iter().enumerate() {
                 let empty = exp.buckets.range_of(j).is_some_and(|(start, end)| start == end);
                 if p.weight > 0 && empty {
@@ -97,7 +89,7 @@ impl RoutingTable {
                 }
             }
         }
-        if self.fleet.is_some() && !self.experiments.iter().any(Experiment::is_pooled) {
+        if self.fleet().is_some() && !self.experiments().iter().any(Experiment::is_pooled) {
             warnings
                 .push("fleet: no experiment has `pooled: true`, so Prometheus is never queried".to_string());
         }
@@ -112,6 +104,6 @@ impl RoutingTable {
     /// The first experiment (in configuration order) whose hosts and path prefix fit the request.
     /// `authority` is the raw `:authority` (port and case are dealt with here); `path` the raw `:path`.
     pub fn match_request(&self, authority: &[u8], path: &[u8]) -> Option<ExperimentId> {
-        self.index.find(&self.experiments, authority, path)
+        self.index.find(self.config.experiments(), authority, path)
     }
 }

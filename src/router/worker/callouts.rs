@@ -52,12 +52,9 @@ impl<P: HostPort> Callouts<P> {
         self.owners.drain().map(|(_, owner)| owner)
     }
 
-    pub fn len(&self) -> usize {
+    /// How many callouts are in flight.
+    pub fn in_flight(&self) -> usize {
         self.owners.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.owners.is_empty()
     }
 }
 

@@ -66,6 +66,8 @@ pub struct MemoryEnvoy {
     /// Shared-data writes refused with `CasMismatch` before any is accepted (contention).
     pub lose_races: Cell<u32>,
     reply: RefCell<MemoryReply>,
+    /// Reads of a reply's body (each a hostcall in Envoy).
+    pub body_reads: Cell<u32>,
     /// Every log line: the worker, its level, the line.
     pub logs: RefCell<Vec<(usize, Level, String)>>,
     /// The tick period each worker asked for last.
@@ -214,6 +216,7 @@ impl HostPort for MemoryHost {
     }
 
     fn reply_body(&self, size: usize) -> Option<Vec<u8>> {
+        self.envoy.body_reads.set(self.envoy.body_reads.get() + 1);
         let reply = self.envoy.reply.borrow();
         Some(reply.body.get(..size).unwrap_or(&reply.body).to_vec())
     }

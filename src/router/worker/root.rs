@@ -57,7 +57,7 @@ impl<P: HostPort + Clone> WorkerRoot<P> {
 
     /// The callouts in flight (for tests and the registry's invariants).
     pub fn callouts_in_flight(&self) -> usize {
-        self.callouts.len()
+        self.callouts.in_flight()
     }
 
     /// A validated configuration takes over: the one it replaces hands over its counts now (counts of

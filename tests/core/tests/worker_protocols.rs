@@ -449,3 +449,87 @@ proptest! {
         prop_assert_eq!(unique.len(), asked.len());
     }
 }
+
+/// One copied request through the worker: the client's answer `served`, the shadow's reply `reply`.
+fn copy_and_reply(envoy: &MemoryEnvoy, root: &mut WorkerRoot<MemoryHost>, served: &[u8], reply: MemoryReply) {
+    let state = root.state().unwrap().clone();
+    let desk = root.desk().clone();
+    let mut copy =
+        StreamCopy::start(&state, &desk, EXPERIMENT(), XGB(), copy_head(&state)).expect("admitted");
+    copy.request_chunk(2, true, |_| Some(b"{}".to_vec()));
+    copy.response_headers(b"200", false);
+    copy.response_chunk(served.len(), true, |_| Some(served.to_vec()));
+    drop(copy);
+    root.tick();
+    let calls = envoy.take_calls(0);
+    assert_eq!(calls.len(), 1);
+    envoy.reply(root, calls[0].token, reply);
+}
+
+#[test]
+fn the_shadows_reply_body_is_read_and_compared_with_the_clients_answer() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = shadow_with(json!({"percent": 100, "compare": "kserve_v1"}));
+    let mut root = worker(&envoy, 0, &config);
+    let served = br#"{"predictions": [1, 0]}"#;
+    copy_and_reply(
+        &envoy,
+        &mut root,
+        served,
+        MemoryReply::ok(r#"{"predictions": [1, 0]}"#),
+    );
+    copy_and_reply(
+        &envoy,
+        &mut root,
+        served,
+        MemoryReply::ok(r#"{"predictions": [1, 1]}"#),
+    );
+    // Too large to compare (the copy limit): read nowhere, failed.
+    let huge = vec![b' '; predictor_router::router::shadow::MAX_COPY_BYTES + 1];
+    let reads = envoy.body_reads.get();
+    copy_and_reply(&envoy, &mut root, served, MemoryReply::ok(huge));
+    assert_eq!(envoy.body_reads.get(), reads, "a body over the limit is not read");
+    let state = root.state().unwrap().clone();
+    state.flush();
+    let count = |m: &str| envoy.counter(&format!("predictor_router.fraud-detection.xgb.shadow.rf-v2.{m}"));
+    assert_eq!((count("agree"), count("disagree"), count("failed")), (1, 1, 1));
+}
+
+#[test]
+fn a_fleet_reply_without_a_body_reads_none_and_a_replaced_configurations_reply_is_dropped() {
+    let envoy = MemoryEnvoy::new(1_800_000_000 * NANOS);
+    let config = pooled_config();
+    let mut root = worker(&envoy, 0, &config);
+    let mut sent = Vec::new();
+    for _ in 0..40 {
+        envoy.advance(NANOS / 2);
+        root.tick();
+        sent.extend(envoy.take_calls(0));
+        if sent.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(sent.len(), 1, "one query in flight at a time");
+    // An empty 200: no body to read (Envoy would be asked for nothing), the answer refused.
+    envoy.reply(&mut root, sent[0].token, MemoryReply::ok(""));
+    assert_eq!(envoy.body_reads.get(), 0);
+    assert_eq!(envoy.counter("predictor_router.fleet.query_failed"), 1);
+    // The next query is in flight when the configuration is replaced: its reply no longer applies.
+    while envoy.calls.borrow().is_empty() {
+        envoy.advance(NANOS / 2);
+        root.tick();
+    }
+    let pending = envoy.take_calls(0);
+    root.configure(table(&config));
+    assert_eq!(
+        root.callouts_in_flight(),
+        0,
+        "the replaced configuration's query is forgotten"
+    );
+    envoy.reply(&mut root, pending[0].token, pooled_answer());
+    assert_eq!(
+        envoy.counter("predictor_router.fleet.query_ok"),
+        0,
+        "a reply of no callout in flight is dropped"
+    );
+}
