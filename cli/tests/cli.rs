@@ -11,6 +11,13 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
+/// Asserts that `text` holds every one of `wanted`, naming `context` and the text when one is missing.
+fn assert_contains(text: &str, wanted: &[&str], context: &str) {
+    for w in wanted {
+        assert!(text.contains(w), "{context}: missing {w:?} in:\n{text}");
+    }
+}
+
 fn run(args: &[&str]) -> Output {
     run_with_stdin(args, b"")
 }
@@ -109,23 +116,17 @@ fn validate_accepts_every_shipped_manifest() {
     let o = run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
-    assert!(
-        out.contains("wasmplugin.yaml: valid (1 configuration(s))"),
-        "{out}"
-    );
-    assert!(
-        out.contains("envoyfilter-legacy.yaml: valid (1 configuration(s))"),
-        "{out}"
-    );
-    assert!(out.contains("adaptive/wasmplugin.yaml: valid"), "{out}");
-    assert!(out.contains("gateway.yaml: no plugin configuration"), "{out}");
-    assert!(
-        out.contains("extension-policy-image.yaml: valid (1 configuration(s))"),
-        "{out}"
-    );
-    assert!(
-        out.contains("gateway-api/wasmplugin.yaml: valid (1 configuration(s))"),
-        "{out}"
+    assert_contains(
+        &out,
+        &[
+            "wasmplugin.yaml: valid (1 configuration(s))",
+            "envoyfilter-legacy.yaml: valid (1 configuration(s))",
+            "adaptive/wasmplugin.yaml: valid",
+            "gateway.yaml: no plugin configuration",
+            "extension-policy-image.yaml: valid (1 configuration(s))",
+            "gateway-api/wasmplugin.yaml: valid (1 configuration(s))",
+        ],
+        "",
     );
 }
 
@@ -344,12 +345,15 @@ fn ramp_95_5_to_80_20_moves_exactly_15_percent_from_the_baseline_to_the_canary()
     let o = ramp(&from, &to);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
-    assert!(
-        out.contains("experiment fraud-detection: 15.00 % of hashed users change predictor"),
-        "{out}"
+    assert_contains(
+        &out,
+        &[
+            "experiment fraud-detection: 15.00 % of hashed users change predictor",
+            "xgb             80.00 %    15.00 %",
+            "rf               0.00 %     5.00 %",
+        ],
+        "",
     );
-    assert!(out.contains("xgb             80.00 %    15.00 %"), "{out}");
-    assert!(out.contains("rf               0.00 %     5.00 %"), "{out}");
 }
 
 #[test]
@@ -410,13 +414,13 @@ fn srm_on_a_real_envoys_stats_and_on_a_doctored_copy() {
         ]);
         assert_eq!(o.status.code(), Some(0), "{fixture}: {}", text(&o));
         let out = text(&o);
-        assert!(
-            out.contains("experiment fraud-detection: chi-square 0.02, df 1, p 0.8839: consistent"),
-            "{fixture}: {out}"
-        );
-        assert!(
-            out.contains("xgb          observed       1504 expected       1500.0"),
-            "{fixture}: {out}"
+        assert_contains(
+            &out,
+            &[
+                "experiment fraud-detection: chi-square 0.02, df 1, p 0.8839: consistent",
+                "xgb          observed       1504 expected       1500.0",
+            ],
+            fixture,
         );
         // Doctored: 400 of rf's hashed decisions counted as xgb's.
         let doctored = std::fs::read_to_string(&stats)

@@ -11,11 +11,8 @@ use super::rules::{self, integer_in};
 use super::schema::RawAdaptive;
 
 pub const DEFAULT_EPSILON_PERCENT: u32 = 10;
-pub const DEFAULT_UPDATE_SECONDS: u32 = 10;
 pub const DEFAULT_MIN_OUTCOMES: u32 = 100;
 pub const DEFAULT_MIN_SHARE_PERCENT: u32 = 1;
-pub const MAX_UPDATE_SECONDS: u32 = 3600;
-pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
 
 /// `path` is the block's own path (`experiments[0].adaptive`); `taking_part` the number of predictors
 /// with weight > 0; `path_prefix` the experiment's `match.path_prefix`; `fleet` whether the
@@ -75,18 +72,13 @@ pub fn validate(
         path_prefix,
     )?;
 
-    let update_seconds = bounded(
-        "update_seconds",
-        raw.update_seconds,
-        1,
-        MAX_UPDATE_SECONDS,
-        DEFAULT_UPDATE_SECONDS,
-    )?;
+    let update_seconds =
+        rules::update_seconds(raw.update_seconds.as_ref()).map_err(|reason| at("update_seconds", reason))?;
     let min_outcomes = bounded(
         "min_outcomes",
         raw.min_outcomes,
         0,
-        MAX_MIN_OUTCOMES,
+        rules::MAX_MIN_OUTCOMES,
         DEFAULT_MIN_OUTCOMES,
     )?;
     let share_limit = u32::try_from(100 / taking_part.max(1)).unwrap_or(0);

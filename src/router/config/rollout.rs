@@ -14,12 +14,9 @@ use crate::router::instant;
 
 pub const MAX_STEPS: usize = 20;
 pub const MAX_STEP_MINUTES: u32 = 10_080;
-pub const DEFAULT_UPDATE_SECONDS: u32 = 10;
-pub const MAX_UPDATE_SECONDS: u32 = 3600;
 pub const DEFAULT_MAX_DROP_MILLIONTHS: u32 = 10_000;
 pub const DEFAULT_CONFIDENCE_TENTHS: u32 = 990;
 pub const DEFAULT_MIN_OUTCOMES: u32 = 200;
-pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
 
 /// `path` is the block's own path (`experiments[0].rollout`); `path_prefix` the experiment's
 /// `match.path_prefix`; `fleet` whether the configuration has a `fleet` block.
@@ -56,13 +53,8 @@ pub fn validate(
         path_prefix,
     )?;
     let guard = guard(&format!("{path}.guard"), raw.guard.map(|g| g.0))?;
-    let update_seconds = bounded(
-        raw.update_seconds.as_ref(),
-        1,
-        MAX_UPDATE_SECONDS,
-        DEFAULT_UPDATE_SECONDS,
-    )
-    .map_err(|reason| at("update_seconds", reason))?;
+    let update_seconds =
+        rules::update_seconds(raw.update_seconds.as_ref()).map_err(|reason| at("update_seconds", reason))?;
     let pooled = rules::pooled(raw.pooled, fleet).map_err(|reason| at("pooled", reason))?;
     Ok(Rollout {
         canary,
@@ -197,7 +189,7 @@ fn guard(path: &str, raw: Option<RawGuard>) -> Result<Guard, ConfigError> {
     let min_outcomes = bounded(
         raw.min_outcomes.as_ref(),
         0,
-        MAX_MIN_OUTCOMES,
+        rules::MAX_MIN_OUTCOMES,
         DEFAULT_MIN_OUTCOMES,
     )
     .map_err(|reason| at("min_outcomes", reason))?;

@@ -30,6 +30,18 @@ pub fn integer_in(n: &Number, min: u32, max: u32) -> Option<u32> {
     u32::try_from(value).ok().filter(|v| (min..=max).contains(v))
 }
 
+/// `update_seconds` of an adaptive experiment or a rollout: how often its allocation is recomputed, or
+/// its guard looks.
+pub const DEFAULT_UPDATE_SECONDS: u32 = 10;
+pub const MAX_UPDATE_SECONDS: u32 = 3600;
+/// `min_outcomes`' upper bound, for the bandit's burn-in and the guard's first look alike.
+pub const MAX_MIN_OUTCOMES: u32 = 1_000_000;
+
+/// `update_seconds`: 1 to [`MAX_UPDATE_SECONDS`], [`DEFAULT_UPDATE_SECONDS`] when absent.
+pub fn update_seconds(value: Option<&Number>) -> Result<u32, String> {
+    bounded(value, 1, MAX_UPDATE_SECONDS, DEFAULT_UPDATE_SECONDS)
+}
+
 /// An optional integer field: `default` when absent, else an integer in `[min, max]`.
 pub fn bounded(value: Option<&Number>, min: u32, max: u32, default: u32) -> Result<u32, String> {
     match value {

@@ -69,16 +69,13 @@ described! {
 #[serde(deny_unknown_fields, expecting = "a JSON object with an `experiments` list")]
 pub struct RawConfig {
     pub experiments: Vec<Object<RawExperiment>>,
-    #[serde(default)]
     pub signing: Option<Object<RawSigning>>,
-    #[serde(default)]
     pub fleet: Option<Object<RawFleet>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a fleet object with `prometheus`")]
 pub struct RawFleet {
-    #[serde(default)]
     pub prometheus: Option<Object<RawPrometheus>>,
 }
 
@@ -90,19 +87,12 @@ pub struct RawFleet {
     expecting = "a prometheus object with `cluster` and `authority`"
 )]
 pub struct RawPrometheus {
-    #[serde(default)]
     pub cluster: Option<String>,
-    #[serde(default)]
     pub authority: Option<String>,
-    #[serde(default)]
     pub path: Option<String>,
-    #[serde(default)]
     pub selector: Option<String>,
-    #[serde(default)]
     pub timeout_ms: Option<Number>,
-    #[serde(default)]
     pub delay_seconds: Option<Number>,
-    #[serde(default)]
     pub window_seconds: Option<Number>,
 }
 
@@ -116,22 +106,16 @@ pub struct RawSigning {
 #[serde(deny_unknown_fields, expecting = "an experiment object")]
 pub struct RawExperiment {
     pub name: String,
-    #[serde(default, rename = "match")]
+    #[serde(rename = "match")]
     pub match_: Option<Object<RawMatch>>,
     pub predictors: Vec<Object<RawPredictor>>,
-    #[serde(default)]
     pub routing_header: Option<String>,
-    #[serde(default)]
     pub response_header: Option<String>,
-    #[serde(default)]
     pub sticky: Option<Object<RawSticky>>,
-    #[serde(default, rename = "override")]
+    #[serde(rename = "override")]
     pub override_: Option<Object<RawOverride>>,
-    #[serde(default)]
     pub adaptive: Option<Object<RawAdaptive>>,
-    #[serde(default)]
     pub rollout: Option<Object<RawRollout>>,
-    #[serde(default)]
     pub shadow: Option<Object<RawShadow>>,
 }
 
@@ -142,32 +126,21 @@ pub struct RawExperiment {
     expecting = "a shadow object with `name`, `cluster`, `authority` and `percent`"
 )]
 pub struct RawShadow {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub cluster: Option<String>,
-    #[serde(default)]
     pub authority: Option<String>,
-    #[serde(default)]
     pub path_prefix: Option<String>,
-    #[serde(default)]
     pub percent: Option<Number>,
-    #[serde(default)]
     pub timeout_ms: Option<Number>,
-    #[serde(default)]
     pub max_in_flight: Option<Number>,
-    #[serde(default)]
     pub compare: Option<String>,
-    #[serde(default)]
     pub output: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a match object")]
 pub struct RawMatch {
-    #[serde(default)]
     pub hosts: Option<Vec<String>>,
-    #[serde(default)]
     pub path_prefix: Option<String>,
 }
 
@@ -185,28 +158,19 @@ pub struct RawPredictor {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a sticky object")]
 pub struct RawSticky {
-    #[serde(default)]
     pub cookie: Option<String>,
-    #[serde(default)]
     pub max_age_seconds: Option<Number>,
-    #[serde(default)]
     pub user_header: Option<String>,
-    #[serde(default)]
     pub secure: Option<bool>,
-    #[serde(default)]
     pub domain: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an override object")]
 pub struct RawOverride {
-    #[serde(default)]
     pub header: Option<String>,
-    #[serde(default)]
     pub query_param: Option<String>,
-    #[serde(default)]
     pub enabled: Option<bool>,
-    #[serde(default)]
     pub signed: Option<bool>,
 }
 
@@ -215,23 +179,14 @@ pub struct RawOverride {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an adaptive object")]
 pub struct RawAdaptive {
-    #[serde(default)]
     pub policy: Option<String>,
-    #[serde(default)]
     pub epsilon_percent: Option<Number>,
-    #[serde(default)]
     pub reward: Option<String>,
-    #[serde(default)]
     pub max_latency_ms: Option<Number>,
-    #[serde(default)]
     pub feedback_path: Option<String>,
-    #[serde(default)]
     pub update_seconds: Option<Number>,
-    #[serde(default)]
     pub min_outcomes: Option<Number>,
-    #[serde(default)]
     pub min_share_percent: Option<Number>,
-    #[serde(default)]
     pub pooled: Option<bool>,
 }
 
@@ -239,23 +194,14 @@ pub struct RawAdaptive {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a rollout object")]
 pub struct RawRollout {
-    #[serde(default)]
     pub canary: Option<String>,
-    #[serde(default)]
     pub start: Option<String>,
-    #[serde(default)]
     pub steps: Option<Vec<Object<RawStep>>>,
-    #[serde(default)]
     pub reward: Option<String>,
-    #[serde(default)]
     pub max_latency_ms: Option<Number>,
-    #[serde(default)]
     pub feedback_path: Option<String>,
-    #[serde(default)]
     pub guard: Option<Object<RawGuard>>,
-    #[serde(default)]
     pub update_seconds: Option<Number>,
-    #[serde(default)]
     pub pooled: Option<bool>,
 }
 
@@ -265,19 +211,14 @@ pub struct RawRollout {
     expecting = "a step object with `percent` (and `minutes` on every step but the last)"
 )]
 pub struct RawStep {
-    #[serde(default)]
     pub percent: Option<Number>,
-    #[serde(default)]
     pub minutes: Option<Number>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a guard object")]
 pub struct RawGuard {
-    #[serde(default)]
     pub max_drop_percent: Option<Number>,
-    #[serde(default)]
     pub confidence_percent: Option<Number>,
-    #[serde(default)]
     pub min_outcomes: Option<Number>,
 }

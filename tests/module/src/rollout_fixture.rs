@@ -6,7 +6,7 @@ use predictor_router::router::bucketing::user_bucket;
 use predictor_router::router::config::parse;
 use predictor_router::router::rollout::shares::phase_table;
 use serde_json::{json, Value};
-use wasm_test_harness::{Host, RequestBuilder};
+use wasm_test_harness::{Host, LogLevel, RequestBuilder};
 
 use crate::module::module_bytes;
 
@@ -110,4 +110,20 @@ fn on(request: RequestBuilder<'_>, worker: Option<usize>) -> RequestBuilder<'_> 
         Some(w) => request.on_worker(w),
         None => request,
     }
+}
+
+/// The experiment's gauge `name` (`rollout.step`, `rf.share_bp`, ...), when defined.
+pub fn gauge(host: &Host, name: &str) -> Option<u64> {
+    host.metrics()
+        .get(&format!("predictor_router.fraud-detection.{name}"))
+        .copied()
+}
+
+/// The log lines at exactly `level` that contain `needle`.
+pub fn lines(host: &Host, level: LogLevel, needle: &str) -> Vec<String> {
+    host.logs_at_least(level)
+        .into_iter()
+        .filter(|l| l.level == level && l.message.contains(needle))
+        .map(|l| l.message)
+        .collect()
 }

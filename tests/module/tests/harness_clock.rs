@@ -6,7 +6,7 @@
 //! bandit's recompute) waits for the clock to catch up with a deadline set before a jump back.
 
 use predictor_router_module_tests::rollout_fixture::{
-    canary_users, config, failing_canary, failing_traffic, hashed, ramp, start, PATH, SECOND,
+    canary_users, config, failing_canary, failing_traffic, gauge, hashed, lines, ramp, start, PATH, SECOND,
 };
 use serde_json::json;
 use wasm_test_harness::{Host, LogLevel, Upstream};
@@ -15,19 +15,13 @@ const HOUR: u64 = 3_600 * SECOND;
 const WEEK: u64 = 7 * 24 * HOUR;
 const PROMETHEUS: &str = "outbound|9090||prometheus.monitoring.svc.cluster.local";
 
-fn gauge(host: &Host, name: &str) -> u64 {
-    host.metrics()
-        .get(&format!("predictor_router.fraud-detection.{name}"))
-        .copied()
-        .unwrap_or_else(|| panic!("no gauge {name}"))
-}
-
 /// (step, the canary's share in basis points, rolled back).
 fn rollout_state(host: &Host) -> (u64, u64, u64) {
+    let gauge = |name| gauge(host, name).unwrap_or_else(|| panic!("no gauge {name}"));
     (
-        gauge(host, "rollout.step"),
-        gauge(host, "rf.share_bp"),
-        gauge(host, "rollout.rolled_back"),
+        gauge("rollout.step"),
+        gauge("rf.share_bp"),
+        gauge("rollout.rolled_back"),
     )
 }
 
@@ -35,13 +29,6 @@ fn rollout_state(host: &Host) -> (u64, u64, u64) {
 fn on_canary(host: &mut Host, users: &[String]) -> f64 {
     let rf = users.iter().filter(|u| hashed(host, u) == "rf").count();
     rf as f64 / users.len() as f64
-}
-
-fn warn_lines(host: &Host, needle: &str) -> usize {
-    host.logs_at_least(LogLevel::Warn)
-        .iter()
-        .filter(|l| l.message.contains(needle))
-        .count()
 }
 
 #[test]
@@ -110,7 +97,7 @@ fn the_guard_keeps_looking_after_the_clock_jumps_back() {
         (1, 0, 1),
         "rolled back within four seconds of the new clock"
     );
-    assert_eq!(warn_lines(&host, "rollout rolled back rf"), 1);
+    assert_eq!(lines(&host, LogLevel::Warn, "rollout rolled back rf").len(), 1);
 }
 
 #[test]
@@ -121,7 +108,7 @@ fn a_rollback_is_never_undone_by_a_clock_jump() {
     host.tick().unwrap();
     let canary = canary_users(&config, 50, 200);
     failing_traffic(&mut host, &config, 4);
-    assert_eq!(gauge(&host, "rollout.rolled_back"), 1);
+    assert_eq!(gauge(&host, "rollout.rolled_back"), Some(1));
     let rolled_back_at = host.clock_nanos();
     let probe = &canary[..40];
 
@@ -158,7 +145,7 @@ fn a_rollback_is_never_undone_by_a_clock_jump() {
         check(&mut host, "standing still", 2);
     }
     assert_eq!(
-        warn_lines(&host, "rollout rolled back rf"),
+        lines(&host, LogLevel::Warn, "rollout rolled back rf").len(),
         1,
         "rolled back once, never again"
     );

@@ -4,24 +4,11 @@
 //! update that keeps the rollout, and a new `start` starts again.
 
 use predictor_router_module_tests::rollout_fixture::{
-    canary_users, config, failing_canary, failing_round, failing_traffic, hashed, ramp, start, PATH, SECOND,
+    canary_users, config, failing_canary, failing_round, failing_traffic, gauge, hashed, lines, ramp, start,
+    PATH, SECOND,
 };
 use serde_json::json;
 use wasm_test_harness::{Host, LogLevel};
-
-fn gauge(host: &Host, name: &str) -> Option<u64> {
-    host.metrics()
-        .get(&format!("predictor_router.fraud-detection.{name}"))
-        .copied()
-}
-
-fn lines(host: &Host, level: LogLevel, needle: &str) -> Vec<String> {
-    host.logs_at_least(level)
-        .into_iter()
-        .filter(|l| l.level == level && l.message.contains(needle))
-        .map(|l| l.message)
-        .collect()
-}
 
 #[test]
 fn the_step_follows_the_clock_and_hashed_canary_users_never_move() {

@@ -371,32 +371,30 @@ fn malformed_answers_of_every_protocol_are_failed_and_the_client_sees_nothing() 
         format!(r#"{{"outputs":[{{"name":"predict","shape":[2],"datatype":"{datatype}","data":{data}}}]}}"#)
     };
     let served_kserve = r#"{"predictions":[[0.9,0.1],[0.2,0.8]]}"#.to_string();
-    let cases: Vec<(&str, Value, String, String, &str)> = vec![
+    // A case whose served answer is `served_oip`, compared with `compare: oip`.
+    let served_by_oip = |name, shadow, outcome| {
         (
-            "oip agree",
+            name,
             json!({"compare": "oip"}),
             served_oip.clone(),
+            shadow,
+            outcome,
+        )
+    };
+    let cases: Vec<(&str, Value, String, String, &str)> = vec![
+        served_by_oip(
+            "oip agree",
             oip("[2,2]", "FP64", "[[0.7,0.3],[0.1,0.9]]"),
             "agree",
         ),
-        (
+        served_by_oip(
             "oip disagree",
-            json!({"compare": "oip"}),
-            served_oip.clone(),
             oip("[2,2]", "FP32", "[0.9,0.1,0.6,0.4]"),
             "disagree",
         ),
-        (
-            "oip wrong shape",
-            json!({"compare": "oip"}),
-            served_oip.clone(),
-            oip("[1,2]", "FP32", "[0.9,0.1]"),
-            "failed",
-        ),
-        (
+        served_by_oip("oip wrong shape", oip("[1,2]", "FP32", "[0.9,0.1]"), "failed"),
+        served_by_oip(
             "oip count is not the shape's",
-            json!({"compare": "oip"}),
-            served_oip.clone(),
             oip("[2,2]", "FP32", "[0.9,0.1,0.2]"),
             "failed",
         ),
@@ -421,13 +419,7 @@ fn malformed_answers_of_every_protocol_are_failed_and_the_client_sees_nothing() 
             labels("[1.0,0.0]", "FP64"),
             "agree",
         ),
-        (
-            "oip garbage",
-            json!({"compare": "oip"}),
-            served_oip.clone(),
-            "\u{0}garbage".to_string(),
-            "failed",
-        ),
+        served_by_oip("oip garbage", "\u{0}garbage".to_string(), "failed"),
         (
             "kserve_v1 agree",
             json!({"compare": "kserve_v1"}),

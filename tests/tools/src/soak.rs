@@ -15,7 +15,8 @@ use predictor_router_e2e::stats::{chi_square, chi_square_critical_p001, split_de
 use predictor_router_module_tests::module::module_bytes;
 use predictor_router_module_tests::request_mix::{linear_memory, RequestMix};
 
-pub struct SoakReport {
+/// What every soak checks of its load: wrk's figures, Envoy's wasm errors and resident memory.
+pub struct SoakLoad {
     pub seconds: u64,
     pub requests: u64,
     pub rps: f64,
@@ -23,8 +24,94 @@ pub struct SoakReport {
     pub non_2xx: u64,
     pub socket_errors: String,
     pub wasm_errors: Vec<String>,
-    /// (seconds into the run, Envoy resident bytes)
+    /// (seconds into the run, Envoy resident bytes); the first is where growth is measured from.
     pub resident: Vec<(u64, u64)>,
+}
+
+impl SoakLoad {
+    pub fn new(seconds: u64, saturated: Saturated, wasm_errors: Vec<String>) -> Self {
+        SoakLoad {
+            seconds,
+            requests: saturated.sample.requests,
+            rps: saturated.sample.rps,
+            p99_us: saturated.sample.p99_us,
+            non_2xx: saturated.sample.non_2xx,
+            socket_errors: saturated.socket_errors,
+            wasm_errors,
+            resident: saturated.resident,
+        }
+    }
+
+    /// Envoy's resident memory at the end over the first sample.
+    pub fn resident_growth(&self) -> f64 {
+        let first = self.resident.first().map_or(0, |r| r.1);
+        let last = self.resident.last().map_or(0, |r| r.1);
+        last as f64 / first.max(1) as f64
+    }
+
+    /// Each failed check, by name: requests, non-2xx, socket errors, wasm errors, memory growth over
+    /// `growth_bound`.
+    pub fn failures(&self, growth_bound: f64) -> Vec<String> {
+        let checks = [
+            (self.requests > 0, "no requests".to_string()),
+            (self.non_2xx == 0, format!("{} non-2xx responses", self.non_2xx)),
+            // wrk prints the line only when there were errors
+            (
+                !self.socket_errors.contains("read"),
+                format!("socket errors: {}", self.socket_errors),
+            ),
+            (
+                self.wasm_errors.is_empty(),
+                format!("wasm errors: {:?}", self.wasm_errors),
+            ),
+            (
+                self.resident_growth() <= growth_bound,
+                format!(
+                    "resident memory grew {:.3}× (bound {growth_bound}×)",
+                    self.resident_growth()
+                ),
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, what)| what)
+            .collect()
+    }
+
+    /// The load's lines of a report.
+    pub fn render(&self, growth_bound: f64) -> String {
+        let mut out = format!(
+            "requests: {} ({:.0}/s), p99 {:.0} µs, non-2xx: {}, socket errors: {}\n\
+             wasm errors in Envoy's log: {}\n",
+            self.requests,
+            self.rps,
+            self.p99_us,
+            self.non_2xx,
+            if self.socket_errors.is_empty() {
+                "none"
+            } else {
+                &self.socket_errors
+            },
+            self.wasm_errors.len()
+        );
+        out.push_str("Envoy resident memory:");
+        for (t, bytes) in &self.resident {
+            out.push_str(&format!(" {t}s {:.1} MB,", *bytes as f64 / 1e6));
+        }
+        out.push_str(&format!(
+            " growth {:.3}x (bound {growth_bound}x)\n",
+            self.resident_growth()
+        ));
+        out
+    }
+}
+
+/// Envoy's memory may grow by this much over the mixed soak.
+const RESIDENT_GROWTH_BOUND: f64 = 1.10;
+
+pub struct SoakReport {
+    pub load: SoakLoad,
     pub linear_memory: (usize, usize, u64),
     /// The shipped experiment's predictors and configured weights.
     pub predictors: Vec<(String, f64)>,
@@ -33,42 +120,18 @@ pub struct SoakReport {
 }
 
 impl SoakReport {
-    pub fn resident_growth(&self) -> f64 {
-        let (first, last) = (
-            self.resident.first().map_or(0, |r| r.1),
-            self.resident.last().map_or(0, |r| r.1),
-        );
-        last as f64 / first.max(1) as f64
-    }
-
     pub fn passed(&self) -> bool {
-        self.requests > 0
-            && self.non_2xx == 0
-            && !self.socket_errors.contains("read") // wrk prints the line only when there were errors
-            && self.wasm_errors.is_empty()
-            && self.resident_growth() < 1.10
+        self.load.failures(RESIDENT_GROWTH_BOUND).is_empty()
             && self.linear_memory.0 == self.linear_memory.1
             && self.splits.iter().all(|(_, _, chi2, bound)| chi2 < bound)
     }
 
     pub fn render(&self) -> String {
         let mut out = format!(
-            "soak: {} s through Envoy (2 workers), wrk -t2 -c32, mix of new visitors, cookies, user ids, forced\n\
-             requests: {} ({:.0}/s), p99 {:.0} µs, non-2xx: {}, socket errors: {}\n\
-             wasm errors in Envoy's log: {}\n",
-            self.seconds,
-            self.requests,
-            self.rps,
-            self.p99_us,
-            self.non_2xx,
-            if self.socket_errors.is_empty() { "none".to_string() } else { self.socket_errors.clone() },
-            self.wasm_errors.len()
+            "soak: {} s through Envoy (2 workers), wrk -t2 -c32, mix of new visitors, cookies, user ids, forced\n",
+            self.load.seconds
         );
-        out.push_str("Envoy resident memory:");
-        for (t, bytes) in &self.resident {
-            out.push_str(&format!(" {t}s {:.1} MB,", *bytes as f64 / 1e6));
-        }
-        out.push_str(&format!(" growth {:.3}x (bound 1.10x)\n", self.resident_growth()));
+        out.push_str(&self.load.render(RESIDENT_GROWTH_BOUND));
         out.push_str(&format!(
             "module linear memory (harness, same mix, {} requests): {} -> {} bytes\n",
             self.linear_memory.2, self.linear_memory.0, self.linear_memory.1
@@ -118,11 +181,7 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
     let baseline = gw.envoy.counters();
 
     let seconds = duration.as_secs().max(1);
-    let Saturated {
-        sample,
-        socket_errors,
-        resident,
-    } = saturate(&gw.envoy, script.path(), &url, seconds);
+    let saturated = saturate(&gw.envoy, script.path(), &url, seconds);
 
     // wrk is another process: wait for the filter's batched counts (at most a second) explicitly.
     std::thread::sleep(predictor_router_e2e::http::COUNTER_FLUSH);
@@ -157,14 +216,7 @@ pub fn run(duration: Duration, linear_memory_requests: u64) -> SoakReport {
         .collect();
 
     SoakReport {
-        seconds,
-        requests: sample.requests,
-        rps: sample.rps,
-        p99_us: sample.p99_us,
-        non_2xx: sample.non_2xx,
-        socket_errors,
-        wasm_errors: gw.envoy.wasm_errors(),
-        resident,
+        load: SoakLoad::new(seconds, saturated, gw.envoy.wasm_errors()),
         linear_memory: linear_memory_figure(linear_memory_requests),
         predictors: names.into_iter().zip(weights).collect(),
         splits,

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::soak::{saturate, wrk, Saturated, CONNECTIONS};
+use crate::soak::{saturate, wrk, SoakLoad, CONNECTIONS};
 use predictor_router_e2e::envoy::{free_port, Envoy};
 use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
 use predictor_router_e2e::monitoring::{rule_file, scrape_job, Prometheus};
@@ -31,15 +31,8 @@ pub const RESIDENT_BOUND: f64 = 1.05;
 const WARM_UP_SECONDS: u64 = 20;
 
 pub struct AllFeaturesReport {
-    pub seconds: u64,
-    pub requests: u64,
-    pub rps: f64,
-    pub p99_us: f64,
-    pub non_2xx: u64,
-    pub socket_errors: String,
-    pub wasm_errors: Vec<String>,
-    /// (seconds into the run, Envoy resident bytes); the first is at the end of the warm-up.
-    pub resident: Vec<(u64, u64)>,
+    /// The load; its first resident-memory sample is at the end of the warm-up.
+    pub load: SoakLoad,
     /// Requests Envoy's connection manager counted in the run, and decisions the filter counted.
     pub envoy_requests: u64,
     pub decisions: u64,
@@ -64,35 +57,14 @@ pub struct AllFeaturesReport {
 }
 
 impl AllFeaturesReport {
-    /// Envoy's resident memory at the end over the end of the warm-up.
-    pub fn resident_growth(&self) -> f64 {
-        let first = self.resident.first().map_or(0, |r| r.1);
-        let last = self.resident.last().map_or(0, |r| r.1);
-        last as f64 / first.max(1) as f64
-    }
-
     /// Each failed check, by name (empty: passed).
     pub fn failures(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.load.failures(RESIDENT_BOUND);
         let mut check = |ok: bool, what: String| {
             if !ok {
                 out.push(what);
             }
         };
-        check(self.requests > 0, "no requests".into());
-        check(self.non_2xx == 0, format!("{} non-2xx responses", self.non_2xx));
-        check(
-            !self.socket_errors.contains("read"),
-            format!("socket errors: {}", self.socket_errors),
-        );
-        check(
-            self.wasm_errors.is_empty(),
-            format!("wasm errors: {:?}", self.wasm_errors),
-        );
-        check(
-            self.resident_growth() <= RESIDENT_BOUND,
-            format!("resident memory grew {:.3}×", self.resident_growth()),
-        );
         check(
             self.decisions == self.envoy_requests,
             format!(
@@ -118,25 +90,10 @@ impl AllFeaturesReport {
     pub fn render(&self) -> String {
         let mut out = format!(
             "soak, every feature at once: {} s through Envoy (2 workers), wrk -t2 -c{CONNECTIONS}, after a {WARM_UP_SECONDS} s warm-up\n\
-             experiments: fixed (80/20), churn (adaptive thompson, pooled from Prometheus), fraud-detection (pooled rollout, shadow 10 %, signed overrides)\n\
-             requests: {} ({:.0}/s), p99 {:.0} µs, non-2xx: {}, socket errors: {}\n\
-             wasm errors in Envoy's log: {}\n",
-            self.seconds,
-            self.requests,
-            self.rps,
-            self.p99_us,
-            self.non_2xx,
-            if self.socket_errors.is_empty() { "none" } else { &self.socket_errors },
-            self.wasm_errors.len()
+             experiments: fixed (80/20), churn (adaptive thompson, pooled from Prometheus), fraud-detection (pooled rollout, shadow 10 %, signed overrides)\n",
+            self.load.seconds,
         );
-        out.push_str("Envoy resident memory:");
-        for (t, bytes) in &self.resident {
-            out.push_str(&format!(" {t}s {:.1} MB,", *bytes as f64 / 1e6));
-        }
-        out.push_str(&format!(
-            " growth {:.3}× from the end of the warm-up (bound {RESIDENT_BOUND}×)\n",
-            self.resident_growth()
-        ));
+        out.push_str(&self.load.render(RESIDENT_BOUND));
         out.push_str(&format!(
             "requests Envoy counted: {}; decisions the filter counted: {}\n",
             self.envoy_requests, self.decisions
@@ -332,11 +289,7 @@ pub fn run(duration: Duration) -> AllFeaturesReport {
     let baseline_requests = envoy_requests(envoy);
 
     let seconds = duration.as_secs().max(1);
-    let Saturated {
-        sample,
-        socket_errors,
-        resident,
-    } = saturate(envoy, script.path(), &url, seconds);
+    let saturated = saturate(envoy, script.path(), &url, seconds);
 
     // The last copies are answered within timeout_ms; the batched counts reach Envoy within a second.
     std::thread::sleep(Duration::from_millis(1500));
@@ -390,16 +343,9 @@ pub fn run(duration: Duration) -> AllFeaturesReport {
         .find(|(e, _)| e == "fraud-detection")
         .map_or(0, |(_, r)| r[1] + r[2] + r[3]);
     AllFeaturesReport {
-        seconds,
+        load: SoakLoad::new(seconds, saturated, envoy.wasm_errors()),
         shadow_copied_in_run,
         shadow_eligible_in_run,
-        requests: sample.requests,
-        rps: sample.rps,
-        p99_us: sample.p99_us,
-        non_2xx: sample.non_2xx,
-        socket_errors,
-        wasm_errors: envoy.wasm_errors(),
-        resident,
         envoy_requests: envoy_requests(envoy) - baseline_requests,
         decisions,
         by_experiment,

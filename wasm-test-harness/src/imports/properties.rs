@@ -9,13 +9,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         |mut c: C<'_>, path_ptr: i32, path_len: i32, ptr_ptr: i32, size_ptr: i32| {
             note_hostcall(&mut c, "proxy_get_property");
             finish((|| {
-                // The path is NUL-separated segments; properties are stored under the segments joined by '.'.
-                let path = read(&mut c, path_ptr, path_len)?;
-                let key = path
-                    .split(|b| *b == 0)
-                    .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(".");
+                let key = property_key(&read(&mut c, path_ptr, path_len)?);
                 let value = c.data().properties.get(&key).cloned().ok_or(Status::NotFound)?;
                 give(&mut c, &value, ptr_ptr, size_ptr)
             })())
@@ -27,12 +21,7 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         |mut c: C<'_>, path_ptr: i32, path_len: i32, value_ptr: i32, value_len: i32| {
             note_hostcall(&mut c, "proxy_set_property");
             finish((|| {
-                let path = read(&mut c, path_ptr, path_len)?;
-                let key = path
-                    .split(|b| *b == 0)
-                    .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(".");
+                let key = property_key(&read(&mut c, path_ptr, path_len)?);
                 let value = read(&mut c, value_ptr, value_len)?;
                 c.data_mut().properties.insert(key, value);
                 Ok(())
@@ -40,4 +29,12 @@ pub(super) fn add(linker: &mut Linker<WorkerState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// A property path is NUL-separated segments; properties are stored under the segments joined by '.'.
+fn property_key(path: &[u8]) -> String {
+    path.split(|b| *b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect::<Vec<_>>()
+        .join(".")
 }
