@@ -57,7 +57,10 @@ pub struct MemoryEnvoy {
     gauges: RefCell<Vec<(String, u64)>>,
     /// Every gauge value recorded: the worker, the gauge's name, the value.
     pub gauge_records: RefCell<Vec<(usize, String, u64)>>,
+    /// Shared queues by id - 1 (ids start at 1, as Envoy's do): name and messages.
     queues: RefCell<Vec<(String, VecDeque<Vec<u8>>)>>,
+    /// Shared-data writes accepted.
+    pub writes: Cell<u32>,
     next_token: Cell<u32>,
     /// Every callout sent and not yet answered by [`MemoryEnvoy::reply`].
     pub calls: RefCell<Vec<SentCall>>,
@@ -146,9 +149,19 @@ impl MemoryEnvoy {
             .collect()
     }
 
-    /// Whether queue `id` holds a wake-up.
+    /// The wake-ups queue `id` holds.
     pub fn queue_len(&self, id: u32) -> usize {
-        self.queues.borrow().get(id as usize).map_or(0, |(_, q)| q.len())
+        self.queue(id, |(_, q)| q.len()).unwrap_or(0)
+    }
+
+    /// The name queue `id` was registered under.
+    pub fn queue_name(&self, id: u32) -> Option<String> {
+        self.queue(id, |(name, _)| name.clone())
+    }
+
+    fn queue<T>(&self, id: u32, f: impl FnOnce(&mut (String, VecDeque<Vec<u8>>)) -> T) -> Option<T> {
+        let index = (id as usize).checked_sub(1)?;
+        self.queues.borrow_mut().get_mut(index).map(f)
     }
 
     fn define(metrics: &RefCell<Vec<(String, u64)>>, name: &str) -> u32 {
@@ -194,6 +207,7 @@ impl HostPort for MemoryHost {
         let next = self.envoy.next_cas.get().wrapping_add(1).max(1);
         self.envoy.next_cas.set(next);
         shared.insert(key.to_string(), (value.to_vec(), next));
+        self.envoy.writes.set(self.envoy.writes.get() + 1);
         Ok(())
     }
 
@@ -248,25 +262,19 @@ impl HostPort for MemoryHost {
     fn register_queue(&self, name: &str) -> Result<u32, PortError> {
         let mut queues = self.envoy.queues.borrow_mut();
         queues.push((name.to_string(), VecDeque::new()));
-        Ok(queues.len() as u32 - 1)
+        Ok(queues.len() as u32)
     }
 
     fn enqueue(&self, queue: u32) -> bool {
-        match self.envoy.queues.borrow_mut().get_mut(queue as usize) {
-            Some((_, q)) => {
-                q.push_back(b"1".to_vec());
-                true
-            }
-            None => false,
-        }
+        self.envoy
+            .queue(queue, |(_, q)| q.push_back(b"1".to_vec()))
+            .is_some()
     }
 
     fn dequeue(&self, queue: u32) -> bool {
         self.envoy
-            .queues
-            .borrow_mut()
-            .get_mut(queue as usize)
-            .and_then(|(_, q)| q.pop_front())
+            .queue(queue, |(_, q)| q.pop_front())
+            .flatten()
             .is_some()
     }
 

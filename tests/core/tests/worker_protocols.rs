@@ -4,90 +4,18 @@
 //! replies, queue wake-ups). The compiled module in the harness and in Envoy proves the adapter; these
 //! prove the protocols, in every interleaving the property tests draw.
 
-use std::rc::Rc;
+mod worker_support;
 
-use predictor_router::router::ids::{ExperimentId, PredictorId};
 use predictor_router::router::outcomes::record::decode_record;
 use predictor_router::router::outcomes::{record, Outcome};
-use predictor_router::router::plan::{Allocations, ShadowCopy};
-use predictor_router::router::shadow::copy::CopyHead;
-use predictor_router::router::table::RoutingTable;
+use predictor_router::router::plan::Allocations;
 use predictor_router::router::worker::memory::{MemoryEnvoy, MemoryHost, MemoryReply};
-use predictor_router::router::worker::shadow::{ShadowDesk, StreamCopy};
-use predictor_router::router::worker::{Level, RouterState, WorkerRoot};
-use predictor_router_core_tests::invalid_configs::{experiment_with, fleet_with, shadow_with};
+use predictor_router::router::worker::shadow::StreamCopy;
+use predictor_router::router::worker::{Level, WorkerRoot};
+use predictor_router_core_tests::invalid_configs::{experiment_with, shadow_with};
 use proptest::prelude::*;
-use serde_json::{json, Value};
-
-const NANOS: u64 = 1_000_000_000;
-/// 2026-01-01T00:01:00Z, the rollouts' start below.
-const START_UNIX: u64 = 1_767_225_660;
-
-#[allow(non_snake_case)]
-fn XGB() -> PredictorId {
-    PredictorId::from_index(0)
-}
-#[allow(non_snake_case)]
-fn RF() -> PredictorId {
-    PredictorId::from_index(1)
-}
-#[allow(non_snake_case)]
-fn EXPERIMENT() -> ExperimentId {
-    ExperimentId::from_index(0)
-}
-
-fn table(config: &Value) -> RoutingTable {
-    RoutingTable::parse(config.to_string().as_bytes()).expect("a valid configuration")
-}
-
-/// Worker `n` of `envoy`, configured with `config`.
-fn worker(envoy: &Rc<MemoryEnvoy>, n: usize, config: &Value) -> WorkerRoot<MemoryHost> {
-    let port = envoy.worker(n);
-    let desk = Rc::new(ShadowDesk::new(port.clone()));
-    let mut root = WorkerRoot::new(port, 100 + n as u32, desk);
-    root.configure(table(config));
-    root
-}
-
-fn record_outcome(root: &WorkerRoot<MemoryHost>, predictor: PredictorId, outcome: Outcome) {
-    let state = root.state().expect("configured");
-    state
-        .learning
-        .borrow_mut()
-        .record(EXPERIMENT(), predictor, outcome);
-}
-
-/// Whether new users of `root` can still be given the canary (`rf`).
-fn serves_canary(root: &WorkerRoot<MemoryHost>) -> bool {
-    let state = root.state().expect("configured");
-    let learning = state.learning.borrow();
-    let experiment = &state.table.experiments()[0];
-    let assignments = learning.assignments(EXPERIMENT(), experiment);
-    assignments.collects_outcomes && assignments.closed & (1 << RF().index()) == 0
-}
-
-/// A rollout at 50 % for its first ten hours.
-fn rollout_config(update_seconds: u32) -> Value {
-    experiment_with(json!({
-        "sticky": {"user_header": "x-user-id"},
-        "rollout": {"canary": "rf", "start": "2026-01-01T00:01:00Z",
-                    "steps": [{"percent": 50, "minutes": 600}, {"percent": 100}],
-                    "update_seconds": update_seconds, "guard": {"min_outcomes": 50}}
-    }))
-}
-
-/// 200 baseline successes, and the canary failing 30 % of 200.
-fn failing_canary_round(root: &WorkerRoot<MemoryHost>) {
-    for i in 0..200 {
-        record_outcome(root, XGB(), Outcome::SUCCESS);
-        let canary = if i % 10 < 3 {
-            Outcome::FAILURE
-        } else {
-            Outcome::SUCCESS
-        };
-        record_outcome(root, RF(), canary);
-    }
-}
+use serde_json::json;
+use worker_support::*;
 
 #[test]
 fn an_idle_worker_stops_the_canary_on_its_next_tick_after_another_rolled_it_back() {
@@ -148,32 +76,6 @@ fn the_guard_keeps_looking_after_the_clock_jumps_back_an_hour() {
     envoy.advance(7 * 24 * 3600 * NANOS);
     root.tick();
     assert!(!serves_canary(&root));
-}
-
-fn pooled_config() -> Value {
-    let mut config = fleet_with(json!({}));
-    config["experiments"][0]["adaptive"]["update_seconds"] = json!(10);
-    config["experiments"][0]["adaptive"]["policy"] = json!("epsilon_greedy");
-    config
-}
-
-/// A Prometheus answer: 100 trials of each predictor, xgb better.
-fn pooled_answer() -> MemoryReply {
-    let body = json!({"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"predictor": "xgb", "outcome": "trials"}, "value": [1, "100"]},
-        {"metric": {"predictor": "xgb", "outcome": "reward_milli"}, "value": [1, "90000"]},
-        {"metric": {"predictor": "rf", "outcome": "trials"}, "value": [1, "100"]},
-        {"metric": {"predictor": "rf", "outcome": "reward_milli"}, "value": [1, "10000"]}]}});
-    MemoryReply::ok(body.to_string())
-}
-
-/// Answers every fleet query the workers sent: with `reply`.
-fn answer_fleet_queries(envoy: &MemoryEnvoy, roots: &mut [WorkerRoot<MemoryHost>], reply: &MemoryReply) {
-    for (n, root) in roots.iter_mut().enumerate() {
-        for call in envoy.take_calls(n) {
-            envoy.reply(root, call.token, reply.clone());
-        }
-    }
 }
 
 #[test]
@@ -280,12 +182,6 @@ fn two_workers_claim_each_update_once_and_apply_the_same_answer() {
         rf_share < 5000,
         "the pooled answer moved the allocation: rf {rf_share}"
     );
-}
-
-/// The copy of a `POST` to the experiment's path.
-fn copy_head(state: &RouterState<MemoryHost>) -> ShadowCopy {
-    let shadow = state.table.experiments()[0].shadow.as_ref().expect("a shadow");
-    ShadowCopy::Copy(CopyHead::new(b"POST", b"/api/v1.0/predictions", "/", shadow, None).expect("copyable"))
 }
 
 #[test]
@@ -448,22 +344,6 @@ proptest! {
         unique.dedup();
         prop_assert_eq!(unique.len(), asked.len());
     }
-}
-
-/// One copied request through the worker: the client's answer `served`, the shadow's reply `reply`.
-fn copy_and_reply(envoy: &MemoryEnvoy, root: &mut WorkerRoot<MemoryHost>, served: &[u8], reply: MemoryReply) {
-    let state = root.state().unwrap().clone();
-    let desk = root.desk().clone();
-    let mut copy =
-        StreamCopy::start(&state, &desk, EXPERIMENT(), XGB(), copy_head(&state)).expect("admitted");
-    copy.request_chunk(2, true, |_| Some(b"{}".to_vec()));
-    copy.response_headers(b"200", false);
-    copy.response_chunk(served.len(), true, |_| Some(served.to_vec()));
-    drop(copy);
-    root.tick();
-    let calls = envoy.take_calls(0);
-    assert_eq!(calls.len(), 1);
-    envoy.reply(root, calls[0].token, reply);
 }
 
 #[test]
