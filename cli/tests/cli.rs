@@ -18,6 +18,12 @@ fn assert_contains(text: &str, wanted: &[&str], context: &str) {
     }
 }
 
+/// The output of a run that exited 0 (its stdout and stderr).
+fn succeeded(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    text(o)
+}
+
 fn run(args: &[&str]) -> Output {
     run_with_stdin(args, b"")
 }
@@ -114,8 +120,7 @@ fn validate_accepts_every_shipped_manifest() {
         .chain(files.iter().map(String::as_str))
         .collect();
     let o = run(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = text(&o);
+    let out = succeeded(&o);
     assert_contains(
         &out,
         &[
@@ -343,8 +348,7 @@ fn ramp_95_5_to_80_20_moves_exactly_15_percent_from_the_baseline_to_the_canary()
     let from = config(r#"[{"name": "xgb", "weight": 95}, {"name": "rf", "weight": 5}]"#);
     let to = config(r#"[{"name": "xgb", "weight": 80}, {"name": "rf", "weight": 20}]"#);
     let o = ramp(&from, &to);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = text(&o);
+    let out = succeeded(&o);
     assert_contains(
         &out,
         &[
@@ -666,42 +670,40 @@ fn rollout_prints_the_schedule_in_wall_clock_time_and_the_step_at_an_instant() {
 fn ramp_takes_the_canary_share_from_the_steps_and_checks_every_step() {
     let fixed = config(r#"[{"name": "xgb", "weight": 50}, {"name": "rf", "weight": 50}]"#);
     let rollout = rollout_config(SEED_STEPS);
-    let out = run(&[
-        "ramp",
-        "--from",
-        fixed.to_str().unwrap(),
-        "--to",
-        rollout.to_str().unwrap(),
-        "--at",
-        "2026-12-07T09:45:00Z",
-    ]);
+    // `ramp` from the fixed weights to the rollout, at `at`.
+    let ramp_at = |at: &str| {
+        run(&[
+            "ramp",
+            "--from",
+            fixed.to_str().unwrap(),
+            "--to",
+            rollout.to_str().unwrap(),
+            "--at",
+            at,
+        ])
+    };
+    let out = ramp_at("2026-12-07T09:45:00Z");
     let printed = text(&out);
     // 50/50 by weight → the rollout's step 2 (20 %): 30 % of hashed users leave rf.
     assert!(
         printed.starts_with("experiment fraud-detection: 30.00 % of hashed users change predictor"),
         "{printed}"
     );
-    for label in [
-        "rollout step 0 → 1 (0 % → 5 %): fraud-detection: 5.00 % of hashed users change predictor",
-        "rollout step 1 → 2 (5 % → 20 %): fraud-detection: 15.00 % of hashed users change predictor",
-        "rollout step 2 → 3 (20 % → 50 %): fraud-detection: 30.00 % of hashed users change predictor",
-        "rollout step 3 → 4 (50 % → 100 %): fraud-detection: 50.00 % of hashed users change predictor",
-    ] {
-        assert!(printed.contains(label), "missing {label:?} in\n{printed}");
-    }
+    assert_contains(
+        &printed,
+        &[
+            "rollout step 0 → 1 (0 % → 5 %): fraud-detection: 5.00 % of hashed users change predictor",
+            "rollout step 1 → 2 (5 % → 20 %): fraud-detection: 15.00 % of hashed users change predictor",
+            "rollout step 2 → 3 (20 % → 50 %): fraud-detection: 30.00 % of hashed users change predictor",
+            "rollout step 3 → 4 (50 % → 100 %): fraud-detection: 50.00 % of hashed users change predictor",
+        ],
+        "",
+    );
     // rf's share shrinks from 50 % to 20 %: no growing predictor loses users, and no step moves a canary user.
     assert_eq!(out.status.code(), Some(0), "{printed}");
     assert!(!printed.contains("warning"), "{printed}");
     // Before start the canary has 0 %: the same files compared then show rf's users all leaving.
-    let early = text(&run(&[
-        "ramp",
-        "--from",
-        fixed.to_str().unwrap(),
-        "--to",
-        rollout.to_str().unwrap(),
-        "--at",
-        "2026-12-01T00:00:00Z",
-    ]));
+    let early = text(&ramp_at("2026-12-01T00:00:00Z"));
     assert!(
         early.starts_with("experiment fraud-detection: 50.00 % of hashed users change predictor"),
         "{early}"

@@ -134,29 +134,29 @@ fn a_delayed_response_waits_for_the_clock_and_one_past_the_timeout_fails() {
 
     // 150 ms is past the 100 ms timeout: at 100 ms, Envoy's own 504 "upstream request timeout".
     host.upstream("prometheus", Upstream::respond(200, "too late").after_ms(150));
+    let lines = answered_at_the_timeout(&mut host);
+    // (The probe logs counts as one digit: the 24-byte body's size is not shown.)
+    assert_eq!(lines[..2], ["2", "3"]);
+    assert_eq!(lines[3..], ["0", "504", "upstream request timeout"]);
+}
+
+/// Ticks (the probe calls out with a 100 ms timeout): nothing is answered at 99 ms, one answer at
+/// 100 ms; the probe's lines about it.
+fn answered_at_the_timeout(host: &mut Host) -> Vec<String> {
     host.tick().unwrap();
     host.advance_clock(99_000_000);
     assert_eq!(host.deliver_callouts().unwrap(), 0);
     host.advance_clock(1_000_000);
     let from = host.logs().len();
     assert_eq!(host.deliver_callouts().unwrap(), 1);
-    // (The probe logs counts as one digit: the 24-byte body's size is not shown.)
-    let lines = lines_since(&host, from);
-    assert_eq!(lines[..2], ["2", "3"]);
-    assert_eq!(lines[3..], ["0", "504", "upstream request timeout"]);
+    lines_since(host, from)
 }
 
 #[test]
 fn a_silent_upstream_times_out_with_envoys_504_at_the_timeout() {
     let mut host = host();
     host.upstream("prometheus", Upstream::Silent);
-    host.tick().unwrap();
-    host.advance_clock(99_000_000);
-    assert_eq!(host.deliver_callouts().unwrap(), 0);
-    host.advance_clock(1_000_000);
-    let from = host.logs().len();
-    assert_eq!(host.deliver_callouts().unwrap(), 1);
-    let lines = lines_since(&host, from);
+    let lines = answered_at_the_timeout(&mut host);
     assert_eq!(lines[1], "3");
     assert_eq!(lines[3..], ["0", "504", "upstream request timeout"]);
 }

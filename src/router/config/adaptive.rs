@@ -9,21 +9,20 @@ use super::model::{Adaptive, Policy};
 use super::reward::reward;
 use super::rules::{self, integer_in};
 use super::schema::RawAdaptive;
+use super::validate::Within;
 
 pub const DEFAULT_EPSILON_PERCENT: u32 = 10;
 pub const DEFAULT_MIN_OUTCOMES: u32 = 100;
 pub const DEFAULT_MIN_SHARE_PERCENT: u32 = 1;
 
-/// `path` is the block's own path (`experiments[0].adaptive`); `taking_part` the number of predictors
-/// with weight > 0; `path_prefix` the experiment's `match.path_prefix`; `fleet` whether the
-/// configuration has a `fleet` block.
-pub fn validate(
+/// `path` is the block's own path (`experiments[0].adaptive`).
+pub(super) fn validate(
     path: &str,
-    raw: RawAdaptive,
-    taking_part: usize,
-    path_prefix: &str,
-    fleet: bool,
+    mut raw: RawAdaptive,
+    within: &Within<'_>,
 ) -> Result<Adaptive, ConfigError> {
+    let taking_part = within.predictors.iter().filter(|p| p.weight > 0).count();
+    let raw_reward = raw.take_reward();
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let bounded = |field: &str, value: Option<Number>, min: u32, max: u32, default: u32| {
         rules::bounded(value.as_ref(), min, max, default).map_err(|reason| at(field, reason))
@@ -64,13 +63,7 @@ pub fn validate(
         }
     };
 
-    let reward = reward(
-        path,
-        raw.reward.as_deref(),
-        raw.max_latency_ms,
-        raw.feedback_path,
-        path_prefix,
-    )?;
+    let reward = reward(path, raw_reward, within)?;
 
     let update_seconds =
         rules::update_seconds(raw.update_seconds.as_ref()).map_err(|reason| at("update_seconds", reason))?;
@@ -93,7 +86,7 @@ pub fn validate(
             )
         })?,
     };
-    let pooled = rules::pooled(raw.pooled, fleet).map_err(|reason| at("pooled", reason))?;
+    let pooled = rules::pooled(raw.pooled, within.fleet).map_err(|reason| at("pooled", reason))?;
     Ok(Adaptive {
         pooled,
         policy,

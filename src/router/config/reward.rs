@@ -2,28 +2,28 @@
 //! (`reward`), with `max_latency_ms` for reward `response` and `feedback_path` for reward `feedback`;
 //! a field of the other reward is an error, as an unknown field is.
 
-use serde_json::Number;
-
 use super::error::ConfigError;
 use super::model::Reward;
 use super::rules::{bounded, only_for};
+use super::schema::RawReward;
+use super::validate::Within;
 
 pub const MAX_LATENCY_MS: u32 = 600_000;
 
 /// `path` is the block's own path (`experiments[0].adaptive`); `path_prefix` the experiment's
 /// `match.path_prefix`, which a feedback path must start with.
-pub fn reward(
-    path: &str,
-    reward: Option<&str>,
-    max_latency_ms: Option<Number>,
-    feedback_path: Option<String>,
-    path_prefix: &str,
-) -> Result<Reward, ConfigError> {
+pub fn reward(path: &str, raw: RawReward, within: &Within<'_>) -> Result<Reward, ConfigError> {
+    let RawReward {
+        reward,
+        max_latency_ms,
+        feedback_path,
+    } = raw;
+    let path_prefix = within.path_prefix;
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let only_for = |field: &str, present: bool, owner: &str| {
         only_for(present, owner).map_err(|reason| at(field, reason))
     };
-    match reward {
+    match reward.as_deref() {
         None | Some("response") => {
             only_for("feedback_path", feedback_path.is_some(), "reward \"feedback\"")?;
             Ok(Reward::Response {

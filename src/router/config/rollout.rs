@@ -9,6 +9,7 @@ use super::model::{Guard, Predictor, Rollout, Step};
 use super::reward::reward;
 use super::rules::{self, bounded};
 use super::schema::{Object, RawGuard, RawRollout, RawStep};
+use super::validate::Within;
 use crate::router::ids::PredictorId;
 use crate::router::instant;
 
@@ -18,15 +19,10 @@ pub const DEFAULT_MAX_DROP_MILLIONTHS: u32 = 10_000;
 pub const DEFAULT_CONFIDENCE_TENTHS: u32 = 990;
 pub const DEFAULT_MIN_OUTCOMES: u32 = 200;
 
-/// `path` is the block's own path (`experiments[0].rollout`); `path_prefix` the experiment's
-/// `match.path_prefix`; `fleet` whether the configuration has a `fleet` block.
-pub fn validate(
-    path: &str,
-    raw: RawRollout,
-    predictors: &[Predictor],
-    path_prefix: &str,
-    fleet: bool,
-) -> Result<Rollout, ConfigError> {
+/// `path` is the block's own path (`experiments[0].rollout`).
+pub(super) fn validate(path: &str, mut raw: RawRollout, within: &Within<'_>) -> Result<Rollout, ConfigError> {
+    let predictors = within.predictors;
+    let raw_reward = raw.take_reward();
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let canary = canary(raw.canary.as_deref(), predictors).map_err(|reason| at("canary", reason))?;
     let start = raw.start.ok_or_else(|| {
@@ -45,17 +41,11 @@ pub fn validate(
         )
     })?;
     let steps = steps(path, raw.steps)?;
-    let reward = reward(
-        path,
-        raw.reward.as_deref(),
-        raw.max_latency_ms,
-        raw.feedback_path,
-        path_prefix,
-    )?;
+    let reward = reward(path, raw_reward, within)?;
     let guard = guard(&format!("{path}.guard"), raw.guard.map(|g| g.0))?;
     let update_seconds =
         rules::update_seconds(raw.update_seconds.as_ref()).map_err(|reason| at("update_seconds", reason))?;
-    let pooled = rules::pooled(raw.pooled, fleet).map_err(|reason| at("pooled", reason))?;
+    let pooled = rules::pooled(raw.pooled, within.fleet).map_err(|reason| at("pooled", reason))?;
     Ok(Rollout {
         canary,
         start_unix,

@@ -222,3 +222,26 @@ pub struct RawGuard {
     pub confidence_percent: Option<Number>,
     pub min_outcomes: Option<Number>,
 }
+
+/// The reward fields, as written, of a block that has them (adaptive, rollout): taken out of it.
+pub struct RawReward {
+    pub reward: Option<String>,
+    pub max_latency_ms: Option<Number>,
+    pub feedback_path: Option<String>,
+}
+
+macro_rules! take_reward {
+    ($($block:ty),*) => {$(
+        impl $block {
+            pub fn take_reward(&mut self) -> RawReward {
+                RawReward {
+                    reward: self.reward.take(),
+                    max_latency_ms: self.max_latency_ms.take(),
+                    feedback_path: self.feedback_path.take(),
+                }
+            }
+        }
+    )*};
+}
+
+take_reward!(RawAdaptive, RawRollout);

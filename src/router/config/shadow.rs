@@ -4,16 +4,18 @@
 use serde_json::Number;
 
 use super::error::ConfigError;
-use super::model::{Compare, Predictor, Shadow};
+use super::model::{Compare, Shadow};
 use super::rules::{authority as authority_rule, bounded, dns_label, printable};
 use super::schema::RawShadow;
+use super::validate::Within;
 
 pub const DEFAULT_TIMEOUT_MS: u32 = 1000;
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 64;
 /// `percent` is kept in hundredths: 0.01 % is the finest sample.
 pub const PERCENT_SCALE: u32 = 100;
 
-pub fn validate(path: &str, raw: RawShadow, predictors: &[Predictor]) -> Result<Shadow, ConfigError> {
+pub(super) fn validate(path: &str, raw: RawShadow, within: &Within<'_>) -> Result<Shadow, ConfigError> {
+    let predictors = within.predictors;
     let at = |field: &str, reason: String| ConfigError::new(format!("{path}.{field}"), reason);
     let required = |field: &str, value: Option<String>, what: &str| {
         value.ok_or_else(|| at(field, format!("is required: {what}")))

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::error::ConfigError;
 use super::match_rule::match_rule;
 use super::model::Signing;
-use super::model::{Experiment, DEFAULT_ROUTING_HEADER};
+use super::model::{Experiment, Predictor, DEFAULT_ROUTING_HEADER};
 use super::overrides::override_rule;
 use super::predictors::predictors;
 use super::rules::{dns_label, header_name};
@@ -39,6 +39,15 @@ pub(super) const RESERVED_HEADERS: &[&str] = &[
 ];
 
 type Result<T> = std::result::Result<T, ConfigError>;
+/// What an experiment's blocks (adaptive, rollout, shadow) are validated within.
+pub(super) struct Within<'a> {
+    pub predictors: &'a [Predictor],
+    /// The experiment's `match.path_prefix`.
+    pub path_prefix: &'a str,
+    /// Whether the configuration has a `fleet` block.
+    pub fleet: bool,
+}
+
 /// Attaches `<path>.<field>` to a reason, formatting the path only then.
 pub(super) fn at<'a>(path: &'a str, field: &'a str) -> impl FnOnce(String) -> ConfigError + 'a {
     move |reason| ConfigError::new(format!("{path}.{field}"), reason)
@@ -103,18 +112,18 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: 
     };
     let sticky = sticky(path, &raw.name, raw.sticky.map(|s| s.0))?;
     let override_ = override_rule(path, raw.override_.map(|o| o.0), signing)?;
+    let within = Within {
+        predictors: &predictors,
+        path_prefix: &path_prefix,
+        fleet,
+    };
     let adaptive = match raw.adaptive.map(|a| a.0) {
         None => None,
-        Some(a) => {
-            let taking_part = predictors.iter().filter(|p| p.weight > 0).count();
-            Some(super::adaptive::validate(
-                &format!("{path}.adaptive"),
-                a,
-                taking_part,
-                &path_prefix,
-                fleet,
-            )?)
-        }
+        Some(a) => Some(super::adaptive::validate(
+            &format!("{path}.adaptive"),
+            a,
+            &within,
+        )?),
     };
     let rollout =
         match raw.rollout.map(|r| r.0) {
@@ -123,21 +132,11 @@ fn experiment(path: &str, raw: RawExperiment, signing: Option<&Signing>, fleet: 
                 "an experiment has `adaptive` or `rollout`, not both: a rollout's shares follow its steps"
                     .into(),
             )),
-            Some(r) => Some(super::rollout::validate(
-                &format!("{path}.rollout"),
-                r,
-                &predictors,
-                &path_prefix,
-                fleet,
-            )?),
+            Some(r) => Some(super::rollout::validate(&format!("{path}.rollout"), r, &within)?),
         };
     let shadow = match raw.shadow.map(|s| s.0) {
         None => None,
-        Some(s) => Some(super::shadow::validate(
-            &format!("{path}.shadow"),
-            s,
-            &predictors,
-        )?),
+        Some(s) => Some(super::shadow::validate(&format!("{path}.shadow"), s, &within)?),
     };
     let set_cookies = match &sticky.cookie {
         Some(cookie) => predictors

@@ -98,12 +98,20 @@ pub struct EnvoyOptions {
     pub component_log_level: Option<String>,
 }
 
+impl Default for EnvoyOptions {
+    /// No plugin configuration and no upstreams yet; the rest as Istio configures the shipped WasmPlugin.
+    fn default() -> Self {
+        EnvoyOptions::new(Value::Null, Vec::new())
+    }
+}
+
 impl EnvoyOptions {
     pub fn new(plugin_config: Value, upstreams: Vec<(String, u16)>) -> EnvoyOptions {
         EnvoyOptions {
             plugin_config,
             upstreams,
             delivery: Delivery::Ecds,
+            // What Istio configures for the shipped WasmPlugin (its failStrategy).
             failure_policy: crate::scenario::seed_failure_policy(),
             concurrency: 1,
             validate: true,

@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::Duration;
 
-use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
+use predictor_router_e2e::gateway::Gateway;
 use predictor_router_e2e::http::{eventually, HttpClient, Request};
 use predictor_router_e2e::load::Load;
 use predictor_router_e2e::scenario::seed_plugin_config;
@@ -21,13 +21,7 @@ fn adaptive_config(adaptive: Value) -> Value {
 }
 
 fn start(config: Value) -> Gateway {
-    Gateway::start_with(
-        config,
-        GatewayOptions {
-            concurrency: 2,
-            ..GatewayOptions::default()
-        },
-    )
+    Gateway::start_with_workers(config, 2)
 }
 
 fn share_bp(gw: &Gateway, predictor: &str) -> u64 {

@@ -79,13 +79,7 @@ fn served_by_of(port: u16, n: usize) -> Vec<String> {
 
 #[test]
 fn a_runtime_update_applies_without_dropping_requests_and_an_invalid_one_keeps_the_last_good() {
-    let mut gw = Gateway::start_with(
-        seed_plugin_config(),
-        GatewayOptions {
-            concurrency: 2,
-            ..Default::default()
-        },
-    );
+    let mut gw = Gateway::start_with_workers(seed_plugin_config(), 2);
     let port = gw.envoy.listener_port;
     let before = served_by_of(port, 200);
     assert!(

@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
+use predictor_router_e2e::gateway::Gateway;
 use predictor_router_e2e::http::Request;
 use predictor_router_e2e::load::Load;
 use predictor_router_e2e::scenario::{predict_path, seed_plugin_config};
@@ -21,13 +21,7 @@ fn sum_of(counters: &std::collections::BTreeMap<String, u64>, part: &str) -> u64
 
 #[test]
 fn no_count_is_lost_across_configuration_updates_under_load() {
-    let mut gw = Gateway::start_with(
-        seed_plugin_config(),
-        GatewayOptions {
-            concurrency: 2,
-            ..Default::default()
-        },
-    );
+    let mut gw = Gateway::start_with_workers(seed_plugin_config(), 2);
     let port = gw.envoy.listener_port;
     let load = Load::start(port, 4, predict_path());
     for weights in [(90, 10), (20, 80), (50, 50)] {

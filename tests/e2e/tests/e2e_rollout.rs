@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use predictor_router::router::instant;
-use predictor_router_e2e::gateway::{Gateway, GatewayOptions};
+use predictor_router_e2e::gateway::Gateway;
 use predictor_router_e2e::http::{eventually, HttpClient, Request};
 use predictor_router_e2e::load::Load;
 use predictor_router_e2e::scenario::{predict_path, seed_plugin_config};
@@ -41,13 +41,7 @@ fn ramp_steps() -> Value {
 }
 
 fn start(config: Value) -> Gateway {
-    Gateway::start_with(
-        config,
-        GatewayOptions {
-            concurrency: 2,
-            ..GatewayOptions::default()
-        },
-    )
+    Gateway::start_with_workers(config, 2)
 }
 
 fn gauge(gw: &Gateway, name: &str) -> u64 {

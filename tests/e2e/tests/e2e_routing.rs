@@ -126,13 +126,7 @@ fn cookie_of_a_weight_zero_predictor_is_reassigned() {
 fn hashed_assignment_matches_the_offline_formula_on_every_replica_and_worker() {
     let config = seed_plugin_config();
     let gw_one_worker = Gateway::start(config.clone());
-    let gw_two_workers = Gateway::start_with(
-        config,
-        predictor_router_e2e::gateway::GatewayOptions {
-            concurrency: 2,
-            ..Default::default()
-        },
-    );
+    let gw_two_workers = Gateway::start_with_workers(config, 2);
     let table = BucketTable::new([50u32, 50].into_iter());
     let names = ["xgb", "rf"];
     let mut a = gw_one_worker.client();

@@ -54,6 +54,15 @@ pub fn hashed(host: &mut Host, user: &str) -> String {
         .unwrap()
 }
 
+/// A request of a user whose cookie says the canary (`rf`), on `worker` (`None`: the next in turn).
+pub fn with_canary_cookie(host: &mut Host, worker: Option<usize>) -> wasm_test_harness::Exchange {
+    on(host.request(), worker)
+        .path(PATH)
+        .cookie("pr-fraud-detection=rf")
+        .send()
+        .unwrap()
+}
+
 /// The users (of `u0`..) that the canary's share at `percent` assigns to rf, computed offline.
 pub fn canary_users(config: &Value, percent: u32, count: usize) -> Vec<String> {
     let experiment = parse(config.to_string().as_bytes())

@@ -6,7 +6,8 @@
 //! bandit's recompute) waits for the clock to catch up with a deadline set before a jump back.
 
 use predictor_router_module_tests::rollout_fixture::{
-    canary_users, config, failing_canary, failing_traffic, gauge, hashed, lines, ramp, start, PATH, SECOND,
+    canary_users, config, failing_canary, failing_traffic, gauge, hashed, lines, ramp, start,
+    with_canary_cookie, PATH, SECOND,
 };
 use serde_json::json;
 use wasm_test_harness::{Host, LogLevel, Upstream};
@@ -116,12 +117,7 @@ fn a_rollback_is_never_undone_by_a_clock_jump() {
         host.tick().unwrap_or_else(|trap| panic!("{when}: {trap}"));
         assert_eq!(rollout_state(host), (step, 0, 1), "{when}");
         assert_eq!(on_canary(host, probe), 0.0, "{when}: a canary user was given rf");
-        let e = host
-            .request()
-            .path(PATH)
-            .cookie("pr-fraud-detection=rf")
-            .send()
-            .unwrap();
+        let e = with_canary_cookie(host, None);
         assert_eq!(
             e.upstream_header("x-predictor").as_deref(),
             Some("xgb"),

@@ -5,7 +5,7 @@
 
 use predictor_router_module_tests::rollout_fixture::{
     canary_users, config, failing_canary, failing_round, failing_traffic, gauge, hashed, lines, ramp, start,
-    PATH, SECOND,
+    with_canary_cookie, PATH, SECOND,
 };
 use serde_json::json;
 use wasm_test_harness::{Host, LogLevel};
@@ -128,13 +128,7 @@ fn a_failing_canary_is_rolled_back_on_every_worker_and_its_users_reassigned() {
                 .unwrap();
             assert_eq!(e.upstream_header("x-predictor").as_deref(), Some("xgb"));
         }
-        let e = host
-            .request()
-            .on_worker(worker)
-            .path(PATH)
-            .cookie("pr-fraud-detection=rf")
-            .send()
-            .unwrap();
+        let e = with_canary_cookie(&mut host, Some(worker));
         assert_eq!(
             e.upstream_header("x-predictor").as_deref(),
             Some("xgb"),

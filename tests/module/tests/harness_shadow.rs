@@ -45,6 +45,15 @@ fn start(config: &Value) -> Host {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A `POST` of the request body by a user whose cookie says xgb, to be completed by the caller.
+fn xgb_user_posts(host: &mut Host) -> wasm_test_harness::RequestBuilder<'_> {
+    host.request()
+        .method("POST")
+        .path(PATH)
+        .header("cookie", "pr-fraud-detection=xgb")
+        .body(REQUEST)
+}
+
 fn predict(host: &mut Host, predictor: &str) -> wasm_test_harness::Exchange {
     host.request()
         .method("POST")
@@ -69,6 +78,19 @@ fn shadow_counts(host: &mut Host, served: &str) -> Vec<(String, u64)> {
         .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v)))
         .filter(|(_, v)| *v > 0)
         .collect()
+}
+
+/// xgb's pairs' outcomes (after a tick): agree, disagree, failed, timeout, skipped.
+fn pair_outcomes(host: &mut Host) -> Vec<(String, u64)> {
+    shadow_counts(host, "xgb")
+        .into_iter()
+        .filter(|(k, _)| ["agree", "disagree", "failed", "timeout", "skipped"].contains(&k.as_str()))
+        .collect()
+}
+
+/// xgb's shadow counters (after a tick) are exactly `pairs`, the others 0.
+fn assert_shadow_counts(host: &mut Host, pairs: &[(&str, u64)]) {
+    assert_eq!(shadow_counts(host, "xgb"), counts(pairs));
 }
 
 fn counts(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
@@ -121,17 +143,17 @@ fn a_copy_goes_out_from_the_root_once_the_clients_stream_is_over_and_is_compared
     // The client's stream is over; the shadow answers 40 ms later and the pair is compared.
     assert_eq!(exchange.status(), 200);
     assert_eq!(exchange.response_body, SERVED.as_bytes());
-    assert_eq!(shadow_counts(&mut host, "xgb"), counts(&[("copied", 1)]));
+    assert_shadow_counts(&mut host, &[("copied", 1)]);
     host.advance_clock(40 * MS);
     assert_eq!(host.deliver_callouts().unwrap_or_else(|e| panic!("{e}")), 1);
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[
+    assert_shadow_counts(
+        &mut host,
+        &[
             ("copied", 1),
             ("agree", 1),
             ("abs_diff_milli", 250),
-            ("latency_ms", 40)
-        ])
+            ("latency_ms", 40),
+        ],
     );
 
     // A disagreement on another served predictor's counters.
@@ -212,12 +234,7 @@ fn every_copy_ends_in_exactly_one_outcome() {
     for (case, upstream, served_status, wait_ms, expected) in cases {
         let mut host = start(&config(json!({})));
         host.upstream(CLUSTER, upstream);
-        let exchange = host
-            .request()
-            .method("POST")
-            .path(PATH)
-            .header("cookie", "pr-fraud-detection=xgb")
-            .body(REQUEST)
+        let exchange = xgb_user_posts(&mut host)
             .upstream_status(served_status)
             .upstream_body(SERVED)
             .send()
@@ -225,11 +242,7 @@ fn every_copy_ends_in_exactly_one_outcome() {
         assert_eq!(exchange.status(), served_status, "{case}");
         host.advance_clock(wait_ms * MS);
         host.deliver_callouts().unwrap_or_else(|e| panic!("{case}: {e}"));
-        let outcomes: Vec<(String, u64)> = shadow_counts(&mut host, "xgb")
-            .into_iter()
-            .filter(|(k, _)| ["agree", "disagree", "failed", "timeout", "skipped"].contains(&k.as_str()))
-            .collect();
-        assert_eq!(outcomes, counts(&[(expected, 1)]), "{case}");
+        assert_eq!(pair_outcomes(&mut host), counts(&[(expected, 1)]), "{case}");
         assert!(host.callouts().is_empty(), "{case}: nothing left outstanding");
     }
 }
@@ -242,19 +255,13 @@ fn max_in_flight_caps_the_copies_outstanding_on_a_worker() {
         assert_eq!(predict(&mut host, "xgb").status(), 200);
     }
     assert_eq!(host.callouts().len(), 2);
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[("copied", 5), ("skipped", 3)])
-    );
+    assert_shadow_counts(&mut host, &[("copied", 5), ("skipped", 3)]);
     // The two time out; the cap frees and the next copy goes out.
     host.advance_clock(500 * MS);
     host.deliver_callouts().unwrap_or_else(|e| panic!("{e}"));
     predict(&mut host, "xgb");
     assert_eq!(host.callouts().len(), 1);
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[("copied", 6), ("skipped", 3), ("timeout", 2)])
-    );
+    assert_shadow_counts(&mut host, &[("copied", 6), ("skipped", 3), ("timeout", 2)]);
 }
 
 #[test]
@@ -274,10 +281,7 @@ fn a_request_over_one_mebibyte_is_skipped_and_still_answered_untouched() {
     assert_eq!(exchange.status(), 200);
     assert_eq!(exchange.response_body, SERVED.as_bytes());
     assert!(host.callouts().is_empty(), "not sent");
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[("copied", 1), ("skipped", 1)])
-    );
+    assert_shadow_counts(&mut host, &[("copied", 1), ("skipped", 1)]);
 }
 
 #[test]
@@ -333,25 +337,22 @@ fn a_copy_cut_off_by_a_configuration_update_is_skipped_once_and_the_next_is_comp
     next["experiments"][0]["predictors"][0]["weight"] = json!(10);
     host.reconfigure(next.to_string())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[("copied", 1), ("skipped", 1)])
-    );
+    assert_shadow_counts(&mut host, &[("copied", 1), ("skipped", 1)]);
     host.advance_clock(10 * MS);
     host.deliver_callouts().unwrap_or_else(|e| panic!("{e}"));
     predict(&mut host, "xgb");
     assert!(host.callouts().iter().all(|c| !c.from_stream));
     host.advance_clock(10 * MS);
     host.deliver_callouts().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        shadow_counts(&mut host, "xgb"),
-        counts(&[
+    assert_shadow_counts(
+        &mut host,
+        &[
             ("copied", 2),
             ("skipped", 1),
             ("agree", 1),
             ("abs_diff_milli", 250),
-            ("latency_ms", 10)
-        ])
+            ("latency_ms", 10),
+        ],
     );
 }
 
@@ -452,12 +453,7 @@ fn malformed_answers_of_every_protocol_are_failed_and_the_client_sees_nothing() 
     for (case, shadow, served, answer, expected) in cases {
         let mut host = start(&config(shadow));
         host.upstream(CLUSTER, Upstream::respond(200, &answer));
-        let exchange = host
-            .request()
-            .method("POST")
-            .path(PATH)
-            .header("cookie", "pr-fraud-detection=xgb")
-            .body(REQUEST)
+        let exchange = xgb_user_posts(&mut host)
             .upstream_body(&served)
             .send()
             .unwrap_or_else(|e| panic!("{case}: {e}"));
@@ -468,10 +464,6 @@ fn malformed_answers_of_every_protocol_are_failed_and_the_client_sees_nothing() 
             "{case}: the client's answer untouched"
         );
         host.deliver_callouts().unwrap_or_else(|e| panic!("{case}: {e}"));
-        let outcomes: Vec<(String, u64)> = shadow_counts(&mut host, "xgb")
-            .into_iter()
-            .filter(|(k, _)| ["agree", "disagree", "failed", "timeout", "skipped"].contains(&k.as_str()))
-            .collect();
-        assert_eq!(outcomes, counts(&[(expected, 1)]), "{case}");
+        assert_eq!(pair_outcomes(&mut host), counts(&[(expected, 1)]), "{case}");
     }
 }

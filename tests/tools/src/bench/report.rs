@@ -56,6 +56,14 @@ impl ModeResults {
     }
 }
 
+/// A Markdown table: `heads`, then one line per row.
+fn table(w: &mut String, heads: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let _ = writeln!(w, "| {} |\n|{}", heads.join(" | "), "---|".repeat(heads.len()));
+    for row in rows {
+        let _ = writeln!(w, "| {} |", row.join(" | "));
+    }
+}
+
 fn cell(values: &[f64], decimals: usize) -> String {
     let (lo, hi) = range(values);
     format!(
@@ -228,54 +236,70 @@ pub fn render(
 
     let _ = writeln!(w, "\n## Inside the module (wasm-test-harness, same module)\n");
     let _ = writeln!(w, "Fuel is wasmtime's count of executed wasm instructions (approximately), per request of the shipped configuration:\n");
-    let _ = writeln!(w, "| decision path | fuel per request |\n|---|---|");
-    for (path, fuel) in &figures.fuel_by_path {
-        let _ = writeln!(w, "| {path} | {fuel} |");
-    }
+    table(
+        w,
+        &["decision path", "fuel per request"],
+        figures
+            .fuel_by_path
+            .iter()
+            .map(|(path, fuel)| vec![path.to_string(), fuel.to_string()]),
+    );
     let _ = writeln!(w, "\n### Hostcalls per request\n");
     let _ = writeln!(w, "{HOSTCALLS_INTRO}");
-    let _ = writeln!(
+    table(
         w,
-        "| decision path | hostcalls | VM entries | allocator entries | the calls, in order |\n|---|---|---|---|---|"
+        &[
+            "decision path",
+            "hostcalls",
+            "VM entries",
+            "allocator entries",
+            "the calls, in order",
+        ],
+        figures.hostcalls_by_path.iter().map(|h| {
+            vec![
+                h.path.to_string(),
+                h.hostcalls.len().to_string(),
+                h.vm_entries.to_string(),
+                h.allocator_entries.to_string(),
+                h.hostcalls
+                    .iter()
+                    .map(|c| {
+                        c.trim_start_matches("proxy_")
+                            .replace("_header_map_value", "_header")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        }),
     );
-    for h in &figures.hostcalls_by_path {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} |",
-            h.path,
-            h.hostcalls.len(),
-            h.vm_entries,
-            h.allocator_entries,
-            h.hostcalls
-                .iter()
-                .map(|c| c
-                    .trim_start_matches("proxy_")
-                    .replace("_header_map_value", "_header"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
     let _ = writeln!(w, "\n{HOSTCALLS_WHERE}");
     let _ = writeln!(
         w,
         "\n`on_configure` with N experiments × 8 predictors (wall time in wasmtime, median of 3):\n"
     );
-    let _ = writeln!(w, "| experiments | fuel | ms |\n|---|---|---|");
-    for c in &figures.configure {
-        let _ = writeln!(w, "| {} | {} | {:.2} |", c.experiments, c.fuel, c.millis);
-    }
-    let _ = writeln!(w, "\nFuel per request as experiments grow (each on its own host; the request goes to the last one, or to no experiment):\n");
-    let _ = writeln!(
+    table(
         w,
-        "| experiments | routed request | unmatched request |\n|---|---|---|"
+        &["experiments", "fuel", "ms"],
+        figures.configure.iter().map(|c| {
+            vec![
+                c.experiments.to_string(),
+                c.fuel.to_string(),
+                format!("{:.2}", c.millis),
+            ]
+        }),
     );
-    for s in &figures.scaling {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} |",
-            s.experiments, s.routed_fuel, s.unmatched_fuel
-        );
-    }
+    let _ = writeln!(w, "\nFuel per request as experiments grow (each on its own host; the request goes to the last one, or to no experiment):\n");
+    table(
+        w,
+        &["experiments", "routed request", "unmatched request"],
+        figures.scaling.iter().map(|s| {
+            vec![
+                s.experiments.to_string(),
+                s.routed_fuel.to_string(),
+                s.unmatched_fuel.to_string(),
+            ]
+        }),
+    );
     let _ = writeln!(
         w,
         "\nLinear memory: {} bytes before and {} bytes after {} requests (mixed decision paths).\n",
@@ -285,40 +309,58 @@ pub fn render(
         w,
         "Native decision core (release build, in-memory request, includes copying the fake request):\n"
     );
-    let _ = writeln!(w, "| decision path | ns per decision |\n|---|---|");
-    for (path, ns) in &figures.native_ns {
-        let _ = writeln!(w, "| {path} | {ns:.0} |");
-    }
+    table(
+        w,
+        &["decision path", "ns per decision"],
+        figures
+            .native_ns
+            .iter()
+            .map(|(path, ns)| vec![path.to_string(), format!("{ns:.0}")]),
+    );
     let _ = writeln!(
         w,
         "\nThe costliest tick while a Thompson estimate runs (10,000 joint draws, at most 12,000 posterior draws a tick; ticks 50 ms apart while estimating, 500 ms otherwise). Ticks until learned count from the first outcome, 50 ms apart, and include the 20 ticks of waiting for `update_seconds` (1 s):\n"
     );
-    let _ = writeln!(
+    table(
         w,
-        "| predictors | wasm instructions | µs in wasmtime | ticks until learned |\n|---|---|---|---|"
+        &[
+            "predictors",
+            "wasm instructions",
+            "µs in wasmtime",
+            "ticks until learned",
+        ],
+        figures.ticks.iter().map(|t| {
+            [
+                t.predictors,
+                t.max_fuel as usize,
+                t.max_micros as usize,
+                t.ticks as usize,
+            ]
+            .map(|n| n.to_string())
+            .to_vec()
+        }),
     );
-    for t in &figures.ticks {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} |",
-            t.predictors, t.max_fuel, t.max_micros, t.ticks
-        );
-    }
     let _ = writeln!(
         w,
         "\nFleet view: one pooled experiment's query per update and Envoy. Sending it is the asking worker's tick (claim the update in shared data, build the PromQL and URL, `dispatch_http_call`); reading the answer is `on_http_call_response` (read the body, parse it into totals, write them to shared data, count, log, and apply them: the first slice of the Thompson estimate of the table above, at most 12,000 posterior draws, which is most of these instructions; the rest follows on the next ticks, and the other workers apply the answer on their ticks):\n"
     );
-    let _ = writeln!(
+    table(
         w,
-        "| predictors | answer bytes | wasm instructions to read the answer | wasm instructions of the tick that sends the query |\n|---|---|---|---|"
+        &[
+            "predictors",
+            "answer bytes",
+            "wasm instructions to read the answer",
+            "wasm instructions of the tick that sends the query",
+        ],
+        figures.answers.iter().map(|a| {
+            vec![
+                a.predictors.to_string(),
+                a.answer_bytes.to_string(),
+                a.fuel.to_string(),
+                a.send_fuel.to_string(),
+            ]
+        }),
     );
-    for a in &figures.answers {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} |",
-            a.predictors, a.answer_bytes, a.fuel, a.send_fuel
-        );
-    }
     let _ = writeln!(w, "\n### Build profile\n");
     let _ = writeln!(w, "{BUILD_PROFILE}");
     let _ = writeln!(w, "\n{SIZE_CONTRIBUTORS}");
@@ -334,21 +376,19 @@ pub fn render(
          module and `on_configure` on the main thread and the worker. `on_configure` alone, in the harness: \
          see \"on_configure\" above.\n"
     );
-    let _ = writeln!(
+    table(
         w,
-        "| variant | ready ms | resident MB | CPU ms | starts |\n|---|---|---|---|---|"
+        &["variant", "ready ms", "resident MB", "CPU ms", "starts"],
+        ctx.startup.iter().map(|s| {
+            vec![
+                s.variant.to_string(),
+                format!("{:.0}", s.ready_ms),
+                format!("{:.1}", s.resident_bytes / 1e6),
+                format!("{:.0}", s.cpu_ms),
+                s.runs.to_string(),
+            ]
+        }),
     );
-    for s in &ctx.startup {
-        let _ = writeln!(
-            w,
-            "| {} | {:.0} | {:.1} | {:.0} | {} |",
-            s.variant,
-            s.ready_ms,
-            s.resident_bytes / 1e6,
-            s.cpu_ms,
-            s.runs
-        );
-    }
     let _ = writeln!(w, "\nEnvoy resident memory after the direct-mode rounds:\n");
     for (name, rss) in &ctx.resident {
         let _ = writeln!(w, "- {name}: {:.1} MB", *rss as f64 / 1e6);
