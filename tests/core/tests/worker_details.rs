@@ -503,7 +503,8 @@ fn a_clients_answer_over_the_copy_limit_is_not_compared() {
     let envoy = MemoryEnvoy::new(T0);
     let mut root = shadow_root(&envoy, json!({}));
     let state = root.state().unwrap().clone();
-    for over in [false, true] {
+    // At the limit, the pair is compared (agree 1); one byte past it, it is not (agree stays 1).
+    for (over, agreed) in [(false, 1), (true, 1)] {
         let mut copy =
             StreamCopy::start(&state, root.desk(), EXPERIMENT(), XGB(), copy_head(&state)).unwrap();
         copy.request_complete();
@@ -516,18 +517,14 @@ fn a_clients_answer_over_the_copy_limit_is_not_compared() {
         root.tick();
         let call = envoy.take_calls(0).pop().unwrap();
         envoy.reply(&mut root, call.token, MemoryReply::ok(PREDICTIONS.to_vec()));
+        state.flush();
+        assert_eq!(
+            shadow_count(&envoy, "agree"),
+            agreed,
+            "one byte over the limit: {over}"
+        );
+        assert_eq!(shadow_count(&envoy, "disagree"), 0);
     }
-    state.flush();
-    assert_eq!(
-        shadow_count(&envoy, "agree"),
-        1,
-        "the answer at the limit is compared"
-    );
-    assert_eq!(
-        shadow_count(&envoy, "agree") + shadow_count(&envoy, "disagree"),
-        1,
-        "the one past it is not"
-    );
 }
 
 #[test]
@@ -602,4 +599,104 @@ fn each_root_has_a_queue_of_its_own_and_an_older_root_going_leaves_the_newer_one
         .borrow()
         .iter()
         .all(|(_, level, _)| *level != Level::Warn));
+}
+
+#[test]
+fn a_rollback_is_recorded_once_whoever_judges_it_again() {
+    let envoy = MemoryEnvoy::new(T0);
+    let config = rollout_config(10);
+    let experiment = table(&config).experiments()[0].clone();
+    let key = record::key_of(&experiment);
+    let port = envoy.worker(0);
+    use predictor_router::router::worker::merge::{claim, set_rolled_back};
+    let (_, flags) = claim(&port, &key, &experiment);
+    assert!(!flags.rolled_back);
+    assert!(
+        set_rolled_back(&port, &key, &experiment),
+        "the first judge records it"
+    );
+    assert!(
+        !set_rolled_back(&port, &key, &experiment),
+        "a second finds it recorded"
+    );
+    assert!(claim(&port, &key, &experiment).1.rolled_back);
+}
+
+#[test]
+fn a_worker_configured_after_a_pooled_answer_serves_it_from_its_first_request() {
+    let envoy = MemoryEnvoy::new(T0);
+    let config = pooled_config();
+    let mut first = [worker(&envoy, 0, &config)];
+    for _ in 0..40 {
+        envoy.advance(NANOS / 2);
+        first[0].tick();
+        answer_fleet_queries(&envoy, &mut first, &pooled_answer());
+        if envoy.counter("predictor_router.fleet.query_ok") > 0 {
+            break;
+        }
+    }
+    let late = worker(&envoy, 1, &config);
+    let state = late.state().unwrap();
+    let learning = state.learning.borrow();
+    let experiment = &state.table.experiments()[0];
+    assert_ne!(
+        learning.assignments(EXPERIMENT(), experiment).buckets,
+        &experiment.buckets,
+        "before any tick, the last pooled answer is served"
+    );
+    assert_eq!(
+        gauge_records(&envoy, 1, "predictor_router.fraud-detection.pooled"),
+        vec![1]
+    );
+}
+
+#[test]
+fn a_plans_counts_and_outcome_reach_the_hosts_counters_and_the_learner() {
+    use predictor_router::router::fake_request::FakeRequest;
+    use predictor_router::router::plan::{plan_request, ConfiguredWeights};
+    let envoy = MemoryEnvoy::new(T0);
+    let config = experiment_with(json!({"adaptive": {"policy": "epsilon_greedy"}}));
+    let root = worker(&envoy, 0, &config);
+    let state = root.state().unwrap().clone();
+    let mut request = FakeRequest::new().header(":path", "/predict").random(0);
+    let plan = plan_request(&state.table, &ConfiguredWeights, &mut request);
+    let routed = plan.routed.expect("the experiment matches every path");
+    state.count_all(&plan.counts);
+    state.apply(
+        &plan.counts,
+        routed.experiment,
+        Some((routed.decision.predictor, Outcome::SUCCESS)),
+    );
+    state.flush();
+    let predictor = &state.table.experiments()[0].predictors[routed.decision.predictor.index()].name;
+    assert_eq!(
+        envoy.counter(&format!(
+            "predictor_router.fraud-detection.{predictor}.decision.random"
+        )),
+        2
+    );
+    drop(root);
+    drop(state);
+    let experiment = table(&config).experiments()[0].clone();
+    let (totals, _) =
+        decode_record(&experiment, &envoy.shared(&record::key_of(&experiment)).unwrap()).unwrap();
+    assert_eq!(
+        totals.outcomes(),
+        1,
+        "the outcome reached the learner, and was merged when the configuration left"
+    );
+}
+
+#[test]
+fn a_wake_up_empties_the_queue_whatever_the_host_posted() {
+    use predictor_router::router::worker::HostPort;
+    let envoy = MemoryEnvoy::new(T0);
+    let mut root = shadow_root(&envoy, json!({}));
+    let queue = root.desk().queue().unwrap();
+    let port = envoy.worker(0);
+    for _ in 0..3 {
+        assert!(port.enqueue(queue));
+    }
+    root.woken(queue);
+    assert_eq!(envoy.queue_len(queue), 0);
 }
