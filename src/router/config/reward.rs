@@ -10,8 +10,8 @@ use super::validate::Within;
 
 pub const MAX_LATENCY_MS: u32 = 600_000;
 
-/// `path` is the block's own path (`experiments[0].adaptive`); `path_prefix` the experiment's
-/// `match.path_prefix`, which a feedback path must start with.
+/// `path` is the block's own path (`experiments[0].adaptive`); a feedback path must start with the
+/// experiment's `match.path_prefix` (`within`).
 pub fn reward(path: &str, raw: RawReward, within: &Within<'_>) -> Result<Reward, ConfigError> {
     let RawReward {
         reward,

@@ -188,8 +188,8 @@ impl Learning {
                             now_nanos,
                             &mut self.counters,
                         );
-                        if let Some(sent) = ticked.sent {
-                            callouts.enter(sent.token, Owner::Pooled(id));
+                        if let Some(token) = ticked.sent {
+                            callouts.enter(token, Owner::Pooled(id));
                         }
                         if let Some(exchange) = ticked.fresh {
                             adaptive.apply_exchange(port, experiment, &exchange, now_nanos);
@@ -212,8 +212,8 @@ impl Learning {
                             now_nanos,
                             &mut self.counters,
                         );
-                        if let Some(sent) = sent {
-                            callouts.enter(sent.token, Owner::Pooled(id));
+                        if let Some(token) = sent {
+                            callouts.enter(token, Owner::Pooled(id));
                         }
                     }
                 }

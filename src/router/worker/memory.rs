@@ -114,6 +114,16 @@ impl MemoryEnvoy {
             .map(|(_, v)| *v)
     }
 
+    /// Every value worker `worker` recorded for gauge `name`, oldest first.
+    pub fn gauge_values(&self, worker: usize, name: &str) -> Vec<u64> {
+        self.gauge_records
+            .borrow()
+            .iter()
+            .filter(|(w, n, _)| *w == worker && n == name)
+            .map(|(_, _, v)| *v)
+            .collect()
+    }
+
     /// The value stored under `key`.
     pub fn shared(&self, key: &str) -> Option<Vec<u8>> {
         self.shared.borrow().get(key).map(|(v, _)| v.clone())

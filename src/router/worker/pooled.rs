@@ -19,20 +19,13 @@ use crate::router::outcomes::Totals;
 
 const NANOS: u64 = 1_000_000_000;
 
-/// A query this view sent: its token (the root's callout registry routes the reply here) and the update
-/// it answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sent {
-    pub token: u32,
-    pub t: u64,
-}
-
 pub struct PooledView {
     key: String,
     consumer: Consumer,
     /// The exchange's answer count this worker applied last.
     applied: u64,
-    in_flight: Option<Sent>,
+    /// The update this worker's query in flight answers (the root's registry holds its token).
+    in_flight: Option<u64>,
     gauge: Gauge,
 }
 
@@ -65,8 +58,8 @@ impl FleetCounters {
 pub struct Ticked {
     /// The latest answer, when this worker has not applied it yet.
     pub fresh: Option<Exchange>,
-    /// The query this tick sent.
-    pub sent: Option<Sent>,
+    /// The token of the query this tick sent (the root's callout registry routes its reply back).
+    pub sent: Option<u32>,
 }
 
 impl PooledView {
@@ -125,9 +118,8 @@ impl PooledView {
                     let plan = query_plan(source, &experiment.name, window, t);
                     match port.dispatch(&plan) {
                         Ok(token) => {
-                            let query = Sent { token, t };
-                            self.in_flight = Some(query);
-                            sent = Some(query);
+                            self.in_flight = Some(t);
+                            sent = Some(token);
                         }
                         Err(e) => {
                             let failure = QueryFailure::NotSent(e.to_string());
@@ -155,9 +147,9 @@ impl PooledView {
         answer: &Answer,
         counters: &mut FleetCounters,
     ) -> Option<Exchange> {
-        let in_flight = self.in_flight.take()?;
+        let t = self.in_flight.take()?;
         let result = totals_of(answer, experiment);
-        let exchange = self.write_answer(port, experiment, in_flight.t, result, counters)?;
+        let exchange = self.write_answer(port, experiment, t, result, counters)?;
         self.fresh(port, exchange)
     }
 

@@ -4,7 +4,7 @@
 
 use super::gauge::{record_shares, share_gauges, Gauge};
 use super::merge::{claim, set_rolled_back, sync};
-use super::pooled::{FleetCounters, PooledView, Sent};
+use super::pooled::{FleetCounters, PooledView};
 use super::port::{HostPort, Level};
 use crate::router::callout::Answer;
 use crate::router::config::{Experiment, PrometheusSource, Rollout};
@@ -62,7 +62,7 @@ impl RolloutExperiment {
 
     /// The tick: follow the schedule; merge first (and learn of a rollback another worker recorded),
     /// then judge when the guard looks. A pooled rollout's guard looks at each answer of its fleet
-    /// queries instead. Returns the fleet query this tick sent.
+    /// queries instead. Returns the token of the fleet query this tick sent.
     ///
     /// While the canary takes part, every tick reads the record even with nothing to merge: a worker
     /// that was idle since its last merge would otherwise learn another worker's rollback only at its
@@ -76,7 +76,7 @@ impl RolloutExperiment {
         source: Option<&PrometheusSource>,
         now_nanos: u64,
         counters: &mut FleetCounters,
-    ) -> Option<Sent> {
+    ) -> Option<u32> {
         let mut observed = false;
         if self.canary.ledger.has_pending() || self.canary.collects_outcomes() {
             if let Some(flags) = sync(port, &self.key, &mut self.canary.ledger, experiment) {

@@ -135,13 +135,14 @@ impl<P: HostPort + Clone> WorkerRoot<P> {
                 let reply = Reply::read(&self.port, headers, body_size);
                 let now = self.port.now_nanos().unwrap_or(sent_nanos);
                 let elapsed_ms = now.saturating_sub(sent_nanos) / 1_000_000;
-                let end = match &reply.status {
-                    _ if reply.headers == 0 => ShadowEnd::NoResponse { elapsed_ms },
-                    status => ShadowEnd::Replied {
-                        status: status.as_deref().map_or(0, status_of),
+                let end = if reply.headers == 0 {
+                    ShadowEnd::NoResponse { elapsed_ms }
+                } else {
+                    ShadowEnd::Replied {
+                        status: reply.status.as_deref().map_or(0, status_of),
                         body: reply.body(&self.port, MAX_COPY_BYTES),
                         latency_ms: elapsed_ms,
-                    },
+                    }
                 };
                 slot.shadow_end(end);
             }

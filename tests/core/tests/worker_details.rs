@@ -26,16 +26,6 @@ fn period(envoy: &MemoryEnvoy, worker: usize) -> Option<u32> {
     envoy.tick_periods.borrow().get(&worker).copied()
 }
 
-fn gauge_records(envoy: &MemoryEnvoy, worker: usize, name: &str) -> Vec<u64> {
-    envoy
-        .gauge_records
-        .borrow()
-        .iter()
-        .filter(|(w, n, _)| *w == worker && n == name)
-        .map(|(_, _, v)| *v)
-        .collect()
-}
-
 fn shadow_count(envoy: &MemoryEnvoy, measure: &str) -> u64 {
     envoy.counter(&format!(
         "predictor_router.fraud-detection.xgb.shadow.rf-v2.{measure}"
@@ -76,7 +66,7 @@ fn the_tick_lands_on_a_rollouts_next_step_change() {
         "step 2 is the last: no change ahead"
     );
     assert_eq!(
-        gauge_records(&envoy, 0, "predictor_router.fraud-detection.rollout.step"),
+        envoy.gauge_values(0, "predictor_router.fraud-detection.rollout.step"),
         vec![1, 2]
     );
 }
@@ -245,7 +235,7 @@ fn two_workers_that_judge_the_same_rollback_log_it_once_and_the_idle_ones_gauge_
         worker(&envoy, 2, &config),
     ];
     assert_eq!(
-        gauge_records(&envoy, 2, "predictor_router.fraud-detection.rollout.step"),
+        envoy.gauge_values(2, "predictor_router.fraud-detection.rollout.step"),
         vec![1]
     );
     for _ in 0..20 {
@@ -263,7 +253,9 @@ fn two_workers_that_judge_the_same_rollback_log_it_once_and_the_idle_ones_gauge_
     envoy.advance(NANOS / 2);
     roots[2].tick();
     assert_eq!(
-        gauge_records(&envoy, 2, "predictor_router.fraud-detection.rollout.rolled_back").last(),
+        envoy
+            .gauge_values(2, "predictor_router.fraud-detection.rollout.rolled_back")
+            .last(),
         Some(&1)
     );
 }
@@ -645,7 +637,7 @@ fn a_worker_configured_after_a_pooled_answer_serves_it_from_its_first_request() 
         "before any tick, the last pooled answer is served"
     );
     assert_eq!(
-        gauge_records(&envoy, 1, "predictor_router.fraud-detection.pooled"),
+        envoy.gauge_values(1, "predictor_router.fraud-detection.pooled"),
         vec![1]
     );
 }

@@ -103,7 +103,7 @@ fn after_turning_local_a_worker_without_traffic_shows_the_allocation_that_is_ser
             break;
         }
     }
-    let switched_at = envoy.gauge_records.borrow().len();
+    let recorded_before_the_switch = envoy.gauge_values(1, gauge).len();
     assert!(
         !envoy.logged("learning from this Envoy's outcomes").is_empty(),
         "the learners never turned local: {:?}",
@@ -129,12 +129,7 @@ fn after_turning_local_a_worker_without_traffic_shows_the_allocation_that_is_ser
     );
     // Every share_bp the idle worker recorded after the switch is a learned one (rf below half), never
     // the burn-in 50 % of the totals it had before it turned pooled.
-    let records = envoy.gauge_records.borrow();
-    let idle_rf: Vec<u64> = records[switched_at..]
-        .iter()
-        .filter(|(w, name, _)| *w == 1 && name == gauge)
-        .map(|(_, _, v)| *v)
-        .collect();
+    let idle_rf = envoy.gauge_values(1, gauge).split_off(recorded_before_the_switch);
     assert!(
         idle_rf.iter().all(|v| *v < 5000),
         "the idle worker showed rf at {idle_rf:?} bp after the switch"
