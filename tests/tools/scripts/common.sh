@@ -13,3 +13,11 @@ apt_install() {
   apt-get install -y -q --no-install-recommends "$1" >/dev/null 2>&1 ||
     { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "$1" >/dev/null; }
 }
+
+# The fuzz targets (tests/fuzz).
+FUZZ_TARGETS="config_parse request_decision module_requests prometheus_answer shadow_answers new_config_blocks module_callouts"
+
+# cargo fuzz on nightly or, without it, on stable with RUSTC_BOOTSTRAP (asked only by the fuzz scripts).
+fuzz_command() {
+  if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then echo "cargo +nightly fuzz"; else echo "env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi
+}

@@ -2,9 +2,8 @@
 # fuzz-corpus.sh: merges what fuzz.sh found (.cache/fuzz/<target>) with the committed corpus and keeps
 # only inputs that add coverage (libFuzzer -merge=1), in tests/fuzz/corpus/<target>.
 source "$(dirname "$0")/common.sh"
-TARGETS="config_parse request_decision module_requests prometheus_answer shadow_answers new_config_blocks module_callouts"
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then FUZZ="cargo +nightly fuzz"; else FUZZ="env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi
-for t in $TARGETS; do
+FUZZ=$(fuzz_command)
+for t in $FUZZ_TARGETS; do
   rm -rf ".cache/fuzz/$t.min" && mkdir -p ".cache/fuzz/$t.min" ".cache/fuzz/$t" "tests/fuzz/corpus/$t"
   $FUZZ run --fuzz-dir tests/fuzz --sanitizer none "$t" ".cache/fuzz/$t.min" "tests/fuzz/corpus/$t" ".cache/fuzz/$t" \
     -- -merge=1 > ".cache/fuzz/$t.merge.log" 2>&1 ||

@@ -4,13 +4,12 @@
 # tests/fuzz/corpus/<target> (with a token dictionary in tests/fuzz/dicts/<target>.dict where one
 # helps); what the fuzzer finds goes to .cache/fuzz/<target>; crashes to tests/fuzz/artifacts/<target>.
 source "$(dirname "$0")/common.sh"
+FUZZ=$(fuzz_command)
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
-TARGETS="config_parse request_decision module_requests prometheus_answer shadow_answers new_config_blocks module_callouts"
 # The answer and callout targets: Prometheus answers, shadow answer pairs, the rollout/fleet/shadow
 # blocks, and the module driven by callout answers, ticks and clock jumps.
 ANSWER_TARGETS=" prometheus_answer shadow_answers new_config_blocks module_callouts "
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then FUZZ="cargo +nightly fuzz"; else FUZZ="env RUSTC_BOOTSTRAP=1 cargo fuzz"; fi
 export FUZZ FUZZ_SECONDS
 
 "$(dirname "$0")/install.sh" cargo-fuzz
@@ -35,9 +34,9 @@ run_target() {
 export -f run_target
 
 status=0
-printf '%s\n' $TARGETS | xargs -P "$FUZZ_JOBS" -I{} bash -c 'run_target {}' || status=$?
+printf '%s\n' $FUZZ_TARGETS | xargs -P "$FUZZ_JOBS" -I{} bash -c 'run_target {}' || status=$?
 total=0
-for t in $TARGETS; do
+for t in $FUZZ_TARGETS; do
   n=$(grep -h stat::number_of_executed_units ".cache/fuzz/$t.log" | awk '{print $2}')
   echo "$t: ${n:-0} executions in $FUZZ_SECONDS s, $(ls ".cache/fuzz/$t" | wc -l) inputs found so far"
   case $ANSWER_TARGETS in *" $t "*) total=$((total + ${n:-0})) ;; esac
